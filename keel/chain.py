@@ -1,0 +1,37 @@
+"""Connecting to the chain Keel runs on: the embedded anvil by default, any brownie network by name."""
+
+from __future__ import annotations
+
+import os
+
+EMBEDDED_NETWORK = "anvil"
+DEFAULT_PORT = 8545
+
+
+def apply_port_override() -> None:
+    """Point brownie's embedded network at $KEEL_ANVIL_PORT, if set, before it launches anvil.
+
+    brownie does not expand environment variables in `cmd_settings`, so parallel runs (CI shards,
+    several developers' test sessions) choose their chain's port here instead.
+    """
+    port = os.environ.get("KEEL_ANVIL_PORT")
+    if not port:
+        return
+    from brownie._config import CONFIG
+
+    CONFIG.networks[EMBEDDED_NETWORK].setdefault("cmd_settings", {})["port"] = int(port)
+
+
+def connect(network: str | None = None):
+    """Connect brownie to `network` (default: the embedded anvil chain, launched if needed)."""
+    import brownie
+    from brownie import project
+
+    if not project.get_loaded_projects():
+        project.load(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name="KeelProject")
+    name = network or EMBEDDED_NETWORK
+    if name == EMBEDDED_NETWORK:
+        apply_port_override()
+    if not brownie.network.is_connected():
+        brownie.network.connect(name)
+    return project.get_loaded_projects()[0]
