@@ -28,7 +28,9 @@ def connect(network: str | None = None):
     from brownie import project
 
     if not project.get_loaded_projects():
-        project.load(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name="KeelProject")
+        project.load(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name="KeelProject"
+        )
     name = network or EMBEDDED_NETWORK
     if name == EMBEDDED_NETWORK:
         apply_port_override()
