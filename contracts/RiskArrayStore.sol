@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IOracle} from "../interfaces/IOracle.sol";
+import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
+import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+
+/// @title Option series registry and SSTORE2 risk arrays (see IRiskArrayStore).
+/// @dev Gas: reading a current array costs one cold SLOAD (pointer) + one cold EXTCODECOPY of
+///      1024 bytes (≈ 5k gas) regardless of how expensive the 31 Black-Scholes values were.
+///      Storing one costs a CREATE of 1025 bytes of code (≈ 240k gas) once per series and round.
+contract RiskArrayStore is IRiskArrayStore {
+    // --- Data ---
+
+    address public immutable engine;       // the margin engine (only writer of series)
+    IOracle public immutable oracle;       // price/vol/settlement source
+
+    IMarginEngine.Series[] internal _series;                 // index = seriesId − 1
+    mapping(bytes32 => uint256) internal _seriesIdOf;        // keccak(terms) → seriesId
+    /// @dev seriesId → pointer (low 160 bits) | observedAt << 160 of the stored array
+    mapping(uint256 => uint256) internal _pointer;
+
+    constructor(address engine_, IOracle oracle_) {
+        engine = engine_;
+        oracle = oracle_;
+    }
+
+    // --- Series ---
+
+    /// @inheritdoc IRiskArrayStore
+    function addSeries(IMarginEngine.Series calldata s) external returns (uint256 seriesId) {
+        if (msg.sender != engine) revert Unauthorised(msg.sender);
+        _series.push(s);
+        seriesId = _series.length;
+        _seriesIdOf[keccak256(abi.encode(uint256(s.feedId), uint256(s.strike), uint256(s.expiry), s.isCall))] =
+            seriesId;
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function series(uint256 seriesId) public view returns (IMarginEngine.Series memory) {
+        if (seriesId == 0 || seriesId > _series.length) revert UnknownSeries(seriesId);
+        return _series[seriesId - 1];
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function seriesCount() external view returns (uint256) {
+        return _series.length;
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function seriesIdOf(uint256 feedId, uint256 strike, uint256 expiry, bool isCall) external view returns (uint256) {
+        return _seriesIdOf[keccak256(abi.encode(feedId, strike, expiry, isCall))];
+    }
+
+    // --- Risk arrays ---
+
+    /// @inheritdoc IRiskArrayStore
+    function refreshRiskArrays(uint256[] calldata seriesIds) external returns (uint256 refreshed) {
+        Market memory m;
+        for (uint256 k; k < seriesIds.length; ++k) {
+            IMarginEngine.Series memory s = series(seriesIds[k]);
+            if (m.feedId != s.feedId) {
+                (uint256 spot, uint256 vol, uint256 obs) = oracle.freshFeed(s.feedId);
+                m = Market(s.feedId, spot, vol, obs);
+            }
+            if (_pointer[seriesIds[k]] >> 160 == m.observedAt) continue;
+            _store(seriesIds[k], m.observedAt, _compute(s, m));
+            ++refreshed;
+        }
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[32] memory values) {
+        uint256 p = _pointer[seriesId];
+        observedAt = p >> 160;
+        if (p != 0) _read(address(uint160(p)), values);
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[32] memory values) {
+        (values,) = _arrayFor(seriesId, m);
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
+        external
+        view
+        returns (int256 value, int256[31] memory pnl)
+    {
+        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        for (uint256 k; k < seriesIds.length; ++k) {
+            (int256[32] memory a,) = _arrayFor(seriesIds[k], m);
+            value += _accumulate(pnl, a, sizes[k]);
+        }
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function optionRiskAndStore(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
+        external
+        returns (int256 value, int256[31] memory pnl)
+    {
+        if (msg.sender != engine) revert Unauthorised(msg.sender);
+        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        for (uint256 k; k < seriesIds.length; ++k) {
+            (int256[32] memory a, bool computed) = _arrayFor(seriesIds[k], m);
+            if (computed) _store(seriesIds[k], m.observedAt, a);
+            value += _accumulate(pnl, a, sizes[k]);
+        }
+    }
+
+    // --- Internals ---
+
+    /// @dev The array of a series for market m: the stored one when it was computed for this
+    ///      round (same observedAt), else computed now (`computed` true).
+    function _arrayFor(uint256 seriesId, Market calldata m)
+        internal
+        view
+        returns (int256[32] memory a, bool computed)
+    {
+        uint256 p = _pointer[seriesId];
+        if (p != 0 && p >> 160 == m.observedAt) {
+            _read(address(uint160(p)), a);
+            return (a, false);
+        }
+        IMarginEngine.Series memory s = series(seriesId);
+        if (s.feedId != m.feedId) revert WrongUnderlying(seriesId, s.feedId, m.feedId);
+        return (_compute(s, m), true);
+    }
+
+    /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
+    function _accumulate(int256[31] memory pnl, int256[32] memory a, int256 q) internal pure returns (int256) {
+        unchecked {
+            for (uint256 j; j < 31; ++j) {
+                int256 d = a[j + 1];
+                // |q| < 2^127 (open-interest caps) and |ΔV| < 2^100: the product cannot overflow
+                if (d != 0) pnl[j] += PM.mulWadFloor(q, d);
+            }
+        }
+        return PM.mulWadFloor(q, a[0]);
+    }
+
+    /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
+    function _compute(IMarginEngine.Series memory s, Market memory m) internal view returns (int256[32] memory a) {
+        int256 spot = int256(m.spot);
+        int256 strike = int256(uint256(s.strike));
+        int256 r = PM.scanRange(m.vol);
+        if (m.observedAt >= s.expiry) {
+            // Expired: payoff at the fixed settlement price (no scenario risk) once fixed,
+            // intrinsic value (τ = 0) at S and at every scenario spot before.
+            uint256 fixedPrice = oracle.settlementPrice(s.feedId, s.expiry);
+            if (fixedPrice != 0) {
+                a[0] = PM.intrinsic(s.isCall, int256(fixedPrice), strike);
+                return a;
+            }
+            a[0] = PM.intrinsic(s.isCall, spot, strike);
+            for (uint256 j; j < 31; ++j) {
+                int256 sj = spot * (PM.WAD + PM.spotMove(j, r)) / PM.WAD;
+                a[j + 1] = PM.intrinsic(s.isCall, sj, strike) - a[0];
+            }
+            return a;
+        }
+        ExpiryGrid memory g = _expiryGrid(m.vol, s.expiry - m.observedAt);
+        int256 lnK = PM.ln36(strike);
+        // the 13 distinct spots: 9 standard points, then the 4 extended ones (σ_up only)
+        for (uint256 i; i < 13; ++i) {
+            uint256 j = i < 9 ? i : 18 + i; // i = 9..12 -> j = 27..30
+            int256 sj = spot * (PM.WAD + PM.spotMove(j, r)) / PM.WAD;
+            _fillSpot(a, i, s.isCall, sj, strike, PM.ln36(sj) - lnK, g);
+        }
+        a[0] = a[1 + 4]; // j = 4: x = 0, σ
+        for (uint256 j; j < 31; ++j) {
+            a[j + 1] -= a[0];
+        }
+    }
+
+    /// @dev Per (underlying, expiry) precomputation: σ_v·√τ [wad] and σ_v²·τ/2 [1e36] of the
+    ///      three vol states v = 0 (σ), 1 (σ_up), 2 (σ_dn).
+    struct ExpiryGrid {
+        int256[3] srt;
+        int256[3] halfVar;
+    }
+
+    function _expiryGrid(uint256 vol, uint256 tauSeconds) internal pure returns (ExpiryGrid memory g) {
+        (int256 up, int256 dn) = PM.volStates(vol, tauSeconds);
+        int256[3] memory vols = [int256(vol), up, dn];
+        int256 rootTau = int256(PM.sqrtWad(tauSeconds * 1e18 / PM.YEAR)); // [wad]
+        for (uint256 v; v < 3; ++v) {
+            g.srt[v] = vols[v] * rootTau / PM.WAD;
+            g.halfVar[v] = g.srt[v] * g.srt[v] * 1e18 / 2;
+        }
+    }
+
+    /// @dev Values at spot point i: i < 9 in all three vol states, i ≥ 9 (extended) with σ_up.
+    function _fillSpot(
+        int256[32] memory a,
+        uint256 i,
+        bool isCall,
+        int256 sj,
+        int256 strike,
+        int256 lnSK,
+        ExpiryGrid memory g
+    ) internal pure {
+        if (i < 9) {
+            for (uint256 v; v < 3; ++v) {
+                a[1 + 9 * v + i] = _unitValue(isCall, sj, strike, lnSK, g.srt[v], g.halfVar[v]);
+            }
+        } else {
+            a[1 + 18 + i] = _unitValue(isCall, sj, strike, lnSK, g.srt[1], g.halfVar[1]);
+        }
+    }
+
+    /// @dev THE option valuation function: every option value of the protocol goes through here.
+    function _unitValue(bool isCall, int256 spot, int256 strike, int256 lnSK, int256 sigmaRootTau, int256 halfVar)
+        internal
+        pure
+        returns (int256)
+    {
+        return PM.blackScholes(isCall, spot, strike, lnSK, sigmaRootTau, halfVar);
+    }
+
+    /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract.
+    function _store(uint256 seriesId, uint256 observedAt, int256[32] memory a) internal {
+        address ptr;
+        // init code (10 bytes): PUSH2 0x0401 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURNDATASIZE
+        // RETURN; then the STOP byte that makes the pointer uncallable, then the 1024 data bytes
+        bytes memory init = abi.encodePacked(hex"61040180600a3d393df300", a);
+        assembly ("memory-safe") {
+            ptr := create(0, add(init, 0x20), mload(init))
+        }
+        if (ptr == address(0)) revert PointerDeployFailed(seriesId);
+        _pointer[seriesId] = uint256(uint160(ptr)) | (observedAt << 160);
+        emit RiskArrayStored(seriesId, observedAt, ptr);
+    }
+
+    /// @dev SSTORE2 read of the 1024 data bytes after the STOP byte.
+    function _read(address ptr, int256[32] memory a) internal view {
+        assembly ("memory-safe") {
+            extcodecopy(ptr, a, 1, 1024)
+        }
+    }
+}
