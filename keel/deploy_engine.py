@@ -1,0 +1,208 @@
+"""Deploying the margin engine (MarginEngine + RiskArrayStore + Exchange) and wiring it in.
+
+`deploy_engine` wires an engine into an existing Vault and Oracle: the engine becomes a Vault module
+(it moves cash), the Vault's margin hook and an Oracle expiry registrar. `deploy_stack` builds a
+whole test/benchmark deployment (oracle with signed feeds, USDC/WETH/WBTC, vault, engine) and the
+helpers below drive it (price pushes, funded accounts, signed trades). Shared by tests and scripts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from eth_account import Account
+from eth_utils import keccak
+
+from keel.deploy_oracle import deploy_oracle, make_report
+from keel.deploy_vault import deploy_vault, list_asset, volatile_config
+from keel.orders import Order, exchange_domain, fill_args
+
+WAD = 10**18
+BTC, ETH = 1, 2
+DEFAULT_FEEDS = {BTC: (60_000 * WAD, 6 * WAD // 10), ETH: (3_000 * WAD, 75 * WAD // 100)}
+DEFAULT_OI_CAP = 10**30  # [wad units]
+FEED_BOUNDS = (10**12, 10**30, 10 * WAD)  # minPrice, maxPrice [wad USD], maxVol [wad]
+
+
+def dev_signer_keys(n: int = 5) -> list[str]:
+    """Deterministic oracle signer keys for local chains: TEST KEYS ONLY, never for real funds."""
+    return [
+        "0x" + keccak(text=f"keel-engine-dev-signer:{i}").hex().removeprefix("0x") for i in range(n)
+    ]
+
+
+def _project():
+    from brownie import project
+
+    loaded = project.get_loaded_projects()
+    if not loaded:
+        raise RuntimeError("no brownie project loaded: call keel.chain.connect() first")
+    return loaded[0]
+
+
+@dataclass
+class EngineDeployment:
+    engine: object
+    store: object
+    exchange: object
+
+
+def deploy_engine(
+    deployer, vault, oracle, perps: Mapping[int, int] | None = None
+) -> EngineDeployment:
+    """Deploy and wire the engine; list a perp (with its open-interest cap) per entry of `perps`."""
+    p = _project()
+    tx = {"from": deployer}
+    engine = p.MarginEngine.deploy(vault, oracle, tx)
+    store = p.RiskArrayStore.deploy(engine, oracle, tx)
+    engine.setStore(store, tx)
+    exchange = p.Exchange.deploy(vault, engine, tx)
+    engine.setExchange(exchange, tx)
+    vault.setModule(engine, True, tx)
+    vault.setMarginHook(engine, tx)
+    oracle.setRegistrar(engine, True, tx)
+    for feed_id, cap in (perps or {}).items():
+        engine.listPerp(feed_id, cap, tx)
+    return EngineDeployment(engine, store, exchange)
+
+
+@dataclass
+class Stack:
+    """A whole deployment plus the keys that drive it."""
+
+    deployer: object
+    oracle: object
+    vault: object
+    engine: object
+    store: object
+    exchange: object
+    usdc: object
+    weth: object
+    wbtc: object
+    signer_keys: Sequence[str]
+    quorum: int
+    salts: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def token(self, name: str):
+        return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc}[name]
+
+    def domain(self):
+        from brownie import chain
+
+        return exchange_domain(chain.id, self.exchange.address)
+
+
+def deploy_stack(
+    deployer,
+    signer_keys: Sequence[str] | None = None,
+    quorum: int = 3,
+    feeds: Mapping[int, tuple[int, int]] | None = None,
+    oi_cap: int = DEFAULT_OI_CAP,
+) -> Stack:
+    """Oracle (feeds reported now), USDC/WETH/WBTC, vault, engine with a perp per feed."""
+    p = _project()
+    keys = list(signer_keys or dev_signer_keys())
+    feeds = dict(feeds or DEFAULT_FEEDS)
+    tx = {"from": deployer}
+    oracle = deploy_oracle(
+        deployer,
+        [Account.from_key(k).address for k in keys],
+        quorum,
+        dict.fromkeys(feeds, FEED_BOUNDS),
+        container=p.Oracle,
+    )
+    usdc = p.MockERC20.deploy("USD Coin", "USDC", 6, tx)
+    weth = p.MockERC20.deploy("Wrapped Ether", "WETH", 18, tx)
+    wbtc = p.MockERC20.deploy("Wrapped Bitcoin", "WBTC", 8, tx)
+    vault = deploy_vault(deployer, oracle, usdc)
+    list_asset(vault, weth, volatile_config(ETH))
+    list_asset(vault, wbtc, volatile_config(BTC))
+    dep = deploy_engine(deployer, vault, oracle, dict.fromkeys(feeds, oi_cap))
+    stack = Stack(
+        deployer, oracle, vault, dep.engine, dep.store, dep.exchange, usdc, weth, wbtc, keys, quorum
+    )
+    push_prices(stack, feeds)
+    return stack
+
+
+def push_prices(
+    stack: Stack, prices: Mapping[int, tuple[int, int]], observed_at: int | None = None
+):
+    """Submit one signed report per feed {feedId: (price, vol)} observed at `observed_at` (default:
+    the chain's current time)."""
+    from brownie import chain
+
+    when = observed_at if observed_at is not None else chain.time()
+    reports = []
+    for feed_id, (price, vol) in prices.items():
+        round_ = stack.oracle.feed(feed_id)[3] + 1
+        obs = [(k, price, vol) for k in stack.signer_keys[: stack.quorum]]
+        reports.append(make_report(stack.oracle, feed_id, round_, when, obs))
+    return stack.oracle.submit(reports, {"from": stack.deployer})
+
+
+def refresh_feeds(stack: Stack, feeds: Sequence[int] = (BTC, ETH)):
+    """Re-report every feed at its current price and vol (keeps them fresh after time travel)."""
+    prices = {}
+    for f in feeds:
+        st = stack.oracle.feed(f)
+        prices[f] = (st[0], st[1])
+    return push_prices(stack, prices)
+
+
+def token_units(amount, decimals: int) -> int:
+    from decimal import Decimal
+
+    return int(Decimal(str(amount)) * 10**decimals)
+
+
+def open_account(stack: Stack, owner, deposits: Mapping[str, object] | None = None) -> int:
+    """Open an account for `owner` and deposit {token name: whole tokens}; returns its id."""
+    acct = stack.vault.openAccount({"from": owner}).return_value
+    for name, amount in (deposits or {}).items():
+        deposit(stack, acct, owner, name, amount)
+    return acct
+
+
+def deposit(stack: Stack, account_id: int, owner, token_name: str, amount) -> None:
+    token = stack.token(token_name)
+    units = token_units(amount, token.decimals())
+    if units == 0:
+        return
+    token.mint(owner, units, {"from": owner})
+    token.approve(stack.vault, units, {"from": owner})
+    stack.vault.deposit(account_id, token, units, {"from": owner})
+
+
+def sign_order(stack: Stack, order: Order, signer) -> tuple:
+    """Signature of `order` by brownie account `signer` (local dev account with a known key)."""
+    return order.sign(signer.private_key, stack.domain())
+
+
+def trade(
+    stack: Stack,
+    maker: tuple[int, object],
+    taker: tuple[int, object],
+    instrument: int,
+    size: int,
+    price: int,
+    amount: int | None = None,
+    **order_fields,
+):
+    """Maker (account, owner) signs an order of signed `size` at `price`; taker (account, owner)
+    fills `amount` (default all). Returns the fill transaction."""
+    order = Order(
+        maker[0],
+        instrument,
+        size,
+        price,
+        salt=order_fields.pop("salt", next(stack.salts)),
+        **order_fields,
+    )
+    sig = sign_order(stack, order, maker[1])
+    return stack.exchange.fill(
+        *fill_args(order, sig, taker[0], amount if amount is not None else abs(size)),
+        {"from": taker[1]},
+    )
