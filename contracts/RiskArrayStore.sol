@@ -187,7 +187,7 @@ contract RiskArrayStore is IRiskArrayStore {
         int256 rootTau = int256(PM.sqrtWad(tauSeconds * 1e18 / PM.YEAR)); // [wad]
         for (uint256 v; v < 3; ++v) {
             g.srt[v] = vols[v] * rootTau / PM.WAD;
-            g.halfVar[v] = g.srt[v] * g.srt[v] * 1e18 / 2;
+            g.halfVar[v] = g.srt[v] * g.srt[v] / 2; // [1e36]
         }
     }
 

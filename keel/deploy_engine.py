@@ -16,7 +16,6 @@ from eth_account import Account
 from eth_utils import keccak
 
 from keel.deploy_oracle import deploy_oracle, make_report
-from keel.deploy_vault import deploy_vault, list_asset, volatile_config
 from keel.orders import Order, exchange_domain, fill_args
 
 WAD = 10**18
@@ -102,6 +101,8 @@ def deploy_stack(
     oi_cap: int = DEFAULT_OI_CAP,
 ) -> Stack:
     """Oracle (feeds reported now), USDC/WETH/WBTC, vault, engine with a perp per feed."""
+    from keel.deploy_vault import deploy_vault, list_asset, volatile_config
+
     p = _project()
     keys = list(signer_keys or dev_signer_keys())
     feeds = dict(feeds or DEFAULT_FEEDS)
