@@ -58,7 +58,7 @@ def test_array_matches_float_black_scholes(env, strike, days, is_call):
     obs, arr = env.store.storedRiskArray(sid)
     assert obs == env.oracle.feed(BTC)[2]
     want = expected(strike, expiry, is_call, 60_000.0, 0.6, obs)
-    for got, w in zip(arr, want):
+    for got, w in zip(arr, want, strict=True):
         assert abs(got / WAD - w) <= 60_000 * 1e-11  # float64 reference noise dominates
 
 
