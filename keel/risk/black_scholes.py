@@ -48,16 +48,37 @@ def intrinsic(spot, strike, is_call) -> np.ndarray:
 def bs_price(spot, strike, vol, tau, is_call) -> np.ndarray:
     """Black–Scholes value with r = 0 [USD per unit]; intrinsic value when τ ≤ 0 or σ ≤ 0.
 
-    call = S·N(d₁) − K·N(d₂), put = K·N(−d₂) − S·N(−d₁), d₁ = (ln(S/K) + σ²τ/2)/(σ√τ), d₂ = d₁ − σ√τ.
-    All arguments broadcast against each other.
+    call = S·N(d₁) − K·N(d₂), put = K·N(−d₂) − S·N(−d₁), d₁ = (ln(S/K) + σ²τ/2)/(σ√τ), d₂ = d₁ − σ√τ,
+    written once as ε·(S·N(ε·d₁) − K·N(ε·d₂)) with ε = +1 for a call, −1 for a put (one pair of
+    normal CDFs per option; the put never goes through parity). All arguments broadcast.
     """
-    spot, strike, vol, tau, live, d1, d2, _ = _d1_d2(spot, strike, vol, tau)
-    is_call = np.broadcast_to(np.asarray(is_call, bool), spot.shape)
-    call = spot * ndtr(d1) - strike * ndtr(d2)
-    put = strike * ndtr(-d2) - spot * ndtr(-d1)
-    value = np.where(is_call, call, put)
+    spot, strike, vol, tau, is_call = np.broadcast_arrays(
+        np.asarray(spot, float),
+        np.asarray(strike, float),
+        np.asarray(vol, float),
+        np.asarray(tau, float),
+        np.asarray(is_call, bool),
+    )
+    live = (tau > 0.0) & (vol > 0.0)
+    all_live = bool(live.all())
+    if all_live:
+        sig_sqrt_t = vol * np.sqrt(tau)
+    else:  # dead entries get a dummy σ√τ = 1 and are replaced by their intrinsic value below
+        sig_sqrt_t = np.where(live, vol * np.sqrt(np.where(live, tau, 1.0)), 1.0)
+    sign = np.where(is_call, 1.0, -1.0)
+    d1 = np.log(spot / strike)
+    d1 += 0.5 * sig_sqrt_t * sig_sqrt_t
+    d1 /= sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    d1 *= sign
+    d2 *= sign
+    value = spot * ndtr(d1)
+    value -= strike * ndtr(d2)
+    value *= sign
     # Rounding can leave a deep out-of-the-money value a hair below zero; an option is never negative.
     value = np.maximum(value, 0.0)
+    if all_live:
+        return value
     return np.where(live, value, intrinsic(spot, strike, is_call))
 
 

@@ -69,17 +69,16 @@ def series_table(market: MarketState, portfolios: Portfolios) -> SeriesTable:
     """Value every distinct (underlying, strike, expiry, call/put) once, in all 31 scenarios."""
     p = portfolios
     slot_all = market.slot(p.opt_feed)
-    keys = np.empty(
-        len(slot_all), dtype=[("slot", "i8"), ("strike", "f8"), ("expiry", "i8"), ("call", "?")]
-    )
-    keys["slot"], keys["strike"], keys["expiry"], keys["call"] = (
-        slot_all,
-        p.opt_strike,
-        p.opt_expiry,
-        p.opt_is_call,
-    )
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    slot, strike, expiry, is_call = uniq["slot"], uniq["strike"], uniq["expiry"], uniq["call"]
+    # np.unique over the (underlying, strike, expiry, kind) rows, done as one int64 key: each
+    # column is factorised on its own (fast numeric sorts; a structured-array sort is ~50× slower).
+    # The key stays below U·(#expiries)·(#strikes)·2, far inside int64 for any realistic book.
+    strikes, strike_idx = np.unique(p.opt_strike, return_inverse=True)
+    expiries, expiry_idx = np.unique(p.opt_expiry, return_inverse=True)
+    key = (slot_all * len(expiries) + expiry_idx.ravel()) * len(strikes) + strike_idx.ravel()
+    key = key * 2 + p.opt_is_call.astype(np.int64)
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    slot, strike = slot_all[first], p.opt_strike[first]
+    expiry, is_call = p.opt_expiry[first], p.opt_is_call[first]
 
     spot = market.spot[slot]
     vol = market.vol[slot]
