@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .black_scholes import bs_greeks, bs_price, intrinsic
+from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
 from .model import MarketState, Portfolios, time_to_expiry
 from .scenarios import N_SCENARIOS, scan_range, scenario_vols, scenario_weights, spot_moves
 
@@ -327,10 +327,8 @@ class AccountGreeks:
     theta: np.ndarray
 
 
-def position_greeks(market: MarketState, portfolios: Portfolios):
+def position_greeks(market: MarketState, portfolios: Portfolios) -> Greeks:
     """Greeks of every option row (q times the per-unit greeks), as a `Greeks` of (O,) arrays."""
-    from .black_scholes import Greeks
-
     p = portfolios
     slot = market.slot(p.opt_feed)
     tau = time_to_expiry(p.opt_expiry, market.observed_at[slot])
