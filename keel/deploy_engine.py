@@ -135,10 +135,12 @@ def push_prices(
     the chain's current time)."""
     from brownie import chain
 
-    when = observed_at if observed_at is not None else chain.time()
     reports = []
     for feed_id, (price, vol) in prices.items():
-        round_ = stack.oracle.feed(feed_id)[3] + 1
+        state = stack.oracle.feed(feed_id)
+        round_ = state[3] + 1
+        # strictly newer than the stored report (two pushes may fall in one second)
+        when = observed_at if observed_at is not None else max(chain.time(), state[2] + 1)
         obs = [(k, price, vol) for k in stack.signer_keys[: stack.quorum]]
         reports.append(make_report(stack.oracle, feed_id, round_, when, obs))
     return stack.oracle.submit(reports, {"from": stack.deployer})
@@ -177,9 +179,27 @@ def deposit(stack: Stack, account_id: int, owner, token_name: str, amount) -> No
     stack.vault.deposit(account_id, token, units, {"from": owner})
 
 
+# anvil's default dev accounts derive from this public mnemonic: TEST KEYS ONLY.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+_DEV_KEYS: dict[str, str] = {}
+
+
+def signing_key(account) -> str:
+    """Private key of a brownie account: its own if local, else anvil's dev-mnemonic key."""
+    key = getattr(account, "private_key", None)
+    if key:
+        return key
+    if not _DEV_KEYS:
+        Account.enable_unaudited_hdwallet_features()
+        for i in range(20):
+            acct = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+            _DEV_KEYS[acct.address.lower()] = acct.key.hex()
+    return _DEV_KEYS[str(account).lower()]
+
+
 def sign_order(stack: Stack, order: Order, signer) -> tuple:
-    """Signature of `order` by brownie account `signer` (local dev account with a known key)."""
-    return order.sign(signer.private_key, stack.domain())
+    """Signature of `order` by brownie account `signer` (local account or anvil dev account)."""
+    return order.sign(signing_key(signer), stack.domain())
 
 
 def trade(

@@ -70,3 +70,13 @@ def option_pnl(is_call, strike, expiry, q, spot, vol, observed_at) -> tuple[floa
         w = 1.0 if j < 27 else 0.3
         out.append(w * q * (bs(is_call, spot * (1 + x), strike, v, tau) - v0))
     return q * v0, out
+
+
+def ints(values) -> tuple:
+    """A brownie return tuple as plain ints (brownie's Wei refuses to compare with tuples)."""
+    return tuple(int(v) for v in values)
+
+
+def b32(h) -> str:
+    """How brownie renders a bytes32 argument of a custom error (Python bytes repr)."""
+    return str(bytes.fromhex(str(h).removeprefix("0x")))

@@ -5,7 +5,7 @@ import brownie
 from keel.deploy_engine import push_prices
 from tests.fixtures.engine import BTC, ETH, create_series, fresh, option, sleep, trade
 from tests.support import reverts
-from tests.unit.engine.helpers import WAD
+from tests.unit.engine.helpers import WAD, ints
 
 S = 60_000 * WAD
 YEAR2 = 2 * 365 * 86_400
@@ -15,7 +15,7 @@ CAP_PER_S = 5 * 10**14 // 3600  # 0.05%/h as the contract divides it [wad/s]
 def test_governance_creates_series_and_registers_expiry(stack, deployer):
     expiry = stack.oracle.feed(BTC)[2] + 86_400
     sid = create_series(stack, BTC, 1 * WAD, expiry, False)  # any strike for governance
-    assert stack.store.series(sid) == (BTC, expiry, False, WAD)
+    assert [int(x) for x in stack.store.series(sid)] == [BTC, expiry, 0, WAD]
     assert expiry in stack.oracle.pendingExpiries(BTC)
     with reverts("SeriesExists", sid):
         create_series(stack, BTC, 1 * WAD, expiry, False)
@@ -63,7 +63,7 @@ def test_funding_accrues_and_realises_exactly(stack, alice_pm, bob_pm, mallory):
     assert stack.engine.fundingIndex(BTC) == idx
     pnl = 60_000 * WAD - 61_000 * WAD
     assert stack.vault.cashOf(alice_pm[0]) == cash0 + pnl - idx
-    assert stack.engine.perpPosition(alice_pm[0], BTC) == (WAD, S, idx)
+    assert ints(stack.engine.perpPosition(alice_pm[0], BTC)) == (WAD, S, idx)
     ev = tx.events["PnlRealised"]
     assert (ev["pnl"], ev["funding"], ev["price"]) == (pnl, idx, S)
 

@@ -1,14 +1,17 @@
 """Signed orders (SPEC §5): authentication, fill tracking, cancellation, nonce floors. INV-7."""
 
+import re
+
 import brownie
 import pytest
 from brownie import chain
 
+from keel.deploy_engine import signing_key
 from keel.eip712 import to_high_s
 from keel.orders import Order, fill_args
 from tests.fixtures.engine import BTC
 from tests.support import reverts
-from tests.unit.engine.helpers import WAD
+from tests.unit.engine.helpers import WAD, b32
 
 S = 60_000 * WAD
 
@@ -19,7 +22,7 @@ def order(alice_pm):
 
 
 def fill(stack, order, signer, taker, amount, sig=None):
-    sig = sig or order.sign(signer.private_key, stack.domain())
+    sig = sig or order.sign(signing_key(signer), stack.domain())
     return stack.exchange.fill(*fill_args(order, sig, taker[0], amount), {"from": taker[1]})
 
 
@@ -32,7 +35,7 @@ def test_partial_fills_then_overfill_reverts(stack, order, alice, bob_pm):
     fill(stack, order, alice, bob_pm, WAD // 2)
     h = stack.exchange.orderHash(order.as_tuple())
     assert stack.exchange.filled(h) == 3 * WAD // 2
-    with reverts("OrderOverfilled", h, 3 * WAD // 2, WAD, 2 * WAD):
+    with reverts("OrderOverfilled", b32(h), 3 * WAD // 2, WAD, 2 * WAD):
         fill(stack, order, alice, bob_pm, WAD)
 
 
@@ -40,7 +43,7 @@ def test_replayed_order_reverts(stack, order, alice, bob_pm):
     """INV-7: a fully filled order cannot be replayed."""
     fill(stack, order, alice, bob_pm, 2 * WAD)
     h = stack.exchange.orderHash(order.as_tuple())
-    with reverts("OrderOverfilled", h, 2 * WAD, 2 * WAD, 2 * WAD):
+    with reverts("OrderOverfilled", b32(h), 2 * WAD, 2 * WAD, 2 * WAD):
         fill(stack, order, alice, bob_pm, 2 * WAD)
 
 
@@ -51,15 +54,15 @@ def test_signature_of_stranger_reverts(stack, order, mallory, bob_pm, alice_pm):
 
 
 def test_high_s_signature_reverts(stack, order, alice, bob_pm):
-    sig = to_high_s(order.sign(alice.private_key, stack.domain()))
+    sig = to_high_s(order.sign(signing_key(alice), stack.domain()))
     h = stack.exchange.orderHash(order.as_tuple())
-    with reverts("InvalidSignature", h):
+    with reverts("InvalidSignature", b32(h)):
         fill(stack, order, alice, bob_pm, WAD, sig=sig)
 
 
 def test_tampered_order_reverts(stack, order, alice, bob_pm, alice_pm):
     """A signature over other terms recovers to another address."""
-    sig = order.sign(alice.private_key, stack.domain())
+    sig = order.sign(signing_key(alice), stack.domain())
     bigger = order.replace(size=20 * WAD)
     with brownie.reverts(revert_pattern=rf"UnauthorisedSigner: {alice_pm[0]}, 0x[0-9a-f]{{40}}"):
         fill(stack, bigger, alice, bob_pm, WAD, sig=sig)
@@ -85,7 +88,7 @@ def test_taker_must_be_authorised(stack, order, alice, mallory, bob_pm):
 
 
 def test_zero_fill_reverts(stack, order, alice, bob_pm):
-    with reverts("ZeroFill"):
+    with brownie.reverts("ZeroFill: "):
         fill(stack, order, alice, bob_pm, 0)
 
 
@@ -98,7 +101,7 @@ def test_cancelled_order_reverts(stack, order, alice, bob_pm):
     stack.exchange.cancel(order.as_tuple(), {"from": alice})
     h = stack.exchange.orderHash(order.as_tuple())
     assert stack.exchange.cancelled(h)
-    with reverts("OrderIsCancelled", h):
+    with reverts("OrderIsCancelled", b32(h)):
         fill(stack, order, alice, bob_pm, WAD)
 
 
@@ -110,7 +113,7 @@ def test_stranger_cannot_cancel(stack, order, mallory, alice_pm):
 def test_nonce_floor_invalidates_older_orders(stack, order, alice, bob_pm, alice_pm):
     stack.exchange.raiseNonceFloor(alice_pm[0], 2, {"from": alice})
     h = stack.exchange.orderHash(order.as_tuple())
-    with reverts("NonceBelowFloor", h, 1, 2):
+    with reverts("NonceBelowFloor", b32(h), 1, 2):
         fill(stack, order, alice, bob_pm, WAD)
     fill(stack, order.replace(nonce=2), alice, bob_pm, WAD)
 
@@ -124,9 +127,11 @@ def test_nonce_floor_only_rises(stack, alice, alice_pm, mallory):
 
 
 def test_expired_order_reverts(stack, order, alice, bob_pm):
-    expired = order.replace(expiry=chain.time() - 10)
+    expired = order.replace(expiry=chain[-1].timestamp - 1)
     h = stack.exchange.orderHash(expired.as_tuple())
-    with brownie.reverts(revert_pattern=rf"OrderExpired: {h}, {expired.expiry}, \d+"):
+    with brownie.reverts(
+        revert_pattern=rf"OrderExpired: {re.escape(b32(h))}, {expired.expiry}, \d+"
+    ):
         fill(stack, expired, alice, bob_pm, WAD)
 
 
