@@ -631,11 +631,12 @@ contract MarginEngine is IMarginEngine {
         (uint256[] memory ids, int256[] memory sizes) = _optionList(account, feedId, b);
         if (ids.length != 0) {
             int256 value;
-            (value, pnl) = write ? store.optionRiskAndStore(m, ids, sizes) : store.optionRisk(m, ids, sizes);
+            uint256 shortSize;
+            (value, pnl, shortSize) =
+                write ? store.optionRiskAndStore(m, ids, sizes) : store.optionRisk(m, ids, sizes);
             t.equity += value;
-            for (uint256 k; k < sizes.length; ++k) {
-                if (sizes[k] < 0) t.shortNotional += uint256(-sizes[k]) * m.spot / 1e18;
-            }
+            // SOM base: short options not yet settled (a settled series carries no risk)
+            t.shortNotional += shortSize * m.spot / 1e18;
         }
         for (uint256 j; j < 31; ++j) {
             int256 v = pnl[j] + linear * PM.spotMove(j, r) / WAD;

@@ -18,6 +18,10 @@ contract RiskArrayStore is IRiskArrayStore {
 
     IMarginEngine.Series[] internal _series;                 // index = seriesId − 1
     mapping(bytes32 => uint256) internal _seriesIdOf;        // keccak(terms) → seriesId
+    /// @dev Flag word (index 32) of a settled series: expired with its price fixed (no risk, no SOM).
+    int256 internal constant SETTLED = 1;
+    uint256 internal constant ARRAY_BYTES = 33 * 32;
+
     /// @dev seriesId → pointer (low 160 bits) | observedAt << 160 of the stored array
     mapping(uint256 => uint256) internal _pointer;
 
@@ -71,14 +75,14 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @inheritdoc IRiskArrayStore
-    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[32] memory values) {
+    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[33] memory values) {
         uint256 p = _pointer[seriesId];
         observedAt = p >> 160;
         if (p != 0) _read(address(uint160(p)), values);
     }
 
     /// @inheritdoc IRiskArrayStore
-    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[32] memory values) {
+    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values) {
         (values,) = _arrayFor(seriesId, m);
     }
 
@@ -86,26 +90,28 @@ contract RiskArrayStore is IRiskArrayStore {
     function optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
         view
-        returns (int256 value, int256[31] memory pnl)
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize)
     {
         if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
         for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[32] memory a,) = _arrayFor(seriesIds[k], m);
+            (int256[33] memory a,) = _arrayFor(seriesIds[k], m);
             value += _accumulate(pnl, a, sizes[k]);
+            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
         }
     }
 
     /// @inheritdoc IRiskArrayStore
     function optionRiskAndStore(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
-        returns (int256 value, int256[31] memory pnl)
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize)
     {
         if (msg.sender != engine) revert Unauthorised(msg.sender);
         if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
         for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[32] memory a, bool computed) = _arrayFor(seriesIds[k], m);
+            (int256[33] memory a, bool computed) = _arrayFor(seriesIds[k], m);
             if (computed) _store(seriesIds[k], m.observedAt, a);
             value += _accumulate(pnl, a, sizes[k]);
+            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
         }
     }
 
@@ -116,7 +122,7 @@ contract RiskArrayStore is IRiskArrayStore {
     function _arrayFor(uint256 seriesId, Market calldata m)
         internal
         view
-        returns (int256[32] memory a, bool computed)
+        returns (int256[33] memory a, bool computed)
     {
         uint256 p = _pointer[seriesId];
         if (p != 0 && p >> 160 == m.observedAt) {
@@ -129,7 +135,7 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
-    function _accumulate(int256[31] memory pnl, int256[32] memory a, int256 q) internal pure returns (int256) {
+    function _accumulate(int256[31] memory pnl, int256[33] memory a, int256 q) internal pure returns (int256) {
         unchecked {
             for (uint256 j; j < 31; ++j) {
                 int256 d = a[j + 1];
@@ -141,7 +147,7 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
-    function _compute(IMarginEngine.Series memory s, Market memory m) internal view returns (int256[32] memory a) {
+    function _compute(IMarginEngine.Series memory s, Market memory m) internal view returns (int256[33] memory a) {
         int256 spot = int256(m.spot);
         int256 strike = int256(uint256(s.strike));
         int256 r = PM.scanRange(m.vol);
@@ -151,6 +157,7 @@ contract RiskArrayStore is IRiskArrayStore {
             uint256 fixedPrice = oracle.settlementPrice(s.feedId, s.expiry);
             if (fixedPrice != 0) {
                 a[0] = PM.intrinsic(s.isCall, int256(fixedPrice), strike);
+                a[32] = SETTLED;
                 return a;
             }
             a[0] = PM.intrinsic(s.isCall, spot, strike);
@@ -193,7 +200,7 @@ contract RiskArrayStore is IRiskArrayStore {
 
     /// @dev Values at spot point i: i < 9 in all three vol states, i ≥ 9 (extended) with σ_up.
     function _fillSpot(
-        int256[32] memory a,
+        int256[33] memory a,
         uint256 i,
         bool isCall,
         int256 sj,
@@ -220,11 +227,11 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract.
-    function _store(uint256 seriesId, uint256 observedAt, int256[32] memory a) internal {
+    function _store(uint256 seriesId, uint256 observedAt, int256[33] memory a) internal {
         address ptr;
-        // init code (10 bytes): PUSH2 0x0401 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURNDATASIZE
-        // RETURN; then the STOP byte that makes the pointer uncallable, then the 1024 data bytes
-        bytes memory init = abi.encodePacked(hex"61040180600a3d393df300", a);
+        // init code (10 bytes): PUSH2 0x0421 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURNDATASIZE
+        // RETURN; then the STOP byte that makes the pointer uncallable, then the 1056 data bytes
+        bytes memory init = abi.encodePacked(hex"61042180600a3d393df300", a);
         assembly ("memory-safe") {
             ptr := create(0, add(init, 0x20), mload(init))
         }
@@ -233,10 +240,10 @@ contract RiskArrayStore is IRiskArrayStore {
         emit RiskArrayStored(seriesId, observedAt, ptr);
     }
 
-    /// @dev SSTORE2 read of the 1024 data bytes after the STOP byte.
-    function _read(address ptr, int256[32] memory a) internal view {
+    /// @dev SSTORE2 read of the 1056 data bytes after the STOP byte.
+    function _read(address ptr, int256[33] memory a) internal view {
         assembly ("memory-safe") {
-            extcodecopy(ptr, a, 1, 1024)
+            extcodecopy(ptr, a, 1, 1056)
         }
     }
 }

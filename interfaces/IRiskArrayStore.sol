@@ -7,8 +7,9 @@ import {IMarginEngine} from "./IMarginEngine.sol";
 /// @dev Because valuation time is the underlying's oracle observedAt, one unit of a series has the
 ///      same current value V and the same 31 scenario changes ΔV_j = V(S(1 + x_j), σ_j, τ) − V for
 ///      every account during one oracle round. They are computed once per (series, round) and
-///      stored as contract code (SSTORE2: 32 int256 words, read back with one EXTCODECOPY).
-///      Array layout: word 0 = V [wad USD per unit], word 1 + j = ΔV_j for scenario j = 0..30.
+///      stored as contract code (SSTORE2: 33 int256 words, read back with one EXTCODECOPY).
+///      Array layout: word 0 = V [wad USD per unit], word 1 + j = ΔV_j for scenario j = 0..30,
+///      word 32 = flags (1: settled, i.e. expired with its price fixed: no scenario risk, no SOM).
 interface IRiskArrayStore {
     /// @notice The market of one underlying as of its oracle round.
     struct Market {
@@ -41,18 +42,19 @@ interface IRiskArrayStore {
     function refreshRiskArrays(uint256[] calldata seriesIds) external returns (uint256 refreshed);
 
     /// @notice The stored array of a series and the observedAt it was computed for (0: none).
-    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[32] memory values);
+    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[33] memory values);
     /// @notice The array of a series for market `m`, from storage when current, else computed.
-    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[32] memory values);
+    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values);
 
-    /// @notice Σ q·V and Σ q·ΔV_j over positions (`seriesIds`, `sizes`) of underlying m.feedId,
-    ///         computing stale arrays in memory.                                     [wad USD]
+    /// @notice Σ q·V and Σ q·ΔV_j over positions (`seriesIds`, `sizes`) of underlying m.feedId
+    ///         [wad USD], computing stale arrays in memory; and Σ |q| over short positions in
+    ///         series not settled (the SOM base) [wad units].
     function optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
         view
-        returns (int256 value, int256[31] memory pnl);
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize);
     /// @notice As `optionRisk`, but stores the arrays it had to compute (engine only).
     function optionRiskAndStore(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
-        returns (int256 value, int256[31] memory pnl);
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize);
 }

@@ -10,13 +10,15 @@ Worst-scenario indices are compared only when the runner-up scenario is not with
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 
 import numpy as np
 import pytest
-from brownie import chain
-from hypothesis import HealthCheck, given, settings
+from brownie import chain, network
+from brownie.exceptions import TransactionError
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from keel.deploy_engine import (
@@ -31,9 +33,12 @@ from keel.risk.chain_inputs import agrees
 from keel.risk_chain import MARGIN_FIGURES, chain_breakdown, reference_margin
 
 PROFILE = os.environ.get("KEEL_PROFILE", "ci")
-EXAMPLES = {"ci": 200, "local": 1000}.get(PROFILE, 200)
+EXAMPLES = int(os.environ.get("KEEL_DIFF_EXAMPLES", {"ci": 200, "local": 1000}.get(PROFILE, 200)))
 USDC = 10**6
 YEAR = 365 * 86_400
+# a distinct gas price per example keeps transaction hashes unique across snapshot reverts (anvil
+# and brownie lose track of a transaction whose hash was already seen in a reverted block)
+GAS_PRICES = itertools.count(1)
 FEEDS = {1: 60_000.0, 2: 3_000.0, 3: 150.0}  # BTC, ETH and a third underlying: reference spots
 
 
@@ -147,11 +152,12 @@ def build(stack, cp, owner, pf):
             chain.sleep(61)
     chain.sleep(pf["sleep"])
     chain.mine()
-    # withdraw most of the temporary cash: leave AE ≥ IM with a random share of the excess
+    # withdraw the temporary cash down to AE = IM + a random cushion (keep·max(IM, $10k))
     b = stack.engine.marginBreakdown(acct)
     cash = stack.vault.cashOf(acct)
-    room = min(cash, (b[1] - b[2]) * 100 // 99) * (1 - pf["keep"]) * 0.999
-    units = int(room) // 10**12
+    cushion = int(pf["keep"] * max(b[2], 10_000 * WAD))
+    room = min(cash, max(0, b[1] - b[2] - cushion) * 100 // 99)
+    units = int(room * 0.999) // 10**12
     if units > 0:
         stack.vault.withdraw(acct, stack.usdc, units, owner, {"from": owner})
     return acct
@@ -182,8 +188,15 @@ def test_margin_breakdown_matches_reference_model(diff_env, pf):
     """INV-4: chain figures = reference model figures (SPEC §6 tolerance)."""
     stack, cp, owner = diff_env
     chain.snapshot()
+    network.gas_price(next(GAS_PRICES))
     try:
-        acct = build(stack, cp, owner, pf)
+        try:
+            acct = build(stack, cp, owner, pf)
+        except TransactionError as e:
+            # brownie occasionally loses a transaction after anvil snapshot reverts ("Tx dropped
+            # without known replacement"): an infrastructure flake, not a margin disagreement
+            assume("dropped" not in str(e))
+            raise
         block = chain.height
         got = chain_breakdown(stack.engine, acct, block)
         res = reference_margin(stack.engine, stack.vault, stack.oracle, [acct], block)
@@ -206,3 +219,4 @@ def test_margin_breakdown_matches_reference_model(diff_env, pf):
         assert not errors, "\n".join(errors) + f"\n{ref}\n{got}"
     finally:
         chain.revert()
+        network.gas_price(0)

@@ -113,6 +113,7 @@ def test_expired_fixed_option_valued_at_payoff(stack, alice_pm, bob_pm):
     b = stack.engine.marginBreakdown(alice_pm[0])
     assert b[0] == stack.vault.cashOf(alice_pm[0]) + 2 * 3_000 * WAD
     assert b[8][0][2] == 0  # L_BTC = 0
+    assert stack.engine.marginBreakdown(bob_pm[0])[5] == 0  # the short leaves SOM once settled
 
 
 def test_inv6_positions_sum_to_zero(stack, alice_pm, bob_pm, carol, carol_pm):
