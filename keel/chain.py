@@ -37,3 +37,20 @@ def connect(network: str | None = None):
     if not brownie.network.is_connected():
         brownie.network.connect(name)
     return project.get_loaded_projects()[0]
+
+
+def project():
+    """The loaded brownie project (its ContractContainers: `project().Vault`, ...)."""
+    from brownie import project as brownie_project
+
+    loaded = brownie_project.get_loaded_projects()
+    if not loaded:
+        raise RuntimeError("no brownie project loaded: call keel.chain.connect() first")
+    return loaded[0]
+
+
+def rpc_url() -> str:
+    """JSON-RPC URL of the connected chain (for separate processes such as the relayer)."""
+    import brownie
+
+    return brownie.web3.provider.endpoint_uri
