@@ -12,7 +12,9 @@ Run `python -m keel.demo --help` for the options.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import os
 import random
 import subprocess
@@ -57,6 +59,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def silenced():
+    """Hide brownie's per-transaction lines (contract calls print them unconditionally)."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def fmt_units(symbol: str, units: int) -> str:
+    decimals = next(s.decimals for s in (SETTLEMENT, *COLLATERAL) if s.symbol == symbol)
+    return f"{units / 10**decimals:,.4f} {symbol}"
+
+
 def csv_row_index(path: Path, date: str) -> int:
     with open(path, newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
@@ -88,7 +100,7 @@ def account_activity(system, owners, account_ids, rng: random.Random, act: Activ
         token.approve(vault, units, {"from": owner})
         vault.deposit(acct, token, units, {"from": owner})
         act.deposits += 1
-        act.log.append(f"account {acct} deposited {amount} {spec.symbol}")
+        act.log.append(f"account {acct} deposited {fmt_units(spec.symbol, units)}")
     else:
         if held and (cash <= 0 or rng.random() < 0.6):
             symbol = rng.choice(held)
@@ -99,7 +111,7 @@ def account_activity(system, owners, account_ids, rng: random.Random, act: Activ
             units = (cash // 4) // 10 ** (18 - SETTLEMENT.decimals)
         vault.withdraw(acct, system.tokens[symbol], units, owner, {"from": owner})
         act.withdrawals += 1
-        act.log.append(f"account {acct} withdrew {units} units of {symbol}")
+        act.log.append(f"account {acct} withdrew {fmt_units(symbol, units)}")
 
 
 def start_relayer(system, args, csv_start: int, log_path: Path) -> subprocess.Popen:
@@ -182,20 +194,25 @@ def main(argv=None) -> int:
     t0 = time.time()
     from keel.chain import connect
 
-    connect(args.network)
+    print("compiling and launching the embedded chain ...", flush=True)
+    with silenced():
+        connect(args.network)
     import brownie
     from oracle.signers import derive_keys
 
     print(f"Keel demo on '{brownie.network.show_active()}' (chain id {brownie.chain.id})")
     deployer, *traders = brownie.accounts[: 1 + args.accounts]
     signers = derive_keys(N_SIGNERS, KEY_SEED)
-    system = deploy_system(deployer, [s.address for s in signers], quorum=QUORUM)
+    with silenced():
+        system = deploy_system(deployer, [s.address for s in signers], quorum=QUORUM)
+        account_ids = [
+            open_funded_account(system, owner, STARTING_DEPOSITS[i])
+            for i, owner in enumerate(traders)
+        ]
     for name, address in system.addresses().items():
         print(f"  {name:<7}{address}")
-    account_ids = [
-        open_funded_account(system, owner, STARTING_DEPOSITS[i]) for i, owner in enumerate(traders)
-    ]
-    print(f"opened accounts {account_ids} with starting deposits")
+    for acct, deposits in zip(account_ids, STARTING_DEPOSITS, strict=False):
+        print(f"account {acct} opened with " + ", ".join(f"{v:,} {k}" for k, v in deposits.items()))
 
     csv_start = csv_row_index(args.csv, args.start)
     state_dir = ROOT / ".keel"
@@ -216,7 +233,8 @@ def main(argv=None) -> int:
             if round_ > last_round:
                 bar.update(round_ - last_round)
                 last_round = round_
-                account_activity(system, traders, account_ids, rng, act)
+                with silenced():
+                    account_activity(system, traders, account_ids, rng, act)
             time.sleep(0.2)
         if relayer.poll() is None:
             relayer.kill()
@@ -225,7 +243,8 @@ def main(argv=None) -> int:
     if rc != 0:
         print(f"relayer failed (exit {rc}); last lines of its log:")
         print("".join(log_path.read_text().splitlines(keepends=True)[-15:]))
-    for line in act.log[-5:]:
+    print("\n== Account activity while prices moved ==")
+    for line in act.log:
         print("  " + line)
     ok = summary(system, traders, account_ids, act, rc, time.time() - t0)
     return 0 if ok else 1
