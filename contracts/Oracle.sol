@@ -529,11 +529,26 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         return _observationDigest(feedId, round, observedAt, price, vol);
     }
 
+    /// @dev EIP-712 digest of an Observation. The struct hash is computed in scratch memory past the
+    ///      free memory pointer (not advanced: nothing else is allocated before the hash is taken),
+    ///      instead of `abi.encode`, which would allocate 192 bytes per observation.
     function _observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
         internal
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(OBSERVATION_TYPEHASH, feedId, round, observedAt, price, vol)));
+        bytes32 typehash = OBSERVATION_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), feedId)
+            mstore(add(m, 0x40), round)
+            mstore(add(m, 0x60), observedAt)
+            mstore(add(m, 0x80), price)
+            mstore(add(m, 0xa0), vol)
+            structHash := keccak256(m, 0xc0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 }

@@ -315,6 +315,7 @@ OWNER_ONLY = [
     ("setParam", (param_key("heartbeat"), 600)),
     ("setRegistrar", ("MALLORY", True)),
     ("transferOwnership", ("MALLORY",)),
+    ("renounceOwnership", ()),
 ]
 
 
