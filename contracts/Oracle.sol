@@ -44,7 +44,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint64 jumpThreshold;    // |dS|/S above which the breaker trips                    [wad]
         uint8 quorum;            // distinct signatures a report needs                      [count]
         uint8 signerCount;       // authorised signers                                      [count]
-        uint32 usedIndices;      // bit i set: signer index i is taken                      [bitmap]
+        uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
     }
 
     // --- Constants ---
@@ -132,7 +132,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, n);
 
         // Casts are exact: price <= maxPrice < 2^128, vol <= maxVol < 2^64, observedAt is at most
-        // a minute or so past the block (year 2106 for uint32 overflow).
+        // maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
         uint256 previousPrice = st.price;
         _feeds[feedId] = FeedState({
             price: uint128(price),
