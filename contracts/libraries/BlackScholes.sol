@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {NormalCDF} from "./NormalCDF.sol";
+import {WadMath} from "./WadMath.sol";
+
+/// @title BlackScholes
+/// @notice European call and put values with r = 0 (SPEC §4), from one d1/d2, and a scenario API
+///         that values one strike in all 31 margin scenarios (SPEC §6, DESIGN "Margin").
+/// @dev Units: spot S and strike K in wad USD, volatility sigma in wad (1e18 = 100%/year), time to
+///      expiry tau in whole SECONDS (year = 365 days), sigmaSqrtT = sigma sqrt(tau / year) in wad.
+///
+///      Formula: d1 = ln(S/K) / v + v/2, d2 = d1 - v with v = sigma sqrt(tau);
+///      call = S N(d1) - K N(d2), put = K N(-d2) - S N(-d1). With N(-d) = 1 - N(d) exact (NormalCDF)
+///      and both values taken from the same products at scale 1e36 before one floor division,
+///      call - put = S - K holds exactly unless a value is clamped at 0 (then to a few wei).
+///      v = 0 (tau = 0 or sigma = 0) gives intrinsic values.
+///
+///      Error (SPEC §4 asks |V - V_exact| <= 1e-12 S): ln S and ln K are rounded to 1 wei, which moves
+///      d1 and d2 together and hence V by at most ~S 1e-18 (S phi(d1) = K phi(d2)); N is within
+///      1.2e-19; the final floor costs < 1 wei. Measured max |V - V_exact| / S over the SPEC domain
+///      is reported by tests/unit/math/test_black_scholes.py (a few 1e-18).
+///
+///      Gas: the work that does not depend on the strike (ln S_j for the 13 spot points, sigma_v
+///      sqrt(tau) for the 3 vol states) is done once per (underlying, expiry) in `grid`;
+///      `scenarioValues` then needs one ln (ln K) and 31 x 2 evaluations of N.
+///      `scenarioValues(g, K, isCall)[j] == price(g.spots[i(j)], K, sigma_v(j), tau).call|put` exactly.
+library BlackScholes {
+    // --- Constants ---
+    uint256 internal constant YEAR = 365 days; // [s]
+    uint256 internal constant SPOT_POINTS = 13; // 9 standard + 4 extended spot points
+    uint256 internal constant VOL_STATES = 3; // sigma, sigma_up, sigma_dn
+    uint256 internal constant SCENARIOS = 31; // 27 standard + 4 extended
+    /// bound on S, K and sigmaSqrtT [wad]: keeps S * 1e36 and ln(S/K) * 1e18 far inside 256 bits
+    uint256 internal constant MAX_INPUT = 1 << 128;
+    /// bound on tau [s] (5.8e11 years): keeps tau * 1e36 inside 256 bits
+    uint256 internal constant MAX_TAU = type(uint64).max;
+
+    // --- Errors ---
+    /// @dev Spot or strike is zero or above MAX_INPUT.
+    error BSPriceOutOfRange(uint256 spot, uint256 strike);
+    /// @dev sigma sqrt(tau) is above MAX_INPUT.
+    error BSTotalVolOutOfRange(uint256 sigmaSqrtT);
+    /// @dev Time to expiry above MAX_TAU seconds.
+    error BSTauOutOfRange(uint256 tauSeconds);
+    /// @dev |ln(S/K)| is above MAX_INPUT.
+    error BSLogMoneynessOutOfRange(int256 lnSpotOverStrike);
+    /// @dev Spot move x_j of spot point `index` is not above -100%.
+    error BSMoveOutOfRange(uint256 index, int256 move);
+
+    // --- Data ---
+    /// @dev Per-(underlying, expiry) precomputation shared by every strike of that expiry.
+    ///      Spot point order follows DESIGN "Margin": i = 0..8 the standard points x = R(i-4)/4,
+    ///      then 9: +2R, 10: +3R, 11: -min(2R, 0.9), 12: -min(3R, 0.9). Vol states v = 0 (sigma),
+    ///      1 (sigma_up), 2 (sigma_dn).
+    struct Grid {
+        uint256[13] spots; // S_j = S (1 + x_j), rounded down [wad USD]
+        int256[13] lnSpots; // ln S_j, rounded to nearest [wad]
+        uint256[3] sigmaSqrtT; // sigma_v sqrt(tau / year), rounded down [wad]
+    }
+
+    // --- Building blocks ---
+
+    /// @dev sqrt(tau / 365 days) in wad for tau in seconds, rounded down (within 1 wei).
+    function sqrtYears(uint256 tauSeconds) internal pure returns (uint256) {
+        if (tauSeconds > MAX_TAU) revert BSTauOutOfRange(tauSeconds);
+        // tau < 2^64, so tau * 1e36 < 2^184
+        unchecked {
+            return Math.sqrt((tauSeconds * 1e36) / YEAR);
+        }
+    }
+
+    /// @dev Total volatility sigma sqrt(tau / year) in wad, rounded down; sigma in wad, tau in s.
+    function totalVol(uint256 sigma, uint256 tauSeconds) internal pure returns (uint256) {
+        return WadMath.mulWadDown(sigma, sqrtYears(tauSeconds));
+    }
+
+    // --- Single evaluation ---
+
+    /// @dev Call and put values [wad USD, rounded down] for spot and strike in wad USD, sigma in
+    ///      wad and tau in seconds; intrinsic values when sigma or tau is 0.
+    function price(uint256 spot, uint256 strike, uint256 sigma, uint256 tauSeconds)
+        internal
+        pure
+        returns (uint256 call, uint256 put)
+    {
+        uint256 v = totalVol(sigma, tauSeconds);
+        _checkPrices(spot, strike);
+        if (v > MAX_INPUT) revert BSTotalVolOutOfRange(v);
+        // S, K in (0, 2^128] make both ln finite and their difference < 2^128 in size
+        int256 lnSK = WadMath.lnWad(int256(spot)) - WadMath.lnWad(int256(strike));
+        return _price(lnSK, v, spot, strike);
+    }
+
+    /// @dev Call and put values [wad USD, rounded down] from precomputed ln(S/K) [wad] and
+    ///      sigma sqrt(tau) [wad]: the primitive that skips logs and roots.
+    function priceLn(int256 lnSpotOverStrike, uint256 sigmaSqrtT, uint256 spot, uint256 strike)
+        internal
+        pure
+        returns (uint256 call, uint256 put)
+    {
+        _checkPrices(spot, strike);
+        if (sigmaSqrtT > MAX_INPUT) revert BSTotalVolOutOfRange(sigmaSqrtT);
+        if (lnSpotOverStrike > int256(MAX_INPUT) || lnSpotOverStrike < -int256(MAX_INPUT)) {
+            revert BSLogMoneynessOutOfRange(lnSpotOverStrike);
+        }
+        return _price(lnSpotOverStrike, sigmaSqrtT, spot, strike);
+    }
+
+    // --- Scenarios ---
+
+    /// @dev The per-(underlying, expiry) precomputation: spot points S(1 + x_j) [wad USD] for the
+    ///      13 moves x_j [wad, > -1], their logs, and sigma_v sqrt(tau) for the 3 vols [wad], tau in s.
+    function grid(uint256 spot, int256[13] memory moves, uint256[3] memory sigmas, uint256 tauSeconds)
+        internal
+        pure
+        returns (Grid memory g)
+    {
+        uint256 sq = sqrtYears(tauSeconds);
+        for (uint256 v; v < VOL_STATES; ++v) {
+            uint256 tv = WadMath.mulWadDown(sigmas[v], sq);
+            if (tv > MAX_INPUT) revert BSTotalVolOutOfRange(tv);
+            g.sigmaSqrtT[v] = tv;
+        }
+        for (uint256 j; j < SPOT_POINTS; ++j) {
+            int256 x = moves[j];
+            if (x <= -1e18) revert BSMoveOutOfRange(j, x);
+            // x > -1e18, so 1e18 + x > 0; an x near 2^255 overflows and reverts (checked)
+            uint256 sj = WadMath.mulWadDown(spot, uint256(1e18 + x));
+            _checkPrices(sj, 1);
+            g.spots[j] = sj;
+            g.lnSpots[j] = WadMath.lnWad(int256(sj));
+        }
+    }
+
+    /// @dev Values [wad USD, rounded down] of the call (isCall) or put with this strike [wad USD]
+    ///      in the 31 scenarios j of DESIGN "Margin": j = 9v + i (spot point i, vol state v) for
+    ///      j < 27, then j = 27..30 at spot points 9..12 with sigma_up.
+    function scenarioValues(Grid memory g, uint256 strike, bool isCall)
+        internal
+        pure
+        returns (uint256[31] memory values)
+    {
+        _checkPrices(1, strike);
+        int256 lnK = WadMath.lnWad(int256(strike));
+        // standard grid: 3 vol states x 9 spot points
+        for (uint256 v; v < VOL_STATES; ++v) {
+            uint256 tv = g.sigmaSqrtT[v];
+            for (uint256 i; i < 9; ++i) {
+                (uint256 c, uint256 p) = _price(g.lnSpots[i] - lnK, tv, g.spots[i], strike);
+                values[9 * v + i] = isCall ? c : p;
+            }
+        }
+        // extended spot points, all with sigma_up
+        uint256 tvUp = g.sigmaSqrtT[1];
+        for (uint256 e; e < 4; ++e) {
+            (uint256 c, uint256 p) = _price(g.lnSpots[9 + e] - lnK, tvUp, g.spots[9 + e], strike);
+            values[27 + e] = isCall ? c : p;
+        }
+    }
+
+    // --- Internals ---
+
+    /// @dev Reverts unless spot and strike are in (0, MAX_INPUT].
+    function _checkPrices(uint256 spot, uint256 strike) private pure {
+        if (spot == 0 || strike == 0 || spot > MAX_INPUT || strike > MAX_INPUT) {
+            revert BSPriceOutOfRange(spot, strike);
+        }
+    }
+
+    /// @dev The core: call and put [wad, rounded down] from ln(S/K), v = sigma sqrt(tau), S, K,
+    ///      all already range-checked (|ln(S/K)|, v, S, K <= 2^128).
+    function _price(int256 lnSK, uint256 v, uint256 spot, uint256 strike)
+        private
+        pure
+        returns (uint256 call, uint256 put)
+    {
+        // |lnSK| * 1e18 < 2^188 and v < 2^129, so d1 and d2 are far inside int256; N values are
+        // <= 1e36 < 2^120 and S, K <= 2^128, so every product is < 2^248
+        unchecked {
+            if (v == 0) {
+                // no time value: intrinsic
+                return (spot > strike ? spot - strike : 0, strike > spot ? strike - spot : 0);
+            }
+            int256 d1 = (lnSK * 1e18) / int256(v) + int256(v >> 1);
+            uint256 n1 = NormalCDF.cdf36(d1); // N(d1) [1e36]
+            uint256 n2 = NormalCDF.cdf36(d1 - int256(v)); // N(d2) [1e36]
+            // call = S N(d1) - K N(d2); put = K (1 - N(d2)) - S (1 - N(d1)); both numerators differ
+            // by exactly (S - K) 1e36, so the floors keep parity exact unless one is clamped at 0
+            uint256 a = spot * n1;
+            uint256 b = strike * n2;
+            call = a > b ? (a - b) / 1e36 : 0;
+            a = strike * (1e36 - n2);
+            b = spot * (1e36 - n1);
+            put = a > b ? (a - b) / 1e36 : 0;
+        }
+    }
+}
