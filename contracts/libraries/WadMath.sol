@@ -26,12 +26,18 @@ library WadMath {
     int256 internal constant EXP_MIN = -42_139678854452767551;
 
     // --- Errors ---
-    /// @dev x * y does not fit in 256 bits (unsigned) or in int256 (signed).
-    error WadMulOverflow(int256 x, int256 y);
-    /// @dev x * 1e18 does not fit, or the quotient does not.
-    error WadDivOverflow(int256 x, int256 y);
-    /// @dev Division by zero in a wad quotient.
-    error WadDivByZero(int256 x);
+    /// @dev x * y does not fit in 256 bits (unsigned product).
+    error MulWadOverflow(uint256 x, uint256 y);
+    /// @dev x * y does not fit in int256 (signed product).
+    error SMulWadOverflow(int256 x, int256 y);
+    /// @dev x * 1e18 does not fit in 256 bits (unsigned quotient).
+    error DivWadOverflow(uint256 x, uint256 y);
+    /// @dev x * 1e18 does not fit in int256 (signed quotient).
+    error SDivWadOverflow(int256 x, int256 y);
+    /// @dev Division by zero in an unsigned wad quotient x / 0.
+    error DivWadByZero(uint256 x);
+    /// @dev Division by zero in a signed wad quotient x / 0.
+    error SDivWadByZero(int256 x);
     /// @dev ln is only defined for x > 0.
     error LnNonPositive(int256 x);
     /// @dev exp(x) in wad would not fit in 255 bits (x > EXP_MAX).
@@ -45,7 +51,7 @@ library WadMath {
     function mulWadDown(uint256 x, uint256 y) internal pure returns (uint256) {
         // the guard rules out overflow of x * y; the division is by a nonzero constant
         unchecked {
-            if (y != 0 && x > type(uint256).max / y) revert WadMulOverflow(int256(x), int256(y));
+            if (y != 0 && x > type(uint256).max / y) revert MulWadOverflow(x, y);
             return (x * y) / WAD;
         }
     }
@@ -54,7 +60,7 @@ library WadMath {
     function mulWadUp(uint256 x, uint256 y) internal pure returns (uint256) {
         // the guard rules out overflow of x * y; p / WAD + 1 < 2^256 since p / WAD < 2^196
         unchecked {
-            if (y != 0 && x > type(uint256).max / y) revert WadMulOverflow(int256(x), int256(y));
+            if (y != 0 && x > type(uint256).max / y) revert MulWadOverflow(x, y);
             uint256 p = x * y;
             return p / WAD + (p % WAD == 0 ? 0 : 1);
         }
@@ -62,20 +68,20 @@ library WadMath {
 
     /// @dev x * 1e18 / y rounded down, for wad x, y (y != 0).
     function divWadDown(uint256 x, uint256 y) internal pure returns (uint256) {
-        if (y == 0) revert WadDivByZero(int256(x));
+        if (y == 0) revert DivWadByZero(x);
         // the guard rules out overflow of x * WAD
         unchecked {
-            if (x > type(uint256).max / WAD) revert WadDivOverflow(int256(x), int256(y));
+            if (x > type(uint256).max / WAD) revert DivWadOverflow(x, y);
             return (x * WAD) / y;
         }
     }
 
     /// @dev x * 1e18 / y rounded up, for wad x, y (y != 0).
     function divWadUp(uint256 x, uint256 y) internal pure returns (uint256) {
-        if (y == 0) revert WadDivByZero(int256(x));
+        if (y == 0) revert DivWadByZero(x);
         // the guard rules out overflow of x * WAD; + 1 only happens for y >= 2, where p / y < 2^255
         unchecked {
-            if (x > type(uint256).max / WAD) revert WadDivOverflow(int256(x), int256(y));
+            if (x > type(uint256).max / WAD) revert DivWadOverflow(x, y);
             uint256 p = x * WAD;
             return p / y + (p % y == 0 ? 0 : 1);
         }
@@ -127,20 +133,20 @@ library WadMath {
         unchecked {
             p = x * y;
             if ((x == -1 && y == type(int256).min) || (y == -1 && x == type(int256).min)) {
-                revert WadMulOverflow(x, y);
+                revert SMulWadOverflow(x, y);
             }
-            if (x != 0 && p / x != y) revert WadMulOverflow(x, y);
+            if (x != 0 && p / x != y) revert SMulWadOverflow(x, y);
         }
     }
 
     /// @dev Truncated quotient and remainder of x * 1e18 / y, with custom errors.
     function _sDiv(int256 x, int256 y) private pure returns (int256 q, int256 r) {
-        if (y == 0) revert WadDivByZero(x);
+        if (y == 0) revert SDivWadByZero(x);
         // x * IWAD is checked by dividing back; q = p / y overflows only for p = min, y = -1,
         // which x * 1e18 cannot produce (min is not a multiple of 1e18)
         unchecked {
             int256 p = x * IWAD;
-            if (p / IWAD != x) revert WadDivOverflow(x, y);
+            if (p / IWAD != x) revert SDivWadOverflow(x, y);
             q = p / y;
             r = p % y;
         }
@@ -149,7 +155,7 @@ library WadMath {
     // --- exp, ln, sqrt ---
 
     /// @dev e^x in wad for x in wad, rounded down; 0 below EXP_MIN, ExpOverflow above EXP_MAX.
-    ///      Error: < 1 wei + 1e-34 relative (range reduction by ln 2 at 1e36, Taylor degree 17).
+    ///      Error: < 1 wei + 1e-32 relative (range reduction by ln 2 at 1e36, Taylor degree 22).
     function expWad(int256 x) internal pure returns (uint256) {
         if (x < EXP_MIN) return 0;
         if (x > EXP_MAX) revert ExpOverflow(x);
@@ -159,9 +165,9 @@ library WadMath {
             // k = round(x / ln 2), r = x - k ln 2 with |r| <= ln2 / 2
             int256 k = (x36 >= 0 ? x36 + LN2_36 / 2 : x36 - LN2_36 / 2) / LN2_36;
             int256 r = x36 - k * LN2_36;
-            // e^r = 1 + r(1 + r/2(1 + r/3(...(1 + r/17)))); the tail after r^17/17! is < 1e-23
+            // e^r = 1 + r(1 + r/2(1 + r/3(...(1 + r/22)))); the tail after r^22/22! is < 1e-33
             int256 p = SCALE36;
-            for (int256 n = 17; n > 0; --n) {
+            for (int256 n = 22; n > 0; --n) {
                 p = SCALE36 + (p * r) / (n * SCALE36);
             }
             // result = p * 2^k / 1e18 at scale 1e36 -> wad, rounded down
@@ -170,9 +176,9 @@ library WadMath {
         }
     }
 
-    /// @dev ln(x) at scale 1e36 for x in wad (x > 0); error < 1e-34 absolute.
+    /// @dev ln(x) at scale 1e36 for x in wad (x > 0); error < 2e-22 absolute (series tail).
     ///      Method: x = m 2^e with m in [1/sqrt2, sqrt2], ln m = 2 atanh(s), s = (m-1)/(m+1),
-    ///      |s| <= 0.1716, series to s^25 (tail < 1e-21 relative to ln m's scale, see tests).
+    ///      |s| <= 0.1716, series to s^25: the tail is < 2 |s|^27 / 27 / (1 - s^2) < 2e-22.
     function ln36(int256 x) internal pure returns (int256) {
         if (x <= 0) revert LnNonPositive(x);
         // x > 0 so the uint conversion is exact; shifts keep y in [2^96, 2^97) and every product
