@@ -145,19 +145,31 @@ library BlackScholes {
     {
         _checkPrices(1, strike);
         int256 lnK = WadMath.lnWad(int256(strike));
-        // standard grid: 3 vol states x 9 spot points
-        for (uint256 v; v < VOL_STATES; ++v) {
-            uint256 tv = g.sigmaSqrtT[v];
-            for (uint256 i; i < 9; ++i) {
-                (uint256 c, uint256 p) = _price(g.lnSpots[i] - lnK, tv, g.spots[i], strike);
-                values[9 * v + i] = isCall ? c : p;
+        // j < 31 below, so every index and offset is tiny
+        unchecked {
+            for (uint256 j; j < SCENARIOS; ++j) {
+                uint256 sj;
+                int256 lnSj;
+                uint256 tv;
+                assembly ("memory-safe") {
+                    // scenario j -> spot point i and vol state v (DESIGN "Margin"): j = 9v + i for
+                    // j < 27, then spot points 9..12 with sigma_up (v = 1)
+                    let i := mod(j, 9)
+                    let v := div(j, 9)
+                    if gt(j, 26) {
+                        i := sub(j, 18)
+                        v := 1
+                    }
+                    // a memory Grid holds pointers to its three static arrays; i < 13 and v < 3,
+                    // so the reads need no bounds checks
+                    sj := mload(add(mload(g), shl(5, i)))
+                    lnSj := mload(add(mload(add(g, 0x20)), shl(5, i)))
+                    tv := mload(add(mload(add(g, 0x40)), shl(5, v)))
+                }
+                // ln S_j and ln K are both within +-2^128 * 1e18 of 0, so the difference is too
+                (uint256 c, uint256 p) = _price(lnSj - lnK, tv, sj, strike);
+                values[j] = isCall ? c : p;
             }
-        }
-        // extended spot points, all with sigma_up
-        uint256 tvUp = g.sigmaSqrtT[1];
-        for (uint256 e; e < 4; ++e) {
-            (uint256 c, uint256 p) = _price(g.lnSpots[9 + e] - lnK, tvUp, g.spots[9 + e], strike);
-            values[27 + e] = isCall ? c : p;
         }
     }
 
@@ -177,24 +189,35 @@ library BlackScholes {
         pure
         returns (uint256 call, uint256 put)
     {
-        // |lnSK| * 1e18 < 2^188 and v < 2^129, so d1 and d2 are far inside int256; N values are
-        // <= 1e36 < 2^120 and S, K <= 2^128, so every product is < 2^248
-        unchecked {
-            if (v == 0) {
-                // no time value: intrinsic
+        if (v == 0) {
+            // no time value: intrinsic (the subtractions only run when positive)
+            unchecked {
                 return (spot > strike ? spot - strike : 0, strike > spot ? strike - spot : 0);
             }
-            int256 d1 = (lnSK * 1e18) / int256(v) + int256(v >> 1);
-            uint256 n1 = NormalCDF.cdf36(d1); // N(d1) [1e36]
-            uint256 n2 = NormalCDF.cdf36(d1 - int256(v)); // N(d2) [1e36]
-            // call = S N(d1) - K N(d2); put = K (1 - N(d2)) - S (1 - N(d1)); both numerators differ
-            // by exactly (S - K) 1e36, so the floors keep parity exact unless one is clamped at 0
-            uint256 a = spot * n1;
-            uint256 b = strike * n2;
-            call = a > b ? (a - b) / 1e36 : 0;
-            a = strike * (1e36 - n2);
-            b = spot * (1e36 - n1);
-            put = a > b ? (a - b) / 1e36 : 0;
         }
+        // |lnSK| * 1e18 < 2^188 and 0 < v <= 2^128, so d1 and d2 are far inside int256
+        int256 d1;
+        int256 d2;
+        assembly ("memory-safe") {
+            d1 := add(sdiv(mul(lnSK, 1000000000000000000), v), shr(1, v))
+            d2 := sub(d1, v)
+        }
+        uint256 n1 = NormalCDF.cdf36(d1); // N(d1) [1e36]
+        uint256 n2 = NormalCDF.cdf36(d2); // N(d2) [1e36]
+        uint256 c;
+        uint256 p;
+        // call = S N(d1) - K N(d2); put = K (1 - N(d2)) - S (1 - N(d1)). The two numerators differ
+        // by exactly (S - K) 1e36, so the floors keep parity exact unless one is clamped at 0.
+        // N values are in [0, 1e36] < 2^120 and S, K <= 2^128: every product is < 2^248.
+        assembly ("memory-safe") {
+            let one := 1000000000000000000000000000000000000
+            let a := mul(spot, n1)
+            let b := mul(strike, n2)
+            if gt(a, b) { c := div(sub(a, b), one) }
+            a := mul(strike, sub(one, n2))
+            b := mul(spot, sub(one, n1))
+            if gt(a, b) { p := div(sub(a, b), one) }
+        }
+        return (c, p);
     }
 }
