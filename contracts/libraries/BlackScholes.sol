@@ -26,9 +26,9 @@ import {WadMath} from "./WadMath.sol";
 ///
 ///      Gas: the work that does not depend on the strike (ln S_j for the 13 spot points, sigma_v
 ///      sqrt(tau) for the 3 vol states) is done once per (underlying, expiry) in `grid` (~24k gas);
-///      `scenarioValues` then needs one ln (ln K) and 31 x 2 evaluations of N (~62k gas per
-///      option x 31 scenarios, ~2.0k per scenario of which ~1.3k is the two N). One `price` call
-///      (two ln, one sqrt, two N) is ~5.0k gas, `priceLn` ~2.1k.
+///      `scenarioValues` then needs one ln (ln K) and 31 x 2 evaluations of N (~57k gas per
+///      option x 31 scenarios, ~1.8k per scenario of which ~1.3k is the two N). One `price` call
+///      (two ln, one sqrt, two N) is ~5.1k gas, `priceLn` ~2.1k.
 ///      `scenarioValues(g, K, isCall)[j] == price(g.spots[i(j)], K, sigma_v(j), tau).call|put` exactly,
 ///      because both run the same core on the same rounded inputs.
 library BlackScholes {
@@ -154,7 +154,7 @@ library BlackScholes {
         unchecked {
             for (uint256 j; j < SCENARIOS; ++j) {
                 uint256 sj;
-                int256 lnSj;
+                int256 lnSK;
                 uint256 tv;
                 assembly ("memory-safe") {
                     // scenario j -> spot point i and vol state v (DESIGN "Margin"): j = 9v + i for
@@ -168,12 +168,23 @@ library BlackScholes {
                     // a memory Grid holds pointers to its three static arrays; i < 13 and v < 3,
                     // so the reads need no bounds checks
                     sj := mload(add(mload(g), shl(5, i)))
-                    lnSj := mload(add(mload(add(g, 0x20)), shl(5, i)))
+                    // ln S_j and ln K are both within +-2^128 * 1e18 of 0, so the difference is too
+                    lnSK := sub(mload(add(mload(add(g, 0x20)), shl(5, i))), lnK)
                     tv := mload(add(mload(add(g, 0x40)), shl(5, v)))
                 }
-                // ln S_j and ln K are both within +-2^128 * 1e18 of 0, so the difference is too
-                (uint256 c, uint256 p) = _price(lnSj - lnK, tv, sj, strike);
-                values[j] = isCall ? c : p;
+                // the core of _price, inlined: only the value asked for, no call and no tuple
+                uint256 value;
+                if (tv == 0) {
+                    value = isCall ? (sj > strike ? sj - strike : 0) : (strike > sj ? strike - sj : 0);
+                } else {
+                    int256 d1 = _d1(lnSK, tv);
+                    uint256 n1 = NormalCDF.cdf36(d1);
+                    uint256 n2 = NormalCDF.cdf36(d1 - int256(tv));
+                    value = isCall ? _call(n1, n2, sj, strike) : _put(n1, n2, sj, strike);
+                }
+                assembly ("memory-safe") {
+                    mstore(add(values, shl(5, j)), value) // j < 31: inside the array
+                }
             }
         }
     }
@@ -200,29 +211,46 @@ library BlackScholes {
                 return (spot > strike ? spot - strike : 0, strike > spot ? strike - spot : 0);
             }
         }
-        // |lnSK| * 1e18 < 2^188 and 0 < v <= 2^128, so d1 and d2 are far inside int256
-        int256 d1;
-        int256 d2;
+        int256 d1 = _d1(lnSK, v);
+        uint256 n1 = NormalCDF.cdf36(d1); // N(d1) [1e36]
+        // d1 and v are far inside int256 (see _d1)
+        uint256 n2;
+        unchecked {
+            n2 = NormalCDF.cdf36(d1 - int256(v)); // N(d2) [1e36]
+        }
+        return (_call(n1, n2, spot, strike), _put(n1, n2, spot, strike));
+    }
+
+    /// @dev d1 = ln(S/K) / v + v / 2 in wad (division truncated toward zero, v/2 rounded down)
+    ///      for ln(S/K) in wad and v = sigma sqrt(tau) > 0 in wad, |ln(S/K)|, v <= 2^128.
+    function _d1(int256 lnSK, uint256 v) private pure returns (int256 d1) {
+        // |lnSK| * 1e18 < 2^188 and 0 < v <= 2^128: the result is far inside int256
         assembly ("memory-safe") {
             d1 := add(sdiv(mul(lnSK, 1000000000000000000), v), shr(1, v))
-            d2 := sub(d1, v)
         }
-        uint256 n1 = NormalCDF.cdf36(d1); // N(d1) [1e36]
-        uint256 n2 = NormalCDF.cdf36(d2); // N(d2) [1e36]
-        uint256 c;
-        uint256 p;
-        // call = S N(d1) - K N(d2); put = K (1 - N(d2)) - S (1 - N(d1)). The two numerators differ
-        // by exactly (S - K) 1e36, so the floors keep parity exact unless one is clamped at 0.
-        // N values are in [0, 1e36] < 2^120 and S, K <= 2^128: every product is < 2^248.
+    }
+
+    /// @dev Call value S N(d1) - K N(d2) [wad, rounded down, clamped at 0] from N(d1), N(d2) at
+    ///      scale 1e36. Its numerator and _put's differ by exactly (S - K) 1e36, so the floors keep
+    ///      call - put = S - K exact unless a value is clamped at 0.
+    function _call(uint256 n1, uint256 n2, uint256 spot, uint256 strike) private pure returns (uint256 c) {
+        // n1, n2 <= 1e36 < 2^120 and S, K <= 2^128: the products are < 2^248
         assembly ("memory-safe") {
-            let one := 1000000000000000000000000000000000000
             let a := mul(spot, n1)
             let b := mul(strike, n2)
-            if gt(a, b) { c := div(sub(a, b), one) }
-            a := mul(strike, sub(one, n2))
-            b := mul(spot, sub(one, n1))
+            if gt(a, b) { c := div(sub(a, b), 1000000000000000000000000000000000000) }
+        }
+    }
+
+    /// @dev Put value K (1 - N(d2)) - S (1 - N(d1)) [wad, rounded down, clamped at 0] from N(d1),
+    ///      N(d2) at scale 1e36.
+    function _put(uint256 n1, uint256 n2, uint256 spot, uint256 strike) private pure returns (uint256 p) {
+        // as in _call; n1, n2 <= 1e36 so 1e36 - n is not negative
+        assembly ("memory-safe") {
+            let one := 1000000000000000000000000000000000000
+            let a := mul(strike, sub(one, n2))
+            let b := mul(spot, sub(one, n1))
             if gt(a, b) { p := div(sub(a, b), one) }
         }
-        return (c, p);
     }
 }
