@@ -179,38 +179,42 @@ library WadMath {
     /// @dev ln(x) at scale 1e36 for x in wad (x > 0); error < 2e-22 absolute (series tail).
     ///      Method: x = m 2^e with m in [1/sqrt2, sqrt2], ln m = 2 atanh(s), s = (m-1)/(m+1),
     ///      |s| <= 0.1716, series to s^25: the tail is < 2 |s|^27 / 27 / (1 - s^2) < 2e-22.
-    function ln36(int256 x) internal pure returns (int256) {
+    function ln36(int256 x) internal pure returns (int256 r) {
         if (x <= 0) revert LnNonPositive(x);
-        // x > 0 so the uint conversion is exact; shifts keep y in [2^96, 2^97) and every product
-        // below is < 2^240 (|s36| < 2^118, coefficients < 2^121)
-        unchecked {
-            uint256 ux = uint256(x);
-            uint256 e = Math.log2(ux); // floor(log2 x) in [0, 254]
-            uint256 y = e >= 96 ? ux >> (e - 96) : ux << (96 - e);
+        uint256 e = Math.log2(uint256(x)); // floor(log2 x) in [0, 254]; x > 0 so the cast is exact
+        // Shifts put y in [2^96, 2^97); |y - base| < 2^97, so (y - base) 1e36 < 2^217; |s| < 0.18e36
+        // and 0 <= z, p < 1.1e36 keep every product below 2^240.
+        assembly ("memory-safe") {
+            let one := 1000000000000000000000000000000000000 // 1e36
+            let y := 0
+            switch lt(e, 96)
+            case 1 { y := shl(sub(96, e), x) }
+            default { y := shr(sub(e, 96), x) }
             // m = y / base with base = 2^96, or 2^97 (and e + 1) when y > sqrt2 2^96
-            uint256 base = 1 << 96;
-            if (y > SQRT2_Q96) {
-                base = 1 << 97;
-                e += 1;
+            let base := shl(96, 1)
+            if gt(y, SQRT2_Q96) {
+                base := shl(97, 1)
+                e := add(e, 1)
             }
-            int256 s = ((int256(y) - int256(base)) * SCALE36) / int256(y + base);
-            int256 z = (s * s) / SCALE36;
-            // atanh(s)/s = sum z^k / (2k + 1), k = 0..12, by Horner
-            int256 p = SCALE36 / 25;
-            p = SCALE36 / 23 + (p * z) / SCALE36;
-            p = SCALE36 / 21 + (p * z) / SCALE36;
-            p = SCALE36 / 19 + (p * z) / SCALE36;
-            p = SCALE36 / 17 + (p * z) / SCALE36;
-            p = SCALE36 / 15 + (p * z) / SCALE36;
-            p = SCALE36 / 13 + (p * z) / SCALE36;
-            p = SCALE36 / 11 + (p * z) / SCALE36;
-            p = SCALE36 / 9 + (p * z) / SCALE36;
-            p = SCALE36 / 7 + (p * z) / SCALE36;
-            p = SCALE36 / 5 + (p * z) / SCALE36;
-            p = SCALE36 / 3 + (p * z) / SCALE36;
-            p = SCALE36 + (p * z) / SCALE36;
-            // x = m 2^e (up to the bits shifted out, < 2^-96 relative), ln(x / 1e18) = ln m + e ln2 - ln 1e18
-            return (2 * s * p) / SCALE36 + int256(e) * LN2_36 - LN_WAD_36;
+            let s := sdiv(mul(sub(y, base), one), add(y, base))
+            let z := div(mul(s, s), one) // s^2 >= 0
+            // atanh(s)/s = sum z^k / (2k + 1), k = 0..12, by Horner (constants floor(1e36 / (2k + 1)))
+            let p := 40000000000000000000000000000000000 // 1/25
+            p := add(43478260869565217391304347826086956, div(mul(p, z), one)) // 1/23
+            p := add(47619047619047619047619047619047619, div(mul(p, z), one)) // 1/21
+            p := add(52631578947368421052631578947368421, div(mul(p, z), one)) // 1/19
+            p := add(58823529411764705882352941176470588, div(mul(p, z), one)) // 1/17
+            p := add(66666666666666666666666666666666666, div(mul(p, z), one)) // 1/15
+            p := add(76923076923076923076923076923076923, div(mul(p, z), one)) // 1/13
+            p := add(90909090909090909090909090909090909, div(mul(p, z), one)) // 1/11
+            p := add(111111111111111111111111111111111111, div(mul(p, z), one)) // 1/9
+            p := add(142857142857142857142857142857142857, div(mul(p, z), one)) // 1/7
+            p := add(200000000000000000000000000000000000, div(mul(p, z), one)) // 1/5
+            p := add(333333333333333333333333333333333333, div(mul(p, z), one)) // 1/3
+            p := add(one, div(mul(p, z), one))
+            // x = m 2^e (up to the bits shifted out, < 2^-96 relative):
+            // ln(x / 1e18) = 2 s p + e ln2 - ln 1e18
+            r := sub(add(sdiv(mul(shl(1, s), p), one), mul(e, LN2_36)), LN_WAD_36)
         }
     }
 
