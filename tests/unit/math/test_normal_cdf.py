@@ -55,3 +55,16 @@ def test_cdf_is_monotone_on_the_core_range(bs):
     xs = list(range(-6 * WAD, 6 * WAD + 1, WAD // 500))
     got = _cdf36(bs, xs)
     assert all(b >= a for a, b in zip(got, got[1:], strict=False))
+
+
+def test_deployed_polynomials_are_the_generators_and_match_its_model_bit_for_bit(bs):
+    """NormalCDF.sol is what gen_normal_cdf.py writes, and the chain's integer arithmetic is the
+    generator's model exactly: so the generator's dense error measurement applies to the chain."""
+    from tests.unit.math import gen_normal_cdf as gen
+
+    coeffs = [gen.fit_interval(i) for i in range(gen.INTERVALS)]
+    assert gen.tree_yul(0, gen.INTERVALS, coeffs, " " * 16) in gen.OUT.read_text()
+    xs = [k * WAD // 7 + 13 for k in range(-70, 70)] + [0, 1, -1, 9 * WAD - 1]
+    got = _cdf36(bs, xs)
+    model = [SCALE - gen.q36_chain(x, coeffs) if x > 0 else gen.q36_chain(-x, coeffs) for x in xs]
+    assert got == model
