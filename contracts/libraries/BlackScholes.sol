@@ -41,6 +41,8 @@ library BlackScholes {
     uint256 internal constant MAX_INPUT = 1 << 128;
     /// bound on tau [s] (5.8e11 years): keeps tau * 1e36 inside 256 bits
     uint256 internal constant MAX_TAU = type(uint64).max;
+    /// bound on a spot move x_j [wad] (+10,000%): far beyond the +3R <= +150% the margin grid uses
+    int256 internal constant MAX_MOVE = 100e18;
 
     // --- Errors ---
     /// @dev Spot or strike is zero or above MAX_INPUT.
@@ -51,7 +53,7 @@ library BlackScholes {
     error BSTauOutOfRange(uint256 tauSeconds);
     /// @dev |ln(S/K)| is above MAX_INPUT.
     error BSLogMoneynessOutOfRange(int256 lnSpotOverStrike);
-    /// @dev Spot move x_j of spot point `index` is not above -100%.
+    /// @dev Spot move x_j of spot point `index` is not in (-100%, MAX_MOVE].
     error BSMoveOutOfRange(uint256 index, int256 move);
 
     // --- Data ---
@@ -130,8 +132,8 @@ library BlackScholes {
         }
         for (uint256 j; j < SPOT_POINTS; ++j) {
             int256 x = moves[j];
-            if (x <= -1e18) revert BSMoveOutOfRange(j, x);
-            // x > -1e18, so 1e18 + x > 0; an x near 2^255 overflows and reverts (checked)
+            if (x <= -1e18 || x > MAX_MOVE) revert BSMoveOutOfRange(j, x);
+            // -1e18 < x <= 100e18, so 0 < 1e18 + x < 2^70
             uint256 sj = WadMath.mulWadDown(spot, uint256(1e18 + x));
             _checkPrices(sj, 1);
             g.spots[j] = sj;

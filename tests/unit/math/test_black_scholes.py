@@ -211,10 +211,13 @@ def test_scenario_values_equal_single_evaluations_at_random_points(
     _scenario_case(bs, spot, r, sigmas, tau, [max(1, int(spot * m))], is_call)
 
 
-def test_grid_rejects_a_move_of_minus_100_percent(bs):
+def test_grid_rejects_moves_out_of_range(bs):
     moves = _moves(WAD // 2)
     moves[12] = -WAD
     with reverts("BSMoveOutOfRange", 12, -WAD):
+        bs.grid(SPOT, moves, [WAD, WAD, WAD], DAY)
+    moves[12] = 100 * WAD + 1
+    with reverts("BSMoveOutOfRange", 12, 100 * WAD + 1):
         bs.grid(SPOT, moves, [WAD, WAD, WAD], DAY)
 
 
