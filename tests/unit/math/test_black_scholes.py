@@ -230,9 +230,15 @@ def test_report_gas(bs):
     sigmas = [sigma, sigma * 3 // 2, sigma * 3 // 4]
     strikes = [SPOT * (70 + 3 * i) // 100 for i in range(20)]
     gas_grid, gas_strikes = _scenario_case(bs, SPOT, WAD // 4, sigmas, tau, strikes, True)
+    # worst case: near-the-money strikes and a large sigma sqrt(tau), so that every d1, d2 lands in
+    # the central intervals of N (highest degree)
+    near = [SPOT * (98 + i) // 100 for i in range(5)]
+    big = [3 * WAD // 2, 2 * WAD, WAD]
+    _, gas_worst = _scenario_case(bs, SPOT, WAD // 4, big, YEAR, near, False)
     print(
         f"\nGAS N(x) {g_cdf}, lnWad {g_ln}, expWad {g_exp}, sqrtWad {g_sqrt}"
         f"\nGAS price (ln S, ln K, sqrt, 2 N) {g_price}; priceLn (2 N) {g_price_ln}"
         f"\nGAS grid per (underlying, expiry) {gas_grid}; per option x 31 scenarios "
-        f"{gas_strikes / len(strikes):.0f} (mean of {len(strikes)} strikes)"
+        f"{gas_strikes / len(strikes):.0f} (mean of {len(strikes)} strikes), "
+        f"worst case {gas_worst / len(near):.0f}"
     )
