@@ -7,6 +7,7 @@ import {IMarginHook} from "../interfaces/IMarginHook.sol";
 import {IMarginEngine, IExpiryRegistry} from "../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
 import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+import {WadMath} from "./libraries/WadMath.sol";
 
 /// @title Keel portfolio margin engine (SPEC §4–6).
 /// @dev Positions live here; cash and collateral live in the Vault (the engine is a Vault module).
@@ -488,7 +489,7 @@ contract MarginEngine is IMarginEngine {
             m.mark = price;
         } else {
             uint256 dt = block.timestamp - m.lastTradeAt;
-            int256 w = PM.expWad(-int256(dt) * int256(PM.LN2_36 / 1e18) / int256(markHalfLife)); // 2^(−dt/h)
+            int256 w = int256(WadMath.expWad(-int256(dt) * PM.LN2 / int256(markHalfLife))); // 2^(−dt/h)
             m.mark = uint256(int256(price) + (int256(m.mark) - int256(price)) * w / WAD);
         }
         m.lastTradeAt = uint64(block.timestamp);

@@ -5,6 +5,7 @@ import {IOracle} from "../interfaces/IOracle.sol";
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
 import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+import {BlackScholes} from "./libraries/BlackScholes.sol";
 
 /// @title Option series registry and SSTORE2 risk arrays (see IRiskArrayStore).
 /// @dev Gas: reading a current array costs one cold SLOAD (pointer) + one cold EXTCODECOPY of
@@ -167,63 +168,20 @@ contract RiskArrayStore is IRiskArrayStore {
             }
             return a;
         }
-        ExpiryGrid memory g = _expiryGrid(m.vol, s.expiry - m.observedAt);
-        int256 lnK = PM.ln36(strike);
-        // the 13 distinct spots: 9 standard points, then the 4 extended ones (σ_up only)
+        uint256 tau = s.expiry - m.observedAt;
+        (int256 up, int256 dn) = PM.volStates(m.vol, tau);
+        // per (underlying, expiry): the 13 spot points and 3 vol states of the scenario grid
+        int256[13] memory moves;
         for (uint256 i; i < 13; ++i) {
-            uint256 j = i < 9 ? i : 18 + i; // i = 9..12 -> j = 27..30
-            int256 sj = spot * (PM.WAD + PM.spotMove(j, r)) / PM.WAD;
-            _fillSpot(a, i, s.isCall, sj, strike, PM.ln36(sj) - lnK, g);
+            moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
         }
-        a[0] = a[1 + 4]; // j = 4: x = 0, σ
+        BlackScholes.Grid memory g = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
+        // THE option valuation: every option value of the protocol comes from this call
+        uint256[31] memory v = BlackScholes.scenarioValues(g, uint256(s.strike), s.isCall);
+        a[0] = int256(v[4]); // j = 4: x = 0, σ
         for (uint256 j; j < 31; ++j) {
-            a[j + 1] -= a[0];
+            a[j + 1] = int256(v[j]) - a[0];
         }
-    }
-
-    /// @dev Per (underlying, expiry) precomputation: σ_v·√τ [wad] and σ_v²·τ/2 [1e36] of the
-    ///      three vol states v = 0 (σ), 1 (σ_up), 2 (σ_dn).
-    struct ExpiryGrid {
-        int256[3] srt;
-        int256[3] halfVar;
-    }
-
-    function _expiryGrid(uint256 vol, uint256 tauSeconds) internal pure returns (ExpiryGrid memory g) {
-        (int256 up, int256 dn) = PM.volStates(vol, tauSeconds);
-        int256[3] memory vols = [int256(vol), up, dn];
-        int256 rootTau = int256(PM.sqrtWad(tauSeconds * 1e18 / PM.YEAR)); // [wad]
-        for (uint256 v; v < 3; ++v) {
-            g.srt[v] = vols[v] * rootTau / PM.WAD;
-            g.halfVar[v] = g.srt[v] * g.srt[v] / 2; // [1e36]
-        }
-    }
-
-    /// @dev Values at spot point i: i < 9 in all three vol states, i ≥ 9 (extended) with σ_up.
-    function _fillSpot(
-        int256[33] memory a,
-        uint256 i,
-        bool isCall,
-        int256 sj,
-        int256 strike,
-        int256 lnSK,
-        ExpiryGrid memory g
-    ) internal pure {
-        if (i < 9) {
-            for (uint256 v; v < 3; ++v) {
-                a[1 + 9 * v + i] = _unitValue(isCall, sj, strike, lnSK, g.srt[v], g.halfVar[v]);
-            }
-        } else {
-            a[1 + 18 + i] = _unitValue(isCall, sj, strike, lnSK, g.srt[1], g.halfVar[1]);
-        }
-    }
-
-    /// @dev THE option valuation function: every option value of the protocol goes through here.
-    function _unitValue(bool isCall, int256 spot, int256 strike, int256 lnSK, int256 sigmaRootTau, int256 halfVar)
-        internal
-        pure
-        returns (int256)
-    {
-        return PM.blackScholes(isCall, spot, strike, lnSK, sigmaRootTau, halfVar);
     }
 
     /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract.
