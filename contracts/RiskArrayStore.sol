@@ -136,15 +136,26 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
-    function _accumulate(int256[31] memory pnl, int256[33] memory a, int256 q) internal pure returns (int256) {
-        unchecked {
-            for (uint256 j; j < 31; ++j) {
-                int256 d = a[j + 1];
-                // |q| < 2^127 (open-interest caps) and |ΔV| < 2^100: the product cannot overflow
-                if (d != 0) pnl[j] += PM.mulWadFloor(q, d);
+    ///      Hot loop of every margin check, in assembly. No overflow: |q| ≤ 1e30 < 2^100 (open-
+    ///      interest caps are bounded by 1e30) and |V|, |ΔV| < 2^128 (BlackScholes input bounds,
+    ///      uint128 settlement prices), so |q·ΔV| < 2^228; sums of ≤ 16·31 such terms stay far below 2^255.
+    function _accumulate(int256[31] memory pnl, int256[33] memory a, int256 q) internal pure returns (int256 v) {
+        assembly ("memory-safe") {
+            let wad := 1000000000000000000
+            for { let j := 0 } lt(j, 31) { j := add(j, 1) } {
+                let d := mload(add(a, shl(5, add(j, 1))))
+                if d {
+                    let p := mul(q, d)
+                    let c := sdiv(p, wad)
+                    if slt(smod(p, wad), 0) { c := sub(c, 1) } // floor toward −∞
+                    let at := add(pnl, shl(5, j))
+                    mstore(at, add(mload(at), c))
+                }
             }
+            let p0 := mul(q, mload(a))
+            v := sdiv(p0, wad)
+            if slt(smod(p0, wad), 0) { v := sub(v, 1) }
         }
-        return PM.mulWadFloor(q, a[0]);
     }
 
     /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
