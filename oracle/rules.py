@@ -6,23 +6,25 @@ observedAt, round, and whether the circuit breaker trips), or `Rejected` with th
 arguments of the custom error it reverts with. The relayer uses it to avoid sending a doomed
 transaction; the differential test checks it against the contract.
 
-Checks, in the contract's order, for each report in submission order (a submission is atomic, and
-a later report of the same feed is checked against the state the earlier one stored):
+Checks, in the contract's order (contracts/Oracle.sol `_accept`, `_verifiedMedians`), for each report
+in submission order (a submission is atomic, and a later report of the same feed is checked against
+the state the earlier one stored):
   1. the feed is listed                              UnknownFeed(feedId)
-  2. round == stored round + 1                       WrongRound(feedId, round, expectedRound)
+  2. round == stored round + 1 (and fits uint32)     WrongRound(feedId, round, expectedRound)
   3. observedAt > stored observedAt                  ObservationNotNewer(feedId, observedAt, stored)
   4. observedAt <= block.timestamp + maxFutureDrift  ObservationInFuture(feedId, observedAt, latest)
   5. #observations >= quorum                         QuorumNotMet(feedId, n, quorum)
   then for each observation i, in order:
-  6. s <= n/2 (no malleable twin)                    MalleableSignature(feedId, i, s)
-  7. ecrecover gives an address                      InvalidSignature(feedId, i)
-  8. that address is an authorised signer            UnknownSigner(feedId, signer)
-  9. and did not sign this report already            DuplicateSigner(feedId, signer)
- 10. minPrice <= price <= maxPrice (and price > 0)   PriceOutOfBounds(feedId, price, min, max)
- 11. 0 < vol <= maxVol                               VolOutOfBounds(feedId, vol, maxVol)
+  6. minPrice <= price <= maxPrice (minPrice >= 1)   PriceOutOfBounds(feedId, price, min, max)
+  7. 0 < vol <= maxVol                               VolOutOfBounds(feedId, vol, maxVol)
+  8. s <= n/2 (no malleable twin)                    MalleableSignature(feedId, i, s)
+  9. ecrecover gives an address                      InvalidSignature(feedId, i)
+ 10. that address is an authorised signer            UnknownSigner(feedId, signer)
+ 11. and did not sign this report already            DuplicateSigner(feedId, signer)
 Accepted values: medians of prices and of vols, independently (odd n: the middle one, even n: the
 floor of the mean of the two middle ones). Circuit breaker: |S_new - S_old| / S_old > jumpThreshold
-trips reduce-only until block.timestamp + coolDown; a feed's first report never trips.
+trips reduce-only until max(block.timestamp + coolDown, the current end of reduce-only); a feed's
+first report never trips. (Settlement prices of registered expiries are not mirrored.)
 """
 
 from __future__ import annotations
@@ -166,18 +168,24 @@ def evaluate(
     states: Mapping[int, FeedState],
     params: OracleParams,
     block_timestamp: int,
+    reduce_only_until: Mapping[int, int] | None = None,
 ) -> Accepted | Rejected:
-    """The contract's decision on `submit(reports)` mined at `block_timestamp`."""
+    """The contract's decision on `submit(reports)` mined at `block_timestamp`.
+
+    `reduce_only_until` (feedId -> end of the current reduce-only period) only matters for the
+    `tripped` times when a jump lands inside a running cool-down.
+    """
     domain = oracle_domain(params.chain_id, to_checksum_address(params.oracle))
     current = dict(states)
     tripped: dict[int, int] = {}
+    until_by_feed = dict(reduce_only_until or {})
     for rep in reports:
         fid = rep.feed_id
         cfg = params.feeds.get(fid)
         if cfg is None or not cfg.listed:
             return Rejected("UnknownFeed", (fid,))
         st = current.get(fid, FeedState())
-        if rep.round != st.round + 1:
+        if rep.round != st.round + 1 or rep.round > UINT32_MAX:
             return Rejected("WrongRound", (fid, rep.round, st.round + 1))
         if rep.observed_at <= st.observed_at:
             return Rejected("ObservationNotNewer", (fid, rep.observed_at, st.observed_at))
@@ -189,6 +197,10 @@ def evaluate(
             return Rejected("QuorumNotMet", (fid, n, params.quorum))
         seen: set[str] = set()
         for i, o in enumerate(rep.observations):
+            if not (cfg.min_price <= o.price <= cfg.max_price):
+                return Rejected("PriceOutOfBounds", (fid, o.price, cfg.min_price, cfg.max_price))
+            if o.vol == 0 or o.vol > cfg.max_vol:
+                return Rejected("VolOutOfBounds", (fid, o.vol, cfg.max_vol))
             if int.from_bytes(o.s, "big") > HALF_N:
                 return Rejected("MalleableSignature", (fid, i, bytes(o.s)))
             digest = Observation(fid, rep.round, rep.observed_at, o.price, o.vol).digest(domain)
@@ -200,14 +212,12 @@ def evaluate(
             if signer in seen:
                 return Rejected("DuplicateSigner", (fid, signer))
             seen.add(signer)
-            if o.price == 0 or not (cfg.min_price <= o.price <= cfg.max_price):
-                return Rejected("PriceOutOfBounds", (fid, o.price, cfg.min_price, cfg.max_price))
-            if o.vol == 0 or o.vol > cfg.max_vol:
-                return Rejected("VolOutOfBounds", (fid, o.vol, cfg.max_vol))
         price = median(o.price for o in rep.observations)
         vol = median(o.vol for o in rep.observations)
         if trips(st.price, price, params.jump_threshold):
-            tripped[fid] = block_timestamp + params.cool_down
+            # a second jump during a cool-down extends it, never shortens it
+            until = max(block_timestamp + params.cool_down, until_by_feed.get(fid, 0))
+            tripped[fid] = until_by_feed[fid] = until
         current[fid] = FeedState(price, vol, rep.observed_at, rep.round)
     return Accepted({r.feed_id: current[r.feed_id] for r in reports}, tripped)
 

@@ -203,3 +203,17 @@ def test_one_bad_report_rejects_the_whole_submission(oracle_signers, offchain_pa
 def test_round_is_checked_before_signatures(oracle_signers, offchain_params):
     rep = make_report(oracle_signers[:1], offchain_params, 1, 3, T, _vals(0))
     assert _reject([rep], offchain_params)[0] == "WrongRound"
+
+
+def test_bounds_are_checked_before_the_signature(oracle_signers, outsider_key, offchain_params):
+    signers = [oracle_signers[0], outsider_key, oracle_signers[1]]
+    rep = make_report(signers, offchain_params, 1, 1, T, _vals(WAD, 0, WAD))
+    assert _reject([rep], offchain_params)[0] == "PriceOutOfBounds"
+
+
+def test_jump_inside_a_cool_down_extends_it_never_shortens(oracle_signers, offchain_params):
+    prev = {1: FeedState(100 * WAD, V, T - 10, 4)}
+    rep = make_report(oracle_signers[:3], offchain_params, 1, 5, T, _vals(*[150 * WAD] * 3))
+    far = T + 10_000
+    assert rules.evaluate([rep], prev, offchain_params, T, {1: far}).tripped == {1: far}
+    assert rules.evaluate([rep], prev, offchain_params, T, {1: T + 5}).tripped == {1: T + 1800}
