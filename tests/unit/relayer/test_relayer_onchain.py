@@ -103,10 +103,10 @@ def test_lost_send_response_is_not_resent(
 
 
 def test_doomed_submission_is_not_sent(
-    relayer_oracle, make_relayer, oracle_signers, relayer_sender
+    relayer_oracle, make_relayer, relayer_signers, relayer_sender
 ):
     before = _nonce(relayer_sender.address)
-    relayer = make_relayer(signers=list(oracle_signers[:2]), rounds=1)
+    relayer = make_relayer(signers=list(relayer_signers[:2]), rounds=1)
     result = relayer.step()
     assert result.rejected.startswith("QuorumNotMet") and result.pushed == {}
     assert _nonce(relayer_sender.address) == before
