@@ -313,6 +313,7 @@ class Relayer:
         self.params: rules.OracleParams | None = None
         self.policy: PushPolicy | None = None
         self.chain_id = 0
+        self._signed_by: dict[bytes, str] = {}  # r || s -> signer, of this cycle's signatures
 
     # --- Setup ---
 
@@ -465,6 +466,7 @@ class Relayer:
 
     def cycle(self, tick: Tick) -> CycleResult:
         result = CycleResult(tick.index)
+        self._signed_by = {}
         self.resolve_pending()
         if self.cfg.advance_time:
             self.rpc.call(
@@ -564,6 +566,7 @@ class Relayer:
             )
             sig = s.sign(Observation(f, round_, now, p, v), domain)
             obs.append(rules.SignedObservation(p, v, sig.v, sig.r, sig.s))
+            self._signed_by[sig.r + sig.s] = s.address
         return rules.Report(f, round_, now, tuple(obs)), reason
 
     # --- Submission ---
@@ -572,7 +575,8 @@ class Relayer:
         self, reports: list[rules.Report], states: dict[int, rules.FeedState], now: int
     ) -> tuple[str, dict[int, int]]:
         """Checks, signs, records, sends and confirms one submission. Returns (tx hash, rounds)."""
-        verdict = rules.evaluate(reports, states, self.params, now)
+        verdict = rules.evaluate(reports, states, self.params, now, known_signers=self._signed_by)
+        self._signed_by = {}
         rounds = {r.feed_id: r.round for r in reports}
         if not verdict.ok:
             event(self.log, "rules-reject", 40, rounds=rounds, error=str(verdict))

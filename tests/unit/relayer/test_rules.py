@@ -217,3 +217,15 @@ def test_jump_inside_a_cool_down_extends_it_never_shortens(relayer_signers, rela
     far = T + 10_000
     assert rules.evaluate([rep], prev, relayer_params, T, {1: far}).tripped == {1: far}
     assert rules.evaluate([rep], prev, relayer_params, T, {1: T + 5}).tripped == {1: T + 1800}
+
+
+def test_known_signers_skip_recovery_with_the_same_verdict(relayer_signers, relayer_params):
+    rep = make_report(relayer_signers[:3], relayer_params, 1, 1, T, _vals(WAD, 2 * WAD, 3 * WAD))
+    known = {o.r + o.s: s.address for o, s in zip(rep.observations, relayer_signers, strict=False)}
+    plain = rules.evaluate([rep], {}, relayer_params, T)
+    assert rules.evaluate([rep], {}, relayer_params, T, known_signers=known) == plain
+    dup = dict(known)
+    dup[rep.observations[2].r + rep.observations[2].s] = relayer_signers[0].address
+    assert (
+        rules.evaluate([rep], {}, relayer_params, T, known_signers=dup).error == "DuplicateSigner"
+    )
