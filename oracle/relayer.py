@@ -616,6 +616,7 @@ class Relayer:
             "nonce": nonce,
             "rounds": {str(f): r for f, r in rounds.items()},
             "observed_at": now,
+            "data": tx["data"] if isinstance(tx["data"], str) else "0x" + bytes(tx["data"]).hex(),
         }
         self.state.save(self.cfg.state_file)
         event(
@@ -745,9 +746,31 @@ class Relayer:
             event(self.log, "pending-dropped", 30, tx=pending["tx"], note="no longer valid")
             self._clear_pending()
             return
+        reverts = self._would_revert(pending)
+        if reverts is not None:
+            event(
+                self.log,
+                "pending-dropped",
+                30,
+                tx=pending["tx"],
+                note="would revert",
+                error=reverts,
+            )
+            self._clear_pending()
+            return
         event(self.log, "pending-rebroadcast", tx=pending["tx"], rounds=rounds)
         self.broadcast(pending)
         self.confirm(pending)
+
+    def _would_revert(self, pending: dict) -> str | None:
+        """eth_call of the recorded calldata: the revert reason if it would revert now, else None."""
+        call = {"from": self.cfg.sender.address, "to": self.oracle_address, "data": pending["data"]}
+        try:
+            self.rpc.call("call_pending", lambda: self.w3.eth.call(call))
+        except (ContractCustomError, ContractLogicError) as exc:
+            decoded = decode_revert(getattr(exc, "data", None))
+            return f"{decoded[0]}{decoded[1]}" if decoded else str(exc)[:200]
+        return None
 
     def _clear_pending(self) -> None:
         self.state.pending = None

@@ -146,3 +146,44 @@ def _other_sender():
     from oracle.signers import anvil_dev_keys
 
     return anvil_dev_keys(1, offset=8)[0]
+
+
+def test_pending_tx_made_invalid_by_governance_is_dropped_not_sent(
+    relayer_oracle, make_relayer, relayer_signers, relayer_sender, deployer, monkeypatch, caplog
+):
+    """A recorded transaction whose signer was removed meanwhile would revert: it is dropped, the
+    next submission (signed by stale parameters) is caught by eth_estimateGas, the parameters are
+    re-read and the relayer carries on with the remaining signers."""
+    start = brownie.web3.eth.block_number + 1
+    relayer = make_relayer(rounds=6)
+    relayer.step()
+    monkeypatch.setattr(type(relayer), "broadcast", _crash)
+    with pytest.raises(KeyboardInterrupt):
+        relayer.step()
+    monkeypatch.undo()
+    relayer_oracle.setSigner(relayer_signers[0].address, False, {"from": deployer})
+    restarted = make_relayer(rounds=6)
+    with caplog.at_level("INFO", logger="keel.relayer"):
+        summary = restarted.run()
+    dropped = [r.fields for r in caplog.records if getattr(r, "event", "") == "pending-dropped"]
+    assert dropped and dropped[0]["note"] == "would revert"
+    assert dropped[0]["error"].startswith("UnknownSigner")
+    assert summary.rejected == 0  # the params were read after the change: signer 0 is skipped
+    assert relayer_oracle.feed(1)[3] >= 3
+    accepted, txs = relayer_history(relayer_oracle, relayer_sender.address, start)
+    assert_exactly_once(accepted, txs)
+
+
+def test_stale_params_are_caught_by_the_gas_estimate_and_refreshed(
+    relayer_oracle, make_relayer, relayer_signers, relayer_sender, deployer
+):
+    start = brownie.web3.eth.block_number + 1
+    relayer = make_relayer(rounds=4)
+    relayer.step()
+    relayer_oracle.setSigner(relayer_signers[0].address, False, {"from": deployer})
+    result = relayer.step()
+    assert result.rejected.startswith("UnknownSigner") and result.pushed == {}
+    assert relayer_signers[0].address not in relayer.params.signers
+    assert relayer.step().pushed  # signs with signers 1..3 now
+    accepted, txs = relayer_history(relayer_oracle, relayer_sender.address, start)
+    assert_exactly_once(accepted, txs)
