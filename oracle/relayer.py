@@ -780,3 +780,28 @@ class Relayer:
 def run(config: RelayerConfig) -> RunSummary:
     """Runs a relayer to completion (see `Relayer`)."""
     return Relayer(config).run()
+
+
+def dev_config(
+    rpc_url: str,
+    oracle: str,
+    source: PriceSource,
+    *,
+    n_signers: int = 5,
+    key_seed: int | str = "0",
+    sender_index: int = 9,
+    **overrides,
+) -> RelayerConfig:
+    """A config for a local anvil chain: `n_signers` deterministic TEST keys derived from
+    `key_seed` (authorise `oracle.signers.derive_keys(n_signers, key_seed)` addresses at deployment)
+    and anvil dev account `sender_index` as the sender. Never for a chain holding real value."""
+    from oracle.signers import anvil_dev_keys, derive_keys
+
+    return RelayerConfig(
+        rpc_url=rpc_url,
+        oracle=oracle,
+        signers=derive_keys(n_signers, key_seed),
+        sender=anvil_dev_keys(1, offset=sender_index)[0],
+        source=source,
+        **overrides,
+    )

@@ -96,16 +96,6 @@ def _tamper(o: rules.SignedObservation, how, other: rules.SignedObservation | No
     return o
 
 
-def _brownie_msg(rejected: rules.Rejected) -> str:
-    """The revert text brownie shows for a custom error (bytes32 arguments as Python bytes, which
-    tests.support.error_msg does not write)."""
-    if any(isinstance(a, bytes) for a in rejected.args):
-        return f"{rejected.error}: " + ", ".join(
-            str(a) if isinstance(a, bytes) else error_msg("", a)[2:] for a in rejected.args
-        )
-    return error_msg(rejected.error, *rejected.args)
-
-
 def _states(oracle):
     return {f: rules.FeedState(*[int(x) for x in oracle.feed(f)]) for f in FEEDS}
 
@@ -244,7 +234,7 @@ def _differential(oracle, params, keys, sub) -> rules.Accepted | rules.Rejected:
         outcome = exc.revert_msg
 
     if not expected.ok:
-        assert outcome == _brownie_msg(expected)
+        assert outcome == error_msg(expected.error, *expected.args)
         return expected
     assert outcome == "accepted"
     after = _states(oracle)

@@ -187,3 +187,18 @@ def test_stale_params_are_caught_by_the_gas_estimate_and_refreshed(
     assert relayer.step().pushed  # signs with signers 1..3 now
     accepted, txs = relayer_history(relayer_oracle, relayer_sender.address, start)
     assert_exactly_once(accepted, txs)
+
+
+def test_dev_config_runs_a_local_replay(relayer_oracle, relayer_signers):
+    from oracle.relayer import Relayer, dev_config
+
+    cfg = dev_config(
+        brownie.web3.provider.endpoint_uri,
+        relayer_oracle.address,
+        CsvReplaySource(CSV, limit=3),
+        key_seed="keel-tests",
+        advance_time=86400,
+    )
+    assert [s.address for s in cfg.signers] == [s.address for s in relayer_signers]
+    assert Relayer(cfg).run().submissions == 3
+    assert relayer_oracle.feed(2)[3] == 3
