@@ -415,7 +415,16 @@ class Relayer:
 
     def run(self) -> RunSummary:
         """Processes ticks until `rounds` ticks in total, the end of the source or too many failures."""
-        self.start()
+        failures = 0
+        while not self._started:  # an RPC that is down at start is waited for like one mid-run
+            try:
+                self.start()
+            except RpcUnavailable as exc:
+                failures += 1
+                event(self.log, "start-failed", 40, failures=failures, error=str(exc)[:200])
+                if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
+                    raise
+                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
         while self.step() is not None:
             if self.cfg.interval > 0 and not self._done():
                 time.sleep(self.cfg.interval)

@@ -202,3 +202,22 @@ def test_dev_config_runs_a_local_replay(relayer_oracle, relayer_signers):
     assert [s.address for s in cfg.signers] == [s.address for s in relayer_signers]
     assert Relayer(cfg).run().submissions == 3
     assert relayer_oracle.feed(2)[3] == 3
+
+
+def test_waits_for_an_rpc_that_is_down_at_start(relayer_oracle, make_relayer):
+    """Started while its RPC is down, the relayer retries (bounded) instead of exiting at once."""
+    import threading
+
+    from .tcp_proxy import TcpProxy
+    from .test_fault import PROXY_PORT
+
+    chain_port = int(brownie.web3.provider.endpoint_uri.rsplit(":", 1)[1])
+    proxy = TcpProxy(PROXY_PORT + 1, chain_port)  # not listening yet: connection refused
+    relayer = make_relayer(rpc_url=proxy.url, rounds=1, max_failures=20)
+    timer = threading.Timer(1.0, proxy.restore)
+    timer.start()
+    try:
+        assert relayer.run().submissions == 1
+    finally:
+        timer.cancel()
+        proxy.close()
