@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from keel.risk import (
     MarketState,
     Portfolios,
@@ -194,16 +192,3 @@ def capital_goals(books: list[BookCapital]) -> list[GoalCheck]:
             )
         )
     return checks
-
-
-def ratio_array(books: list[BookCapital]) -> np.ndarray:
-    """(n, 2) simple/isolated and portfolio/isolated ratios (NaN where isolated is 0)."""
-    return np.array(
-        [
-            [
-                np.nan if b.simple_to_isolated is None else b.simple_to_isolated,
-                np.nan if b.portfolio_to_isolated is None else b.portfolio_to_isolated,
-            ]
-            for b in books
-        ]
-    )
