@@ -20,7 +20,15 @@ from pathlib import Path
 from .backtest import DEFAULT_WARMUP
 from .html import render
 from .prices import PriceFileError
-from .report import DEFAULT_SEED, ReportConfig, build, known_books
+from .report import (
+    DEFAULT_OUT,
+    DEFAULT_PRICES,
+    DEFAULT_SEED,
+    ReportConfig,
+    build,
+    known_books,
+    shown_path,
+)
 from .risk import DEFAULT_MC_SAMPLES
 
 
@@ -33,11 +41,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prices",
         type=Path,
-        default=Path("data/btc_eth_daily_2016_2019.csv"),
-        help="daily closes CSV with columns date,btc_usd,eth_usd (default: %(default)s)",
+        default=DEFAULT_PRICES,
+        help="daily closes CSV with columns date,btc_usd,eth_usd (default: the repository's "
+        f"{shown_path(DEFAULT_PRICES)})",
     )
     p.add_argument(
-        "--out", type=Path, default=Path("reports"), help="output folder (default: %(default)s)"
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output folder (default: the repository's {shown_path(DEFAULT_OUT)}/)",
     )
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="Monte Carlo seed (default: %(default)s)"

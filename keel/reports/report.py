@@ -33,6 +33,9 @@ from .capital import GoalCheck, capital_efficiency, capital_goals, simple_cross_
 from .prices import load_prices
 from .risk import DEFAULT_MC_SAMPLES, book_risk
 
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_PRICES = REPO / "data" / "btc_eth_daily_2016_2019.csv"
+DEFAULT_OUT = REPO / "reports"
 DEFAULT_SEED = 20261121
 SIMULATION_FILE = "simulation.json"
 GAS_FILE = "gas.md"
@@ -59,6 +62,15 @@ def default_books(bench: Path | None = None) -> list[str]:
 def known_books(bench: Path | None = None) -> list[str]:
     data = read_bench(bench)
     return list(data.get("portfolios", {})) + list(data.get("strategy_books", {}))
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as the report shows it: relative to the repository when inside it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def clean(obj):
@@ -110,12 +122,10 @@ def coverage_goals(results: dict[str, dict[int, HorizonResult]]) -> list[GoalChe
     return out
 
 
-def stress_goal(simulation: dict | None) -> GoalCheck:
+def stress_goal(simulation: dict | None, source: str) -> GoalCheck:
     goal = "zero bad debt in the default crash run"
     if simulation is None:
-        return GoalCheck(
-            goal, None, "not measured: reports/simulation.json absent (needs the chain simulation)"
-        )
+        return GoalCheck(goal, None, f"not measured: {source} absent (needs the chain simulation)")
     summary = simulation.get("summary", {})
     bad = summary.get("bad_debt", simulation.get("bad_debt"))
     if not isinstance(bad, (int, float)):
@@ -172,7 +182,7 @@ def build(config: ReportConfig) -> dict:
     # --- Stress (filled by the chain simulation) and gas ---
     sim_path = out / SIMULATION_FILE
     simulation = json.loads(sim_path.read_text()) if sim_path.exists() else None
-    stress = {"source": f"{out.name}/{SIMULATION_FILE}", "present": simulation is not None}
+    stress = {"source": shown_path(sim_path), "present": simulation is not None}
     if simulation is not None:
         stress["data"] = simulation
         if isinstance(simulation.get("series"), dict):
@@ -181,20 +191,24 @@ def build(config: ReportConfig) -> dict:
                 stress["chart"] = chart
                 files.append(chart)
     gas_path = out / GAS_FILE
-    gas = {"source": f"{out.name}/{GAS_FILE}", "present": gas_path.exists()}
+    gas = {"source": shown_path(gas_path), "present": gas_path.exists()}
     if gas_path.exists():
         gas["markdown"] = gas_path.read_text()
 
-    goals = capital_goals(capital) + coverage_goals(results) + [stress_goal(simulation)]
+    goals = (
+        capital_goals(capital)
+        + coverage_goals(results)
+        + [stress_goal(simulation, stress["source"])]
+    )
     params = market.params
     report = {
         "title": "Keel risk report",
         "inputs": {
-            "prices": str(config.prices),
+            "prices": shown_path(config.prices),
             "price_rows": len(prices),
             "first_date": prices.dates[0].isoformat(),
             "last_date": prices.dates[-1].isoformat(),
-            "bench": str(config.bench or "bench/portfolios.json"),
+            "bench": shown_path(config.bench or REPO / "bench" / "portfolios.json"),
             "books": names,
             "seed": config.seed,
             "warmup_days": config.warmup,
