@@ -366,6 +366,16 @@ def section_misses(r: dict) -> str:
                 + num(min(t["binomial_p_coverage_ge_99"] for t in tests))
                 + ")."
                 + (
+                    f" Over all {base['all_windows']['n']} overlapping windows the book has "
+                    f"{base['all_windows']['exceptions']} exceptions "
+                    f"({pct(base['all_windows']['exception_rate'], 2)}; binomial p "
+                    f"{num(base['all_windows']['binomial_p_coverage_ge_99'])} if the windows were "
+                    "independent, which they are not), and IM over its realised 99% loss "
+                    f"quantile is {num(base['mean_im_over_loss_q99'], '.2f')}."
+                    if base["non_overlapping_phases"]
+                    else ""
+                )
+                + (
                     " The book spans two underlyings. The 31 scenarios move every underlying by "
                     "the same multiple of its own scan range at once, so a long/short pair loses in "
                     "them only through the difference of the two ranges; its IM is then mostly the "
@@ -419,7 +429,8 @@ def section_risk(r: dict) -> str:
         f"{r['inputs']['monte_carlo_samples']:,} joint normal daily log returns (seed "
         f"{r['inputs']['seed']}) with the same days' vols (BTC {pct(m['annualised_vol']['BTC'])}, "
         f"ETH {pct(m['annualised_vol']['ETH'])} annualised) and correlation "
-        f"{m['correlation']:.3f}; vols held at the snapshot's. ES is the mean loss beyond VaR.</p>"
+        f"{m['correlation']:.3f}; option vols held at the snapshot's. ES is the mean loss beyond "
+        "VaR.</p>"
         + table(
             [
                 "book",
