@@ -2,10 +2,11 @@
 
 import math
 
+import mpmath
 import pytest
 
 from keel.reports.capital import BookCapital, capital_efficiency, capital_goals
-from keel.risk import Account, CollateralToken, MarketState, Perp, Portfolios
+from keel.risk import Account, CollateralToken, MarketState, Option, Perp, Portfolios
 
 T0 = 1_767_225_600
 BTC, ETH = 1, 2
@@ -78,3 +79,41 @@ def test_capital_goal_missed_when_portfolio_exceeds_isolated():
     (overall,) = capital_goals([_book("x", 100.0, 101.0)])
     assert overall.met is False
     assert "x" in overall.detail
+
+
+def _mp_call(spot, strike, vol, tau):
+    """Black–Scholes call (r = 0) in 40-digit arithmetic."""
+    s, k, v, t = (mpmath.mpf(x) for x in (spot, strike, vol, tau))
+    d1 = (mpmath.log(s / k) + v * v * t / 2) / (v * mpmath.sqrt(t))
+    return s * mpmath.ncdf(d1) - k * mpmath.ncdf(d1 - v * mpmath.sqrt(t))
+
+
+def test_bull_call_spread_isolated_vs_portfolio_from_the_scenario_list():
+    """Long 10 ETH calls K = 3,000, short 10 K = 3,300, 30 days, S = 3,000, σ = 75%.
+    R = 16%; at τ = 30 days m = 1, so σ_up = 112.5%, σ_dn = 56.25%. The 31 scenarios written out:
+    9 spot points × 3 vols, then ±2R, ±3R at σ_up weighted 0.3 (−3R capped at 90%: not binding).
+    Isolated = the long leg's worst loss + max(the short leg's worst loss, SOM 1%·10·3,000);
+    portfolio = the spread's worst loss (SOM $300 is below it)."""
+    with mpmath.workdps(40):
+        s, sig, tau, r = 3000.0, 0.75, 30 / 365, 0.16
+        scen = [(r * (i - 4) / 4, v, 1.0) for v in (sig, 1.5 * sig, 0.75 * sig) for i in range(9)]
+        scen += [(x, 1.5 * sig, 0.3) for x in (2 * r, 3 * r, -2 * r, -3 * r)]
+
+        def pnl(strike):
+            v0 = _mp_call(s, strike, sig, tau)
+            return [w * (_mp_call(s * (1 + x), strike, v, tau) - v0) for x, v, w in scen]
+
+        long_leg, short_leg = pnl(3000.0), pnl(3300.0)
+        iso_long = 10 * max(0, -min(long_leg))
+        iso_short = max(10 * max(0, max(short_leg)), 0.01 * 10 * s)
+        spread = 10 * max(0, -min(a - b for a, b in zip(long_leg, short_leg, strict=True)))
+
+    m = market()
+    expiry = T0 + 30 * 86400
+    book = Account(
+        options=[Option(ETH, 3000.0, expiry, True, 10.0), Option(ETH, 3300.0, expiry, True, -10.0)]
+    )
+    (b,) = capital_efficiency(m, Portfolios.from_accounts([book], m), ["bull_call_spread"])
+    assert b.isolated == pytest.approx(float(iso_long + iso_short), rel=1e-9)
+    assert b.portfolio == pytest.approx(float(max(spread, 0.01 * 10 * s)), rel=1e-9)
+    assert b.portfolio < 0.35 * b.isolated
