@@ -198,6 +198,7 @@ def main(argv=None) -> int:
     with silenced():
         connect(args.network)
     import brownie
+
     from oracle.signers import derive_keys
 
     print(f"Keel demo on '{brownie.network.show_active()}' (chain id {brownie.chain.id})")
