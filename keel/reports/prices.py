@@ -16,13 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from oracle.vol import EwmaVol
-except ImportError as exc:  # the estimator lives in the relayer package (branch feat/relayer)
-    raise ImportError(
-        "keel.reports needs the relayer's EWMA vol estimator oracle.vol.EwmaVol; merge the relayer "
-        "(feat/relayer) first"
-    ) from exc
+from oracle.vol import EwmaVol
 
 FEEDS = ("BTC", "ETH")  # column order of every (T, 2) array here; feed ids 1, 2 (DESIGN.md)
 COLUMNS = {"BTC": "btc_usd", "ETH": "eth_usd"}
