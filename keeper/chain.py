@@ -1,0 +1,549 @@
+"""The keeper's view of the chain: batched reads, logs, and transactions sent exactly once.
+
+Reads. `Batch` sends many `eth_call`s as one JSON-RPC batch (one HTTP round trip), each pinned to
+one block, and returns per call either its decoded result or its revert data: one reverting view
+(e.g. `marginBreakdown` of an account on a stale feed) never hides the others. `Reader` builds on it:
+an account's positions in three round trips for any number of accounts (balances and underlyings;
+collateral, perps and series lists; series and option sizes), the market (feeds, listed tokens,
+engine parameters; the static parts cached), margin breakdowns and auction states.
+
+Transactions. `Sender` signs with the nonce the chain reports ('pending'), writes the signed bytes
+to the state file before they leave the process (write-ahead, as the oracle relayer does), sends,
+and waits a bounded time for the receipt. A transaction recorded by a previous process is resolved
+first (receipt; or its nonce consumed by another transaction; or re-broadcast byte for byte only if
+an eth_call of it still succeeds), so a kill -9 at any point never leads to a second transaction for
+the same action.
+
+Every RPC goes through `oracle.relayer.Rpc` (bounded exponential backoff with jitter on transport
+errors, timeouts, 5xx and garbled responses).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils.abi import collapse_if_tuple
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+
+from oracle.logs import event
+from oracle.relayer import Rpc
+
+from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, VAULT_ABI
+
+
+class KeeperError(Exception):
+    """Base of the keeper's typed exceptions."""
+
+
+class CallReverted(KeeperError):
+    def __init__(self, what: str, data: str):
+        super().__init__(f"{what} reverted: {data[:74]}")
+        self.data = data
+
+
+def _types(params: Sequence[dict]) -> list[str]:
+    return [collapse_if_tuple(p) for p in params]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One view call: contract address, ABI entry, arguments."""
+
+    to: str
+    fn: dict
+    args: tuple = ()
+
+    def data(self) -> str:
+        sel = function_abi_to_4byte_selector(self.fn)
+        return "0x" + (sel + abi_encode(_types(self.fn["inputs"]), list(self.args))).hex()
+
+    def decode(self, raw: str) -> Any:
+        out = abi_decode(_types(self.fn["outputs"]), bytes.fromhex(raw.removeprefix("0x")))
+        return out[0] if len(out) == 1 else out
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    value: Any = None
+    error: str = ""  # revert data (hex) or RPC error message
+
+
+class Batch:
+    """JSON-RPC batches of eth_call, chunked, retried as a whole on transport errors."""
+
+    def __init__(self, rpc: Rpc, url: str, timeout: float, chunk: int = 200):
+        self.rpc, self.url, self.timeout, self.chunk = rpc, url, timeout, chunk
+        self.session = requests.Session()
+        self._ids = itertools.count(1)
+
+    def _post(self, payload: list[dict]) -> list[dict]:
+        resp = self.session.post(self.url, json=payload, timeout=self.timeout)
+        resp.raise_for_status()
+        body = resp.json()
+        if not isinstance(body, list):  # some nodes answer a whole-batch error with one object
+            raise requests.ConnectionError(f"batch refused: {str(body)[:200]}")
+        return body
+
+    def calls(self, calls: Sequence[Call], block: int | str = "latest") -> list[Result]:
+        tag = hex(block) if isinstance(block, int) else block
+        out: list[Result] = []
+        for start in range(0, len(calls), self.chunk):
+            part = calls[start : start + self.chunk]
+            ids = [next(self._ids) for _ in part]
+            payload = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_call",
+                    "params": [{"to": c.to, "data": c.data()}, tag],
+                }
+                for i, c in zip(ids, part, strict=True)
+            ]
+            body = self.rpc.call(f"batch[{len(part)}]", lambda p=payload: self._post(p))
+            by_id = {r.get("id"): r for r in body}
+            for i, c in zip(ids, part, strict=True):
+                r = by_id.get(i, {"error": {"message": "missing from batch response"}})
+                if "result" in r:
+                    try:
+                        out.append(Result(True, c.decode(r["result"])))
+                    except Exception as exc:  # noqa: BLE001 - e.g. no code at the address
+                        out.append(Result(False, error=f"undecodable: {type(exc).__name__}"))
+                else:
+                    err = r.get("error") or {}
+                    out.append(Result(False, error=str(err.get("data") or err.get("message"))))
+        return out
+
+    def values(self, calls: Sequence[Call], block: int | str = "latest") -> list[Any]:
+        """Decoded results; raises CallReverted on the first failed call."""
+        res = self.calls(calls, block)
+        for c, r in zip(calls, res, strict=True):
+            if not r.ok:
+                raise CallReverted(f"{c.fn['name']}{c.args}", r.error)
+        return [r.value for r in res]
+
+
+def _fn(contract_abi: list[dict], name: str) -> dict:
+    return next(e for e in contract_abi if e.get("name") == name and e["type"] == "function")
+
+
+@dataclass(frozen=True)
+class Addresses:
+    engine: str
+    vault: str
+    oracle: str
+    liquidator: str
+
+    @staticmethod
+    def of(engine: str, vault: str, oracle: str, liquidator: str) -> Addresses:
+        return Addresses(*(to_checksum_address(a) for a in (engine, vault, oracle, liquidator)))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The chain's margin figures of an account (wad ints) and its auction state."""
+
+    account: int
+    equity: int
+    adjusted_equity: int
+    im: int
+    mm: int
+    in_auction: bool
+    auction_id: int = 0
+    started_at: int = 0
+    error: str = ""  # marginBreakdown reverted (e.g. StalePrice): figures are zero
+
+    @property
+    def liquidatable(self) -> bool:
+        return not self.error and self.adjusted_equity < self.mm
+
+    @property
+    def cured(self) -> bool:
+        return not self.error and self.adjusted_equity >= self.im
+
+
+class Reader:
+    """Batched reads of accounts, market and auctions (see the module docstring)."""
+
+    def __init__(self, rpc: Rpc, batch: Batch, addrs: Addresses):
+        self.rpc, self.batch, self.a = rpc, batch, addrs
+        self._series: dict[int, tuple] = {}
+        self._tokens: list[dict] | None = None
+        self._static: tuple | None = None
+
+    def c(self, which: str, name: str, *args) -> Call:
+        contract_abi = {
+            "engine": ENGINE_ABI,
+            "vault": VAULT_ABI,
+            "oracle": ORACLE_ABI,
+            "liquidator": LIQUIDATOR_ABI,
+        }[which]
+        return Call(getattr(self.a, which), _fn(contract_abi, name), tuple(args))
+
+    # --- chain basics ---
+
+    def block(self) -> dict:
+        b = self.rpc.call("get_block", lambda: self.rpc.w3.eth.get_block("latest"))
+        return {"number": int(b["number"]), "timestamp": int(b["timestamp"])}
+
+    # --- positions (shapes of keel.risk.chain_inputs) ---
+
+    def accounts(self, ids: Sequence[int], block: int | str = "latest") -> list[dict]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        first = self.batch.values(
+            [self.c("vault", "cashOf", i) for i in ids]
+            + [self.c("vault", "accountAssets", i) for i in ids]
+            + [self.c("engine", "accountUnderlyings", i) for i in ids],
+            block,
+        )
+        n = len(ids)
+        cash, assets, unders = first[:n], first[n : 2 * n], first[2 * n :]
+        calls, keys = [], []
+        for i, acc in enumerate(ids):
+            for tok in assets[i]:
+                calls.append(self.c("vault", "collateralBalance", acc, tok))
+                keys.append(("col", i, tok))
+            for f in unders[i]:
+                calls += [
+                    self.c("engine", "perpPosition", acc, f),
+                    self.c("engine", "fundingOwed", acc, f),
+                    self.c("engine", "accountSeries", acc, f),
+                ]
+                keys += [("perp", i, f), ("fund", i, f), ("series", i, f)]
+        second = self.batch.values(calls, block)
+        out = [
+            {"id": acc, "cash": int(cash[i]), "collateral": {}, "perps": [], "options": []}
+            for i, acc in enumerate(ids)
+        ]
+        perp, fund, series_of = {}, {}, []
+        for (kind, i, k), v in zip(keys, second, strict=True):
+            if kind == "col" and v:
+                out[i]["collateral"][to_checksum_address(k)] = int(v)
+            elif kind == "perp":
+                perp[(i, k)] = v
+            elif kind == "fund":
+                fund[(i, k)] = int(v)
+            elif kind == "series":
+                series_of += [(i, int(s)) for s in v]
+        for (i, f), (size, entry, _) in perp.items():
+            if size:
+                out[i]["perps"].append(
+                    {
+                        "feedId": int(f),
+                        "size": int(size),
+                        "entryPrice": int(entry),
+                        "fundingOwed": fund[(i, f)],
+                    }
+                )
+        unknown = sorted({s for _, s in series_of} - set(self._series))
+        third = self.batch.values(
+            [self.c("engine", "series", s) for s in unknown]
+            + [self.c("engine", "optionPosition", ids[i], s) for i, s in series_of],
+            block,
+        )
+        for s, v in zip(unknown, third[: len(unknown)], strict=True):
+            self._series[s] = tuple(v)  # a series never changes once created
+        for (i, s), size in zip(series_of, third[len(unknown) :], strict=True):
+            feed, expiry, is_call, strike = self._series[s]
+            if size:
+                out[i]["options"].append(
+                    {
+                        "feedId": int(feed),
+                        "expiry": int(expiry),
+                        "isCall": bool(is_call),
+                        "strike": int(strike),
+                        "size": int(size),
+                        "seriesId": s,
+                    }
+                )
+        return out
+
+    # --- market ---
+
+    def market(self, accounts: Sequence[dict], block: int | str = "latest") -> tuple:
+        """(feeds, tokens, settlement haircut, settlement prices, params) as chain ints."""
+        if self._static is None:
+            settlement, listed = self.batch.values(
+                [self.c("vault", "settlementAsset"), self.c("vault", "listedAssets")], block
+            )
+            settlement = to_checksum_address(settlement)
+            listed = [to_checksum_address(t) for t in listed]
+            cfgs = self.batch.values(
+                [self.c("vault", "assetConfig", t) for t in listed]
+                + [self.c("vault", "assetDecimals", t) for t in listed]
+                + [
+                    self.c("engine", "correlationCredit"),
+                    self.c("engine", "somRate"),
+                    self.c("engine", "mmRatio"),
+                ],
+                block,
+            )
+            n = len(listed)
+            tokens, haircut = [], 0
+            for t, cfg, dec in zip(listed, cfgs[:n], cfgs[n : 2 * n], strict=True):
+                if t == settlement:
+                    haircut = int(cfg[2])
+                    continue
+                tokens.append(
+                    {
+                        "token": t,
+                        "decimals": int(dec),
+                        "priceFeed": int(cfg[0]),
+                        "linkedUnderlying": int(cfg[1]),
+                        "baseHaircut": int(cfg[2]),
+                        "maxHaircut": int(cfg[3]),
+                        "refVol": int(cfg[4]),
+                    }
+                )
+            params = dict(
+                zip(("correlation_credit", "som_rate", "mm_ratio"), cfgs[2 * n :], strict=True)
+            )
+            self._static = (tokens, haircut, params)
+        tokens, haircut, params = self._static
+        feed_ids = {f for t in tokens for f in (t["priceFeed"], t["linkedUnderlying"])} - {0}
+        keys = sorted({(o["feedId"], o["expiry"]) for a in accounts for o in a["options"]})
+        for a in accounts:
+            feed_ids |= {p["feedId"] for p in a["perps"]} | {o["feedId"] for o in a["options"]}
+        feed_ids = sorted(feed_ids)
+        vals = self.batch.values(
+            [self.c("oracle", "feed", f) for f in feed_ids]
+            + [self.c("oracle", "settlementPrice", *k) for k in keys],
+            block,
+        )
+        feeds = {
+            f: {"price": int(v[0]), "vol": int(v[1]), "observedAt": int(v[2])}
+            for f, v in zip(feed_ids, vals[: len(feed_ids)], strict=True)
+        }
+        settled = {k: int(v) for k, v in zip(keys, vals[len(feed_ids) :], strict=True) if v}
+        return feeds, tokens, haircut, settled, params
+
+    def stale_feeds(self, feed_ids: Sequence[int], block: int | str = "latest") -> set[int]:
+        vals = self.batch.values([self.c("oracle", "isStale", f) for f in feed_ids], block)
+        return {f for f, stale in zip(feed_ids, vals, strict=True) if stale}
+
+    # --- margin and auctions ---
+
+    def breakdowns(self, ids: Sequence[int], block: int | str = "latest") -> dict[int, Breakdown]:
+        """marginBreakdown + auction of every account, in one batch."""
+        ids = [int(i) for i in ids]
+        res = self.batch.calls(
+            [self.c("engine", "marginBreakdown", i) for i in ids]
+            + [self.c("liquidator", "auction", i) for i in ids],
+            block,
+        )
+        n, out = len(ids), {}
+        for k, acc in enumerate(ids):
+            mb, au = res[k], res[n + k]
+            auction_id, started = (int(au.value[0]), int(au.value[1])) if au.ok else (0, 0)
+            if mb.ok:
+                v = mb.value
+                out[acc] = Breakdown(
+                    acc, int(v[0]), int(v[1]), int(v[2]), int(v[3]), auction_id != 0, auction_id,
+                    started,
+                )  # fmt: skip
+            else:
+                out[acc] = Breakdown(
+                    acc, 0, 0, 0, 0, auction_id != 0, auction_id, started, mb.error
+                )
+        return out
+
+    def auction_terms(self, acc: int, block: int | str = "latest") -> tuple[int, int]:
+        """(current discount, max fraction) of the running auction on `acc`, wad."""
+        d, f = self.batch.values(
+            [
+                self.c("liquidator", "currentDiscount", acc),
+                self.c("liquidator", "maxFraction", acc),
+            ],
+            block,
+        )
+        return int(d), int(f)
+
+    def insurance_fund(self, block: int | str = "latest") -> int:
+        return int(self.batch.values([self.c("vault", "insuranceFund")], block)[0])
+
+    def logs(self, from_block: int, to_block: int) -> list[dict]:
+        """Every log of the four contracts in [from_block, to_block]."""
+        flt = {
+            "fromBlock": from_block,
+            "toBlock": to_block,
+            "address": [self.a.engine, self.a.vault, self.a.oracle, self.a.liquidator],
+        }
+        return self.rpc.call("get_logs", lambda: self.rpc.w3.eth.get_logs(flt))
+
+
+# --- Transactions ---
+
+
+@dataclass
+class Sent:
+    """Outcome of one action's transaction."""
+
+    tx: str | None
+    status: str  # "mined" | "reverted" | "preflight-revert" | "pending" | "dropped"
+    error: str = ""
+    gas_used: int = 0
+    block: int = 0
+
+
+class Sender:
+    """Signs, records (write-ahead), sends and confirms one transaction at a time."""
+
+    def __init__(self, rpc: Rpc, key: str, chain_id: int, state, log, receipt_timeout=60.0):
+        self.rpc, self.w3 = rpc, rpc.w3
+        self.account = Account.from_key(key)
+        self.address = self.account.address
+        self.chain_id, self.state, self.log = chain_id, state, log
+        self.receipt_timeout, self.receipt_poll = receipt_timeout, 0.1
+        self.gas_margin = 1.3
+
+    def estimate(self, to: str, data: str) -> int:
+        """eth_estimateGas: raises CallReverted with the revert data when the call would revert."""
+        tx = {"from": self.address, "to": to, "data": data}
+        try:
+            return int(self.rpc.call("estimate_gas", lambda: self.w3.eth.estimate_gas(tx)))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise CallReverted("estimate_gas", str(getattr(exc, "data", None) or exc)) from exc
+        except Web3RPCError as exc:
+            raise CallReverted("estimate_gas", str(exc)) from exc
+
+    def gas_price(self) -> int:
+        return int(self.rpc.call("gas_price", lambda: self.w3.eth.gas_price))
+
+    def send(self, action: dict, to: str, data: str, gas: int) -> Sent:
+        """Signs and sends `data` to `to` for `action` (a dict logged and kept in the state)."""
+        nonce, gas_price = self.rpc.call(
+            "nonce",
+            lambda: (
+                self.w3.eth.get_transaction_count(self.address, "pending"),
+                self.w3.eth.gas_price,
+            ),
+        )
+        tx = {
+            "to": to,
+            "data": data,
+            "nonce": nonce,
+            "gas": int(gas * self.gas_margin),
+            "gasPrice": gas_price,
+            "chainId": self.chain_id,
+            "value": 0,
+        }
+        signed = self.account.sign_transaction(tx)
+        pending = {
+            "tx": "0x" + bytes(signed.hash).hex(),
+            "raw": "0x" + bytes(signed.raw_transaction).hex(),
+            "nonce": nonce,
+            "to": to,
+            "data": data,
+            "action": action,
+        }
+        self.state.pending = pending  # write-ahead: on disk before it can be on the chain
+        self.state.save()
+        event(self.log, "send", tx=pending["tx"], nonce=nonce, gas=tx["gas"], **action)
+        self._broadcast(pending)
+        return self._confirm(pending)
+
+    def _broadcast(self, pending: dict) -> None:
+        raw = bytes.fromhex(pending["raw"].removeprefix("0x"))
+        try:
+            self.rpc.call("send_raw_transaction", lambda: self.w3.eth.send_raw_transaction(raw))
+        except Web3RPCError as exc:  # "already known" / "nonce too low": resolved by _confirm
+            event(self.log, "send-error", 30, tx=pending["tx"], error=str(exc)[:200])
+
+    def _receipt(self, tx_hash: str):
+        def get():
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        return self.rpc.call("get_receipt", get)
+
+    def _nonce_consumed(self, nonce: int) -> bool:
+        latest = self.rpc.call(
+            "nonce_latest", lambda: self.w3.eth.get_transaction_count(self.address, "latest")
+        )
+        return latest > nonce
+
+    def _confirm(self, pending: dict) -> Sent:
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            receipt = self._receipt(pending["tx"])
+            if receipt is not None:
+                return self._record(pending, receipt)
+            if self._nonce_consumed(pending["nonce"]):
+                receipt = self._receipt(pending["tx"])  # mined between the two reads?
+                if receipt is not None:
+                    return self._record(pending, receipt)
+                event(self.log, "tx-dropped", 30, tx=pending["tx"], note="nonce consumed")
+                self._clear()
+                return Sent(pending["tx"], "dropped", "nonce consumed")
+            if time.monotonic() >= deadline:
+                event(self.log, "receipt-timeout", 30, tx=pending["tx"])
+                return Sent(pending["tx"], "pending")  # resolved before anything new is sent
+            time.sleep(self.receipt_poll)
+
+    def _record(self, pending: dict, receipt) -> Sent:
+        ok = receipt["status"] == 1
+        out = Sent(
+            pending["tx"],
+            "mined" if ok else "reverted",
+            gas_used=int(receipt["gasUsed"]),
+            block=int(receipt["blockNumber"]),
+        )
+        event(
+            self.log,
+            "tx-mined" if ok else "tx-reverted",
+            20 if ok else 30,
+            tx=pending["tx"],
+            block=out.block,
+            gas_used=out.gas_used,
+            **pending.get("action", {}),
+        )
+        self.state.sent += 1
+        self._clear()
+        return out
+
+    def _clear(self) -> None:
+        self.state.pending = None
+        self.state.save()
+
+    def resolve_pending(self) -> Sent | None:
+        """Settles a transaction recorded by an earlier cycle or process, before anything new."""
+        pending = self.state.pending
+        if not pending:
+            return None
+        receipt = self._receipt(pending["tx"])
+        if receipt is not None:
+            return self._record(pending, receipt)
+        if self._nonce_consumed(pending["nonce"]):
+            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="nonce consumed")
+            self._clear()
+            return Sent(pending["tx"], "dropped", "nonce consumed")
+        call = {"from": self.address, "to": pending["to"], "data": pending["data"]}
+        try:
+            self.rpc.call("call_pending", lambda: self.w3.eth.call(call))
+        except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
+            # never mined and would revert now (someone else acted): drop it, do not send it
+            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="would revert",
+                  error=str(getattr(exc, "data", None) or exc)[:120])  # fmt: skip
+            self._clear()
+            return Sent(pending["tx"], "dropped", "would revert")
+        event(self.log, "pending-rebroadcast", tx=pending["tx"], **pending.get("action", {}))
+        self._broadcast(pending)
+        return self._confirm(pending)

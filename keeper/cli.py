@@ -1,0 +1,141 @@
+"""`keel-keeper` / `python -m keeper`: run the liquidation keeper.
+
+    keel-keeper run --rpc http://127.0.0.1:8545 --engine 0x.. --liquidator 0x.. --vault 0x.. \\
+        --oracle 0x.. --account 7 --key-file .keel/keeper-key.json [--scan-interval 30] \\
+        [--min-profit 1] [--state-file .keel/keeper-state.json] [--log-level INFO] [--once]
+
+The key file is a JSON list holding one private key (or {"key": ...}), as `keel-relayer keys`
+writes; `--anvil-index I` uses anvil's well-known dev account I instead (TEST keys only).
+Exit codes: 0 done, 1 RPC unavailable for too long, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from oracle.relayer import RetryPolicy, RpcUnavailable
+
+from .logs import configure
+from .rules import BidParams
+
+DEFAULT_STATE_FILE = ".keel/keeper-state.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="keel-keeper",
+        description="Keel liquidation keeper: starts, bids on and ends Dutch auctions (SPEC §7).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the keeper loop", description="Run the keeper loop.")
+    c = run.add_argument_group("chain")
+    c.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
+    c.add_argument("--engine", required=True, help="MarginEngine address")
+    c.add_argument("--liquidator", required=True, help="Liquidator address")
+    c.add_argument("--vault", required=True, help="Vault address")
+    c.add_argument("--oracle", required=True, help="Oracle address")
+    c.add_argument(
+        "--from-block", type=int, default=0, help="first block searched for accounts (0)"
+    )
+    c.add_argument("--rpc-timeout", type=float, default=10.0, help="per request [s] (10)")
+    c.add_argument(
+        "--max-failures",
+        type=int,
+        default=30,
+        help="consecutive failed cycles before exiting with code 1; 0 = never (30)",
+    )
+    k = run.add_argument_group("keeper account")
+    k.add_argument("--account", type=int, required=True, help="the keeper's own account id")
+    key = k.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key-file", type=Path, help="JSON list with the owner's private key")
+    key.add_argument(
+        "--anvil-index", type=int, metavar="I", help="anvil dev account I (TEST keys only)"
+    )
+    b = run.add_argument_group("bidding (keeper/rules.py)")
+    b.add_argument("--min-profit", type=float, default=1.0, help="USD net of gas and risk (1)")
+    b.add_argument(
+        "--risk-charge", type=float, default=0.05, help="charge per USD of extra IM (0.05)"
+    )
+    b.add_argument(
+        "--im-buffer", type=float, default=0.10, help="keep AE >= (1+b)·IM after bids (0.10)"
+    )
+    b.add_argument("--slippage", type=float, default=0.01, help="price-guard tolerance (0.01)")
+    b.add_argument("--native-feed", type=int, default=2, help="feed pricing gas (2 = ETH)")
+    r = run.add_argument_group("loop")
+    r.add_argument("--scan-interval", type=float, default=30.0, help="full scan every s (30)")
+    r.add_argument("--poll-interval", type=float, default=1.0, help="pause between cycles (1)")
+    r.add_argument("--max-runtime", type=float, help="stop after this many seconds")
+    r.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
+    r.add_argument("--state-file", type=Path, default=Path(DEFAULT_STATE_FILE))
+    r.add_argument("--log-level", default="INFO")
+    r.add_argument("--log-format", choices=("json", "text"), default="json")
+    return p
+
+
+def _key(args) -> str:
+    if args.anvil_index is not None:
+        from oracle.signers import anvil_dev_keys
+
+        return anvil_dev_keys(1, offset=args.anvil_index)[0].key
+    from oracle.signers import load_key_file
+
+    signers = load_key_file(args.key_file)
+    if len(signers) != 1:
+        raise ValueError(f"{args.key_file}: expected exactly one key")
+    return signers[0].key
+
+
+def config_from_args(args):
+    from .keeper import KeeperConfig
+
+    return KeeperConfig(
+        rpc_url=args.rpc,
+        engine=args.engine,
+        liquidator=args.liquidator,
+        vault=args.vault,
+        oracle=args.oracle,
+        account=args.account,
+        key=_key(args),
+        scan_interval=0.0 if args.once else args.scan_interval,
+        poll_interval=args.poll_interval,
+        bid=BidParams(
+            min_profit=args.min_profit,
+            risk_charge=args.risk_charge,
+            im_buffer=args.im_buffer,
+            slippage=args.slippage,
+        ),
+        native_feed=args.native_feed,
+        from_block=args.from_block,
+        state_file=args.state_file,
+        rpc_timeout=args.rpc_timeout,
+        retry=RetryPolicy(max_elapsed=max(5.0, 3 * args.rpc_timeout)),
+        max_failures=args.max_failures or None,
+        max_cycles=1 if args.once else None,
+        max_runtime=args.max_runtime,
+    )
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    configure(args.log_level, args.log_format)
+    try:
+        cfg = config_from_args(args)
+    except (OSError, ValueError) as exc:
+        print(f"keel-keeper: {exc}", file=sys.stderr)
+        return 2
+    from .keeper import Keeper
+
+    try:
+        Keeper(cfg).run()
+    except RpcUnavailable as exc:
+        print(f"keel-keeper: RPC unavailable: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The keeper's structured logs: the relayer's record format (oracle.logs) under its own logger.
+
+Every decision is one record: `event(log, "decision", action="bid-solvent", profit=..., ...)`.
+`--log-format json` writes one JSON object per line (machines and tests), `text` writes
+`event k=v ...` (people).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from oracle.logs import JsonFormatter, TextFormatter
+
+LOGGER_NAME = "keel.keeper"
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def configure(level: str = "INFO", fmt: str = "json", stream=None) -> logging.Logger:
+    """Sends the keeper's records to `stream` (stderr) in `fmt` ("json" or "text")."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    logger = get_logger()
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+    return logger
