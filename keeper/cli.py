@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = run.add_argument_group("bidding (keeper/rules.py)")
     b.add_argument("--min-profit", type=float, default=1.0, help="USD net of gas and risk (1)")
     b.add_argument(
-        "--risk-charge", type=float, default=0.05, help="charge per USD of extra IM (0.05)"
+        "--risk-charge", type=float, default=0.01, help="charge per USD of extra IM (0.01)"
     )
     b.add_argument(
         "--im-buffer", type=float, default=0.10, help="keep AE >= (1+b)·IM after bids (0.10)"

@@ -425,6 +425,7 @@ class Keeper:
         equity, mm = b.equity / WAD, b.mm / WAD
         p = self.cfg.bid
         gas_cost = self._gas_cost(self.cfg.bid_gas_guess)
+        f_wad = 0
         if b.equity > 0:
             d_wad, f_wad = self.reader.auction_terms(acc)
             d, f_max = d_wad / WAD, f_wad / WAD
@@ -467,9 +468,8 @@ class Keeper:
         action = {"kind": f"bid-{q.kind}", "account": acc, "auction": b.auction_id,
                   "fraction": q.fraction, "guard": q.guard}  # fmt: skip
         if q.kind == "solvent":
-            status = self._transact(
-                action, "bid", acc, b.auction_id, own, q.fraction_wad(), q.guard_wad()
-            )
+            fraction = min(q.fraction_wad(), f_wad)  # float rounding must not exceed f_max
+            status = self._transact(action, "bid", acc, b.auction_id, own, fraction, q.guard_wad())
             if status == "mined":
                 self.stats.bids += 1
         else:

@@ -14,7 +14,10 @@ p·f·E to the insurance fund. The keeper bids when
 
 where gas is the bid's gas in USD, ΔIM(f) the increase of the keeper's own IM once it holds the
 slice (reference model, `keeper.model.absorb`), and k the risk charge per USD of IM taken on (the
-expected cost of carrying and unwinding the risk; default 5%: IM is a two-day 99.5% loss). f is the
+price of carrying the risk until it is hedged. Default 1%: IM is a two-day 99.5% loss, so the
+99.5% loss over the ~10 minutes a hedge takes is about √(10 min / 2 days) ≈ 6% of IM, and its
+expected cost a fraction of that. The insolvency bonus is at most 5% of MM = 4% of IM, so a charge
+of 4% or more would leave insolvent auctions to the socialisation they exist to avoid). f is the
 largest fraction the auction allows (f_max, `maxFraction`) that the keeper's account can carry with
 AE_after >= (1 + buffer)·IM_after; since profit grows with f (the gas is fixed), the largest
 carriable f is the best one. The chain checks the keeper's IM again when the bid executes.
@@ -44,7 +47,7 @@ WAD = 10**18
 class BidParams:
     penalty: float = 0.02  # p: liquidation penalty rate (SPEC §7 default)            [fraction]
     min_profit: float = 1.0  # required profit net of gas and risk charge             [USD]
-    risk_charge: float = 0.05  # k: charge per USD of incremental IM taken on          [fraction]
+    risk_charge: float = 0.01  # k: charge per USD of incremental IM taken on          [fraction]
     im_buffer: float = 0.10  # keeper keeps AE_after >= (1 + buffer)·IM_after          [fraction]
     slippage: float = 0.01  # tolerance of the price guards                            [fraction]
     bonus_rate: float = 0.05  # insolvent bonus at its cap, of the portfolio's MM     [fraction]
