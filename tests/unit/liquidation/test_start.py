@@ -1,10 +1,9 @@
 """Starting and ending auctions (SPEC §7): when they may start, the keeper fee, curing."""
 
-import brownie
-
 from keel.deploy_engine import BTC, WAD
-from tests.fixtures.liquidation import breakdown, set_btc, sleep
+from tests.fixtures.liquidation import breakdown, set_btc
 from tests.support import reverts
+from tests.unit.liquidation.helpers import next_block_at
 
 
 def test_start_below_mm_flags_and_pays_keeper_fee(liq_stack, liquidator, underwater, liq_keeper):
@@ -32,9 +31,9 @@ def test_start_refuses_account_above_mm(liq_stack, liquidator, liq_victim, liq_k
 
 
 def test_start_refuses_stale_price(liq_stack, liquidator, underwater, liq_keeper):
-    sleep(3_601)
     obs = liq_stack.oracle.feed(BTC)[2]
-    with brownie.reverts(revert_pattern=rf"StalePrice: {BTC}, {obs}, \d+"):
+    next_block_at(obs + 3_601)  # heartbeat 1 h
+    with reverts("StalePrice", BTC, obs, obs + 3_601):
         liquidator.startAuction(underwater[0], liq_keeper[0], {"from": liq_keeper[1]})
 
 
@@ -63,7 +62,9 @@ def test_end_without_auction_reverts(liq_stack, liquidator, liq_victim, liq_keep
         liquidator.endAuction(liq_victim[0], {"from": liq_keeper[1]})
 
 
-def test_cured_by_price_recovery_anyone_ends(liq_stack, liquidator, underwater, liq_keeper, mallory):
+def test_cured_by_price_recovery_anyone_ends(
+    liq_stack, liquidator, underwater, liq_keeper, mallory
+):
     liquidator.startAuction(underwater[0], liq_keeper[0], {"from": liq_keeper[1]})
     set_btc(liq_stack, 60_000 * WAD)
     b = breakdown(liq_stack, underwater[0])
