@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--im-buffer", type=float, default=0.10, help="keep AE >= (1+b)·IM after bids (0.10)"
     )
     b.add_argument("--slippage", type=float, default=0.01, help="price-guard tolerance (0.01)")
+    b.add_argument(
+        "--max-subsidy", type=float, default=5.0, help="USD loss accepted to clear dust (5)"
+    )
     b.add_argument("--native-feed", type=int, default=2, help="feed pricing gas (2 = ETH)")
     r = run.add_argument_group("loop")
     r.add_argument("--scan-interval", type=float, default=30.0, help="full scan every s (30)")
@@ -105,6 +108,7 @@ def config_from_args(args):
             risk_charge=args.risk_charge,
             im_buffer=args.im_buffer,
             slippage=args.slippage,
+            max_subsidy=args.max_subsidy,
         ),
         native_feed=args.native_feed,
         from_block=args.from_block,

@@ -30,6 +30,11 @@ Insolvent bid (E <= 0). The keeper takes the whole portfolio (worth E <= 0) and 
 What the insurance fund cannot pay is socialised, and still reaches the bidder: the receipt is
 guarded by `minReceipt`, so the keeper never takes the portfolio for less than it priced.
 
+Dust. An account whose whole portfolio may be taken (f = 1: E < ½·MM, or insolvent) but is too
+small for any discount to pay the gas would otherwise sit below MM until it becomes bad debt. The
+keeper clears it anyway when the loss is at most `max_subsidy` (default $5, the keeper fee an
+auction start earns): profit >= −max_subsidy with f = 1 is logged as "clears-dust".
+
 Front-running guards: every bid names the auction id read with the quote; a solvent bid caps the
 payment per unit fraction at E·(1 − d)·(1 + slippage) (a higher E or a lower discount at execution
 reverts instead of costing more); an insolvent bid asks for at least (−E + bonus)·(1 − slippage).
@@ -53,6 +58,7 @@ class BidParams:
     bonus_rate: float = 0.05  # insolvent bonus at its cap, of the portfolio's MM     [fraction]
     bonus_period: float = 3600.0  # time for the bonus to reach its cap                 [s]
     min_fraction: float = 1e-4  # below this a solvent bid is not worth a transaction   [fraction]
+    max_subsidy: float = 5.0  # loss accepted to clear a whole account (dust)             [USD]
 
 
 DEFAULT_PARAMS = BidParams()
@@ -106,6 +112,14 @@ def insolvent_bonus(mm: float, elapsed: float, params: BidParams) -> float:
     return params.bonus_rate * mm * min(1.0, max(0.0, elapsed) / params.bonus_period)
 
 
+def _verdict(profit: float, fraction: float, params: BidParams) -> tuple[bool, str]:
+    if profit >= params.min_profit:
+        return True, "profitable"
+    if fraction >= 1.0 and profit >= -params.max_subsidy:
+        return True, "clears-dust"
+    return False, "not-profitable"
+
+
 def largest_carried_fraction(
     f_max: float, carry: Callable[[float], Carry], buffer: float, steps: int = 14
 ) -> tuple[float, Carry | None]:
@@ -143,11 +157,11 @@ def quote_solvent(
     gross = solvent_profit(equity, discount, f, params)
     risk = params.risk_charge * max(0.0, c.delta_im)
     profit = gross - gas_cost - risk
-    ok = profit >= params.min_profit
+    ok, reason = _verdict(profit, f, params)
     return Quote(
         "solvent",
         ok,
-        "profitable" if ok else "not-profitable",
+        reason,
         fraction=f,
         gross=gross,
         gas_cost=gas_cost,
@@ -173,11 +187,11 @@ def quote_insolvent(
         return Quote("insolvent", False, "keeper-cannot-carry", fraction=1.0, gas_cost=gas_cost)
     risk = params.risk_charge * max(0.0, c.delta_im)
     profit = bonus - gas_cost - risk
-    ok = profit >= params.min_profit
+    ok, reason = _verdict(profit, 1.0, params)
     return Quote(
         "insolvent",
         ok,
-        "profitable" if ok else "not-profitable",
+        reason,
         fraction=1.0,
         gross=bonus,
         gas_cost=gas_cost,

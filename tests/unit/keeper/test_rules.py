@@ -12,7 +12,9 @@ from keeper.rules import (
     quote_solvent,
 )
 
-P = BidParams(penalty=0.02, min_profit=1.0, risk_charge=0.05, im_buffer=0.10, slippage=0.01)
+P = BidParams(
+    penalty=0.02, min_profit=1.0, risk_charge=0.05, im_buffer=0.10, slippage=0.01, max_subsidy=5.0
+)
 
 
 def flat_carry(delta_im=1_000.0):
@@ -88,6 +90,16 @@ def test_insolvent_bid_pays_when_the_bonus_covers_gas_and_risk():
 def test_insolvent_bid_waits_for_the_bonus():
     q = quote_insolvent(-2_000.0, 0.0, 5.0, flat_carry(), P)
     assert not q.bid and q.profit == pytest.approx(-55.0)
+
+
+def test_dust_accounts_are_cleared_at_a_bounded_loss():
+    # whole take (f_max = 1) of E = $5.74 at d = 38%: gross 5.74·0.36 = 2.07 < gas 3.60
+    q = quote_solvent(5.74, 0.38, 1.0, 3.6, flat_carry(0.0), P)
+    assert q.bid and q.reason == "clears-dust"
+    assert q.profit == pytest.approx(5.74 * 0.36 - 3.6)
+    # not for a partial take, and not beyond the subsidy
+    assert not quote_solvent(5.74, 0.38, 0.9, 3.6, flat_carry(0.0), P).bid
+    assert not quote_solvent(5.74, 0.38, 1.0, 9.0, flat_carry(0.0), P).bid
 
 
 def test_wrong_side_quotes_refuse():
