@@ -3,7 +3,7 @@
 from brownie import ZERO_ADDRESS
 
 from keel.deploy_vault import RIGHT_TRADE, RIGHT_WITHDRAW
-from tests.unit.vault.errors import reverts
+from tests.unit.vault.helpers import reverts
 
 
 def test_open_account_assigns_ids_from_one(vault, alice, bob):

@@ -7,7 +7,7 @@ from brownie import MockERC20
 
 from keel.deploy_vault import UINT128_MAX, WAD, AssetConfig, list_asset, volatile_config
 from tests.fixtures.vault import ETH, fund
-from tests.unit.vault.errors import reverts
+from tests.unit.vault.helpers import reverts
 
 
 def units(token, whole):

@@ -6,7 +6,7 @@ from brownie import ZERO_ADDRESS, MockERC20, chain
 
 from keel.deploy_vault import RIGHT_TRADE, RIGHT_WITHDRAW, WAD, volatile_config
 from tests.fixtures.vault import ETH, fund
-from tests.unit.vault.errors import reverts
+from tests.unit.vault.helpers import reverts
 
 
 def deposited(vault, token, owner, account, amount):
