@@ -109,7 +109,7 @@ def test_list_rejects_37_decimals(vault, deployer):
 
 def test_at_most_96_assets(vault, deployer):
     """The held-asset bitmap has 96 bits (it shares a slot with the owner): settlement + 95."""
-    for i in range(95):
+    for _ in range(95):
         t = MockERC20.deploy("T", "T", 18, {"from": deployer})
         list_asset(vault, t, AssetConfig())
     assert len(vault.listedAssets()) == 96
