@@ -2,8 +2,9 @@
 pragma solidity ^0.8.28;
 
 /// @title Keel signed price/vol oracle: read surface used by the Vault, margin engine and liquidator.
-/// @dev The implementation (contracts/Oracle.sol) extends this with report submission and governance.
-///      Units: price and vol are wad (1e18 = $1, 1e18 = 100%/yr); times are unix seconds.
+/// @dev The implementation (contracts/Oracle.sol) extends this with report submission and governance
+///      (see `IKeelOracle` below). Units: price and vol are wad (1e18 = $1, 1e18 = 100%/yr); times
+///      are unix seconds.
 interface IOracle {
     /// @notice The last accepted report of a feed (one feed per underlying).
     struct FeedState {
@@ -30,4 +31,179 @@ interface IOracle {
 
     /// @notice Settlement price fixed for (`feedId`, `expiry`): 0 while not fixed yet.
     function settlementPrice(uint256 feedId, uint256 expiry) external view returns (uint256 priceWad);
+}
+
+/// @title The full Keel oracle: signed report submission, expiry registration and governance.
+/// @dev Kept apart from `IOracle` so that contracts (and test mocks) implementing only the read
+///      surface keep compiling. SPEC §3, docs/DESIGN.md "Oracle".
+///
+///      A report for one feed carries >= quorum EIP-712 signatures (domain "Keel Oracle", version
+///      "1", chainId, verifyingContract = the oracle) over
+///      `Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)`,
+///      one per distinct authorised signer; every signer signs the same (feedId, round, observedAt)
+///      and its own price and vol. The accepted price and vol are the medians of the observations.
+interface IKeelOracle is IOracle {
+    // --- Types ---
+
+    /// @notice One signer's price and vol for a report, with its signature.
+    struct SignedObservation {
+        uint256 price;      // observed spot price                          [wad USD]
+        uint256 vol;        // observed annualised ATM implied vol          [wad]
+        uint8 v;            // signature recovery id (27 or 28)
+        bytes32 r;          // signature r
+        bytes32 s;          // signature s (lower half order only)
+    }
+
+    /// @notice A quorum of signed observations for one feed and round.
+    struct Report {
+        uint256 feedId;     // feed (= underlying) id                       [feedId]
+        uint256 round;      // must be the stored round + 1                 [count]
+        uint256 observedAt; // observation time shared by every signer      [unix s]
+        SignedObservation[] observations;
+    }
+
+    // --- Events ---
+
+    /// @notice A report was accepted: the feed now holds these medians.
+    event FeedUpdated(uint256 indexed feedId, uint256 indexed round, uint256 price, uint256 vol, uint256 observedAt);
+    /// @notice The price moved more than the jump threshold: the feed is reduce-only until `until`.
+    event CircuitBreakerTripped(uint256 indexed feedId, uint256 previousPrice, uint256 price, uint256 until);
+    /// @notice `expiry` will get its settlement price from the first report observed at or after it.
+    event ExpiryRegistered(uint256 indexed feedId, uint256 indexed expiry);
+    /// @notice The settlement price of (`feedId`, `expiry`) was fixed by the report of `round`.
+    event SettlementPriceFixed(uint256 indexed feedId, uint256 indexed expiry, uint256 price, uint256 round);
+    /// @notice Governance listed a new feed with its acceptance bounds.
+    event FeedAdded(uint256 indexed feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol);
+    /// @notice Governance changed a feed's acceptance bounds.
+    event FeedBoundsSet(uint256 indexed feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol);
+    /// @notice `signer` was authorised (`authorised` true) or removed; `signerCount` signers remain.
+    event SignerSet(address indexed signer, bool authorised, uint256 signerCount);
+    /// @notice Governance changed the number of signatures a report needs.
+    event QuorumSet(uint256 quorum);
+    /// @notice Governance changed parameter `what` (heartbeat, maxFutureDrift, jumpThreshold, coolDown).
+    event ParamSet(bytes32 indexed what, uint256 value);
+    /// @notice `registrar` may (or may no longer) register expiries.
+    event RegistrarSet(address indexed registrar, bool authorised);
+
+    // --- Errors: submission ---
+
+    /// @dev The report names a feed governance never listed.
+    error UnknownFeed(uint256 feedId);
+    /// @dev The report's round is not the stored round + 1 (replayed or skipped round).
+    error WrongRound(uint256 feedId, uint256 round, uint256 expectedRound);
+    /// @dev The report is not newer than the stored one.
+    error ObservationNotNewer(uint256 feedId, uint256 observedAt, uint256 storedObservedAt);
+    /// @dev The report is dated more than maxFutureDrift after the block.
+    error ObservationInFuture(uint256 feedId, uint256 observedAt, uint256 latestAllowed);
+    /// @dev The report carries fewer observations than the quorum.
+    error QuorumNotMet(uint256 feedId, uint256 observations, uint256 quorum);
+    /// @dev An observation's signature recovers to an address that is not an authorised signer
+    ///      (also what a signature for another chain, contract or message looks like).
+    error UnknownSigner(uint256 feedId, address signer);
+    /// @dev Two observations of one report recover to the same signer.
+    error DuplicateSigner(uint256 feedId, address signer);
+    /// @dev Observation `index` has s in the upper half order (the malleable twin of a signature).
+    error MalleableSignature(uint256 feedId, uint256 index, bytes32 s);
+    /// @dev Observation `index` has a signature that recovers to no address (bad v, r or s).
+    error InvalidSignature(uint256 feedId, uint256 index);
+    /// @dev An observed price is zero or outside the feed's [minPrice, maxPrice].
+    error PriceOutOfBounds(uint256 feedId, uint256 price, uint256 minPrice, uint256 maxPrice);
+    /// @dev An observed vol is zero or above the feed's maxVol.
+    error VolOutOfBounds(uint256 feedId, uint256 vol, uint256 maxVol);
+
+    // --- Errors: expiries ---
+
+    /// @dev The caller is neither the owner nor an authorised registrar.
+    error NotRegistrar(address caller);
+    /// @dev The expiry is not after the feed's last observation (its price could never be fixed).
+    error ExpiryAlreadyObserved(uint256 feedId, uint256 expiry, uint256 observedAt);
+    /// @dev The expiry does not fit the feed's 32-bit timestamps.
+    error ExpiryOutOfRange(uint256 expiry);
+    /// @dev The feed already has the maximum number of pending expiries.
+    error TooManyPendingExpiries(uint256 feedId, uint256 maxPending);
+
+    // --- Errors: governance ---
+
+    /// @dev Feed id 0 means "no feed" across Keel and cannot be listed.
+    error InvalidFeedId(uint256 feedId);
+    /// @dev The feed is already listed.
+    error FeedExists(uint256 feedId);
+    /// @dev Bounds must satisfy 0 < minPrice <= maxPrice <= 2^128-1 and 0 < maxVol <= 2^64-1.
+    error InvalidBounds(uint256 minPrice, uint256 maxPrice, uint256 maxVol);
+    /// @dev The zero address cannot be a signer.
+    error InvalidSigner(address signer);
+    /// @dev The signer already has the requested status.
+    error SignerUnchanged(address signer, bool authorised);
+    /// @dev Signer indices are bits of a 32-bit bitmap: at most 32 signers.
+    error TooManySigners(uint256 maxSigners);
+    /// @dev Quorum must satisfy 1 <= quorum <= signerCount < 2 * quorum.
+    error InvalidQuorum(uint256 quorum, uint256 signerCount);
+    /// @dev `what` names no parameter.
+    error UnknownParam(bytes32 what);
+    /// @dev `value` is outside the bounds of parameter `what`.
+    error ParamOutOfBounds(bytes32 what, uint256 value, uint256 min, uint256 max);
+
+    // --- Submission ---
+
+    /// @notice Accepts signed reports, atomically: any bad report reverts the whole submission.
+    ///         Permissionless: the signatures authenticate. Fixes the settlement price of every
+    ///         pending expiry a report passes and trips the circuit breaker on jumps.
+    function submit(Report[] calldata reports) external;
+
+    // --- Expiries ---
+
+    /// @notice Registers `expiry` (must be after the feed's last observation) so that the first
+    ///         report observed at or after it fixes its settlement price. Owner or registrar only.
+    ///         Registering a pending expiry again does nothing.
+    function registerExpiry(uint256 feedId, uint256 expiry) external;
+
+    // --- Governance (owner only) ---
+
+    /// @notice Lists feed `feedId` with the bounds every observation must respect.
+    function addFeed(uint256 feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol) external;
+    /// @notice Changes a listed feed's bounds.
+    function setFeedBounds(uint256 feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol) external;
+    /// @notice Authorises or removes a signer; the quorum rule must still hold afterwards.
+    function setSigner(address signer, bool authorised) external;
+    /// @notice Sets the number of distinct signatures a report needs.
+    function setQuorum(uint256 quorum) external;
+    /// @notice Sets "heartbeat", "maxFutureDrift", "jumpThreshold" or "coolDown" (bytes32 names).
+    function setParam(bytes32 what, uint256 value) external;
+    /// @notice Authorises or removes an expiry registrar (e.g. the margin engine).
+    function setRegistrar(address registrar, bool authorised) external;
+
+    // --- Views ---
+
+    /// @notice Bounds of a feed and whether it is listed.
+    function feedConfig(uint256 feedId)
+        external
+        view
+        returns (uint256 minPrice, uint256 maxPrice, uint256 maxVol, bool listed);
+    /// @notice End of the feed's reduce-only period (reduce-only while now < until)   [unix s]
+    function reduceOnlyUntil(uint256 feedId) external view returns (uint256);
+    /// @notice Pending (registered, not yet fixed) expiries of a feed, ascending.
+    function pendingExpiries(uint256 feedId) external view returns (uint256[] memory);
+    /// @notice Max age of a fresh feed                                                [s]
+    function heartbeat() external view returns (uint256);
+    /// @notice How far a report's observedAt may be ahead of the block                 [s]
+    function maxFutureDrift() external view returns (uint256);
+    /// @notice Relative price move that trips the circuit breaker                      [wad]
+    function jumpThreshold() external view returns (uint256);
+    /// @notice Reduce-only duration after a trip                                       [s]
+    function coolDown() external view returns (uint256);
+    /// @notice Distinct signatures a report needs.
+    function quorum() external view returns (uint256);
+    /// @notice Number of authorised signers.
+    function signerCount() external view returns (uint256);
+    /// @notice True if `account` is an authorised signer.
+    function isSigner(address account) external view returns (bool);
+    /// @notice True if `account` may register expiries (owner excluded).
+    function isRegistrar(address account) external view returns (bool);
+    /// @notice The EIP-712 domain separator of this oracle on this chain.
+    function domainSeparator() external view returns (bytes32);
+    /// @notice The EIP-712 digest a signer signs for this observation.
+    function observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
+        external
+        view
+        returns (bytes32);
 }

@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+
+import {IOracle, IKeelOracle} from "../interfaces/IOracle.sol";
+
+/// @title Keel oracle: k-of-n signed spot prices and implied vols, one feed per underlying.
+/// @notice SPEC §3, docs/DESIGN.md "Oracle". A feed moves through rounds 1, 2, 3, ...; each round is
+///         a report signed by at least `quorum` distinct authorised signers, and stores the medians
+///         of their prices and vols. Around that:
+///         - staleness: a feed is fresh while now - observedAt <= heartbeat;
+///         - circuit breaker: a relative price jump above `jumpThreshold` makes the feed reduce-only
+///           until now + coolDown (the first report of a feed never trips);
+///         - expiries: registered expiries wait in a sorted per-feed queue; the first accepted
+///           report with observedAt >= expiry fixes the settlement price of every expiry it passes.
+///           The earliest pending expiry is cached beside the bounds, so an update with nothing due
+///           costs one comparison.
+/// @dev Storage per feed: `FeedState` (one slot, read and written once per report) and `FeedConfig`
+///      (two slots, read once per report, written on a breaker trip or an expiry fix only).
+contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
+    // --- Types ---
+
+    /// @dev Governance bounds and per-feed bookkeeping.
+    struct FeedConfig {
+        uint128 minPrice;        // lowest acceptable observed price                        [wad USD]
+        uint128 maxPrice;        // highest acceptable observed price                       [wad USD]
+        // --- second slot ---
+        uint64 maxVol;           // highest acceptable observed vol                         [wad]
+        bool listed;             // added by governance
+        uint32 reduceOnlyUntil;  // reduce-only while block.timestamp < this                [unix s]
+        uint32 nextExpiry;       // earliest pending expiry, 0: none                        [unix s]
+        uint32 expiryHead;       // index in _expiries[feedId] of the first pending expiry  [index]
+    }
+
+    /// @dev Global parameters, packed so that a submission reads them with one SLOAD.
+    struct Params {
+        uint32 heartbeat;        // max age of a fresh feed                                 [s]
+        uint32 maxFutureDrift;   // max lead of observedAt over the block                   [s]
+        uint32 coolDown;         // reduce-only duration after a trip                       [s]
+        uint64 jumpThreshold;    // |dS|/S above which the breaker trips                    [wad]
+        uint8 quorum;            // distinct signatures a report needs                      [count]
+        uint8 signerCount;       // authorised signers                                      [count]
+        uint32 usedIndices;      // bit i set: signer index i is taken                      [bitmap]
+    }
+
+    // --- Constants ---
+
+    /// @dev keccak256 of the EIP-712 type string; must match oracle/report.py OBSERVATION_TYPES.
+    bytes32 public constant OBSERVATION_TYPEHASH =
+        keccak256("Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)");
+
+    uint256 internal constant WAD = 1e18;
+    /// @dev Signer indices are bits of a uint32 bitmap (`usedIndices`, the per-report seen set).
+    uint256 public constant MAX_SIGNERS = 32;
+    /// @dev Bounds the gas of the report that fixes them all and of the sorted insertion.
+    uint256 public constant MAX_PENDING_EXPIRIES = 32;
+
+    bytes32 internal constant HEARTBEAT = "heartbeat";
+    bytes32 internal constant MAX_FUTURE_DRIFT = "maxFutureDrift";
+    bytes32 internal constant JUMP_THRESHOLD = "jumpThreshold";
+    bytes32 internal constant COOL_DOWN = "coolDown";
+
+    // --- Data ---
+
+    Params internal _params;                                                   // global parameters
+    mapping(uint256 => FeedState) internal _feeds;                             // feedId => last accepted state
+    mapping(uint256 => FeedConfig) internal _configs;                          // feedId => bounds, bookkeeping
+    mapping(uint256 => uint32[]) internal _expiries;                           // feedId => registered expiries, ascending [unix s]
+    mapping(uint256 => mapping(uint256 => uint256)) internal _settlementPrices; // feedId => expiry => price [wad USD]
+    mapping(address => uint8) internal _signerIndex;                           // signer => index + 1, 0: not a signer
+    mapping(address => bool) public override isRegistrar;                      // may register expiries
+
+    // --- Init ---
+
+    /// @param initialOwner governance (Ownable2Step: later transfers must be accepted)
+    /// @param signers the initial signer set (distinct, non-zero, at most 32)
+    /// @param quorum_ signatures a report needs: 1 <= quorum <= signers.length < 2 * quorum
+    constructor(address initialOwner, address[] memory signers, uint256 quorum_)
+        Ownable(initialOwner)
+        EIP712("Keel Oracle", "1")
+    {
+        _params.heartbeat = 1 hours;
+        _params.maxFutureDrift = 60;
+        _params.jumpThreshold = 0.2e18;
+        _params.coolDown = 30 minutes;
+        emit ParamSet(HEARTBEAT, 1 hours);
+        emit ParamSet(MAX_FUTURE_DRIFT, 60);
+        emit ParamSet(JUMP_THRESHOLD, 0.2e18);
+        emit ParamSet(COOL_DOWN, 30 minutes);
+        for (uint256 i = 0; i < signers.length; ++i) {
+            _addSigner(signers[i]);
+        }
+        _setQuorum(quorum_);
+    }
+
+    // --- Submission ---
+
+    /// @inheritdoc IKeelOracle
+    function submit(Report[] calldata reports) external override {
+        Params memory p = _params;
+        for (uint256 i = 0; i < reports.length; ++i) {
+            _accept(reports[i], p);
+        }
+    }
+
+    /// @dev Verifies one report against the stored state and stores its medians.
+    function _accept(Report calldata report, Params memory p) internal {
+        uint256 feedId = report.feedId;
+        FeedConfig memory cfg = _configs[feedId]; // both config slots, read once
+        FeedState memory st = _feeds[feedId];
+        if (!cfg.listed) revert UnknownFeed(feedId);
+
+        // Rounds are consecutive: a replayed or skipped round is rejected. The uint32 check keeps the
+        // cast below exact (2^32 rounds at one per second would take 136 years).
+        uint256 round = report.round;
+        if (round != uint256(st.round) + 1 || round > type(uint32).max) {
+            revert WrongRound(feedId, round, uint256(st.round) + 1);
+        }
+        // Observations only move forward in time, and at most maxFutureDrift ahead of the block.
+        uint256 observedAt = report.observedAt;
+        if (observedAt <= st.observedAt) revert ObservationNotNewer(feedId, observedAt, st.observedAt);
+        if (observedAt > block.timestamp + p.maxFutureDrift) {
+            revert ObservationInFuture(feedId, observedAt, block.timestamp + p.maxFutureDrift);
+        }
+        uint256 n = report.observations.length;
+        if (n < p.quorum) revert QuorumNotMet(feedId, n, p.quorum);
+
+        (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, n);
+
+        // Casts are exact: price <= maxPrice < 2^128, vol <= maxVol < 2^64, observedAt is at most
+        // a minute or so past the block (year 2106 for uint32 overflow).
+        uint256 previousPrice = st.price;
+        _feeds[feedId] = FeedState({
+            price: uint128(price),
+            vol: uint64(vol),
+            observedAt: uint32(observedAt),
+            round: uint32(round)
+        });
+        emit FeedUpdated(feedId, round, price, vol, observedAt);
+
+        // Circuit breaker: |S_new - S_old| / S_old > J, compared without division. No overflow:
+        // prices are < 2^128 and J <= 1e18 < 2^60. The first report has no previous price.
+        if (previousPrice != 0) {
+            uint256 move = price > previousPrice ? price - previousPrice : previousPrice - price;
+            if (move * WAD > uint256(p.jumpThreshold) * previousPrice) {
+                uint256 until = block.timestamp + p.coolDown;
+                // A second jump during a cool-down extends it, never shortens it.
+                // (uint32: block.timestamp + 1 day fits until 2106.)
+                if (until < cfg.reduceOnlyUntil) until = cfg.reduceOnlyUntil;
+                _configs[feedId].reduceOnlyUntil = uint32(until);
+                emit CircuitBreakerTripped(feedId, previousPrice, price, until);
+            }
+        }
+
+        // Expiries: O(1) unless one is due.
+        uint256 next = cfg.nextExpiry;
+        if (next != 0 && observedAt >= next) _fixExpiries(feedId, price, observedAt, round);
+    }
+
+    /// @dev Checks every observation (bounds, signature, distinct authorised signer) and returns the
+    ///      medians of prices and vols, each sorted independently by insertion into memory arrays.
+    function _verifiedMedians(Report calldata report, FeedConfig memory cfg, uint256 n)
+        internal
+        view
+        returns (uint256 price, uint256 vol)
+    {
+        uint256[] memory prices = new uint256[](n);
+        uint256[] memory vols = new uint256[](n);
+        uint256 seen; // bit i set: the signer with index i already signed this report
+        for (uint256 i = 0; i < n; ++i) {
+            SignedObservation calldata o = report.observations[i];
+            uint256 oPrice = o.price;
+            uint256 oVol = o.vol;
+            // SPEC §3: zero or out-of-bounds values are rejected per observation (minPrice >= 1).
+            if (oPrice < cfg.minPrice || oPrice > cfg.maxPrice) {
+                revert PriceOutOfBounds(report.feedId, oPrice, cfg.minPrice, cfg.maxPrice);
+            }
+            if (oVol == 0 || oVol > cfg.maxVol) revert VolOutOfBounds(report.feedId, oVol, cfg.maxVol);
+
+            uint256 bit = _signerBit(report, o, i);
+            if (seen & bit != 0) revert DuplicateSigner(report.feedId, _signerOf(report, o));
+            seen |= bit;
+
+            _insertSorted(prices, i, oPrice);
+            _insertSorted(vols, i, oVol);
+        }
+        price = _median(prices);
+        vol = _median(vols);
+    }
+
+    /// @dev The bit (1 << signer index) of observation `i`'s signer; reverts unless the signature is a
+    ///      valid low-s signature of an authorised signer over this report's Observation message.
+    function _signerBit(Report calldata report, SignedObservation calldata o, uint256 i)
+        internal
+        view
+        returns (uint256)
+    {
+        bytes32 digest = _observationDigest(report.feedId, report.round, report.observedAt, o.price, o.vol);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, o.v, o.r, o.s);
+        if (err == ECDSA.RecoverError.InvalidSignatureS) revert MalleableSignature(report.feedId, i, o.s);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(report.feedId, i);
+        uint256 index = _signerIndex[signer];
+        if (index == 0) revert UnknownSigner(report.feedId, signer);
+        return 1 << index; // index in [1, 32]
+    }
+
+    /// @dev Recovers observation `o`'s signer again: only on the duplicate-signer error path.
+    function _signerOf(Report calldata report, SignedObservation calldata o) internal view returns (address) {
+        bytes32 digest = _observationDigest(report.feedId, report.round, report.observedAt, o.price, o.vol);
+        return ECDSA.recover(digest, o.v, o.r, o.s);
+    }
+
+    /// @dev Inserts `x` into the ascending prefix a[0..len) (a has room for it).
+    function _insertSorted(uint256[] memory a, uint256 len, uint256 x) internal pure {
+        uint256 j = len;
+        while (j > 0 && a[j - 1] > x) {
+            a[j] = a[j - 1];
+            --j;
+        }
+        a[j] = x;
+    }
+
+    /// @dev Median of an ascending array: the middle element for odd n, the floor of the mean of the
+    ///      two middle ones for even n (DESIGN "Oracle"). Written as lo + (hi - lo) / 2: no overflow.
+    function _median(uint256[] memory a) internal pure returns (uint256) {
+        uint256 n = a.length;
+        uint256 mid = n / 2;
+        if (n % 2 == 1) return a[mid];
+        uint256 lo = a[mid - 1];
+        return lo + (a[mid] - lo) / 2;
+    }
+
+    /// @dev Fixes the settlement price of every pending expiry <= observedAt, then caches the next.
+    function _fixExpiries(uint256 feedId, uint256 price, uint256 observedAt, uint256 round) internal {
+        FeedConfig storage cfg = _configs[feedId];
+        uint32[] storage queue = _expiries[feedId];
+        uint256 head = cfg.expiryHead;
+        uint256 len = queue.length;
+        while (head < len) {
+            uint256 expiry = queue[head];
+            if (expiry > observedAt) break;
+            _settlementPrices[feedId][expiry] = price;
+            emit SettlementPriceFixed(feedId, expiry, price, round);
+            ++head;
+        }
+        // head <= len <= expiries ever registered, far below 2^32.
+        cfg.expiryHead = uint32(head);
+        cfg.nextExpiry = head < len ? queue[head] : 0;
+    }
+
+    // --- Expiries ---
+
+    /// @inheritdoc IKeelOracle
+    function registerExpiry(uint256 feedId, uint256 expiry) external override {
+        // INV-7: only governance and the registrars it authorised (the margin engine) add expiries.
+        if (msg.sender != owner() && !isRegistrar[msg.sender]) revert NotRegistrar(msg.sender);
+        FeedConfig storage cfg = _configs[feedId];
+        if (!cfg.listed) revert UnknownFeed(feedId);
+        // A price observed at or after the expiry is already stored: no later report could fix it.
+        uint256 lastObserved = _feeds[feedId].observedAt;
+        if (expiry <= lastObserved) revert ExpiryAlreadyObserved(feedId, expiry, lastObserved);
+        if (expiry > type(uint32).max) revert ExpiryOutOfRange(expiry);
+
+        uint32[] storage queue = _expiries[feedId];
+        uint256 head = cfg.expiryHead;
+        uint256 len = queue.length;
+        // Scan from the end: new expiries are usually the latest, so this is O(1) in practice.
+        uint256 j = len;
+        while (j > head && queue[j - 1] >= expiry) {
+            if (queue[j - 1] == expiry) return; // already pending: nothing to do
+            --j;
+        }
+        if (len - head >= MAX_PENDING_EXPIRIES) revert TooManyPendingExpiries(feedId, MAX_PENDING_EXPIRIES);
+        queue.push();
+        for (uint256 k = len; k > j; --k) {
+            queue[k] = queue[k - 1];
+        }
+        queue[j] = uint32(expiry);
+        if (j == head) cfg.nextExpiry = uint32(expiry);
+        emit ExpiryRegistered(feedId, expiry);
+    }
+
+    // --- Governance ---
+
+    /// @inheritdoc IKeelOracle
+    function addFeed(uint256 feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol)
+        external
+        override
+        onlyOwner
+    {
+        // Feed id 0 means "no feed" across Keel (e.g. the settlement asset's fixed $1 price).
+        if (feedId == 0) revert InvalidFeedId(feedId);
+        FeedConfig storage cfg = _configs[feedId];
+        if (cfg.listed) revert FeedExists(feedId);
+        _setBounds(cfg, minPrice, maxPrice, maxVol);
+        cfg.listed = true;
+        emit FeedAdded(feedId, minPrice, maxPrice, maxVol);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function setFeedBounds(uint256 feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol)
+        external
+        override
+        onlyOwner
+    {
+        FeedConfig storage cfg = _configs[feedId];
+        if (!cfg.listed) revert UnknownFeed(feedId);
+        _setBounds(cfg, minPrice, maxPrice, maxVol);
+        emit FeedBoundsSet(feedId, minPrice, maxPrice, maxVol);
+    }
+
+    /// @dev minPrice >= 1 so that a zero price is always rejected (SPEC §3); maxPrice and maxVol fit
+    ///      the FeedState fields (uint128, uint64), so an accepted median is stored exactly; maxVol >= 1
+    ///      or no vol could be accepted.
+    function _setBounds(FeedConfig storage cfg, uint256 minPrice, uint256 maxPrice, uint256 maxVol) internal {
+        if (minPrice == 0 || minPrice > maxPrice || maxPrice > type(uint128).max || maxVol == 0 || maxVol > type(uint64).max)
+        {
+            revert InvalidBounds(minPrice, maxPrice, maxVol);
+        }
+        cfg.minPrice = uint128(minPrice);
+        cfg.maxPrice = uint128(maxPrice);
+        cfg.maxVol = uint64(maxVol);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function setSigner(address signer, bool authorised) external override onlyOwner {
+        if (authorised) {
+            _addSigner(signer);
+        } else {
+            uint256 index = _signerIndex[signer];
+            if (index == 0) revert SignerUnchanged(signer, false);
+            delete _signerIndex[signer];
+            _params.usedIndices &= ~uint32(1 << (index - 1));
+            --_params.signerCount;
+            emit SignerSet(signer, false, _params.signerCount);
+        }
+        // The quorum rule must hold for the new signer set; change the quorum first when growing
+        // past 2q - 1 signers, and remove signers first when shrinking the quorum.
+        _checkQuorum(_params.quorum, _params.signerCount);
+    }
+
+    /// @dev Gives `signer` the lowest free index (bits of `usedIndices`); index + 1 is stored.
+    function _addSigner(address signer) internal {
+        if (signer == address(0)) revert InvalidSigner(signer);
+        if (_signerIndex[signer] != 0) revert SignerUnchanged(signer, true);
+        uint256 used = _params.usedIndices;
+        if (_params.signerCount >= MAX_SIGNERS) revert TooManySigners(MAX_SIGNERS);
+        uint256 index = 0;
+        while (used & (1 << index) != 0) ++index; // a free index < 32 exists: count < 32
+        _signerIndex[signer] = uint8(index + 1);
+        _params.usedIndices = uint32(used | (1 << index));
+        ++_params.signerCount;
+        emit SignerSet(signer, true, _params.signerCount);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function setQuorum(uint256 quorum_) external override onlyOwner {
+        _setQuorum(quorum_);
+    }
+
+    function _setQuorum(uint256 quorum_) internal {
+        _checkQuorum(quorum_, _params.signerCount);
+        _params.quorum = uint8(quorum_); // <= signerCount <= 32
+        emit QuorumSet(quorum_);
+    }
+
+    /// @dev 1 <= quorum (a report needs a signature); quorum <= signerCount (else no report can ever be
+    ///      accepted); 2 * quorum > signerCount (a strict majority: two disjoint signer groups cannot
+    ///      both reach quorum, so a minority cannot outvote the honest majority's round).
+    function _checkQuorum(uint256 quorum_, uint256 count) internal pure {
+        if (quorum_ == 0 || quorum_ > count || 2 * quorum_ <= count) revert InvalidQuorum(quorum_, count);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function setParam(bytes32 what, uint256 value) external override onlyOwner {
+        if (what == HEARTBEAT) {
+            // >= 1 min: relayers cannot push faster than blocks land; <= 1 day: margin must not run on
+            // prices older than a day.
+            _checkParam(what, value, 1 minutes, 1 days);
+            _params.heartbeat = uint32(value);
+        } else if (what == MAX_FUTURE_DRIFT) {
+            // <= 5 min: a far-future report would block every honest report dated before it and fix
+            // expiry prices early; 0 allowed (signers' clocks never ahead of the chain).
+            _checkParam(what, value, 0, 5 minutes);
+            _params.maxFutureDrift = uint32(value);
+        } else if (what == JUMP_THRESHOLD) {
+            // >= 1%: below that ordinary noise would keep markets reduce-only; <= 100%: above it no
+            // fall (at most -100%) could ever trip the breaker.
+            _checkParam(what, value, 0.01e18, 1e18);
+            _params.jumpThreshold = uint64(value);
+        } else if (what == COOL_DOWN) {
+            // >= 1 min: the breaker cannot be silently disabled; <= 1 day: users must not be kept from
+            // adding hedges for longer than that (liquidations run regardless).
+            _checkParam(what, value, 1 minutes, 1 days);
+            _params.coolDown = uint32(value);
+        } else {
+            revert UnknownParam(what);
+        }
+        emit ParamSet(what, value);
+    }
+
+    function _checkParam(bytes32 what, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert ParamOutOfBounds(what, value, min, max);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function setRegistrar(address registrar, bool authorised) external override onlyOwner {
+        isRegistrar[registrar] = authorised;
+        emit RegistrarSet(registrar, authorised);
+    }
+
+    // --- Views ---
+
+    /// @inheritdoc IOracle
+    function feed(uint256 feedId) external view override returns (FeedState memory) {
+        return _feeds[feedId];
+    }
+
+    /// @inheritdoc IOracle
+    function freshFeed(uint256 feedId)
+        external
+        view
+        override
+        returns (uint256 priceWad, uint256 volWad, uint256 observedAt)
+    {
+        FeedState memory st = _feeds[feedId];
+        if (_stale(st.observedAt)) revert StalePrice(feedId, st.observedAt, block.timestamp);
+        return (st.price, st.vol, st.observedAt);
+    }
+
+    /// @inheritdoc IOracle
+    function isStale(uint256 feedId) external view override returns (bool) {
+        return _stale(_feeds[feedId].observedAt);
+    }
+
+    /// @dev Never reported (observedAt 0) or now - observedAt > heartbeat. Written as a sum because
+    ///      observedAt may be up to maxFutureDrift ahead of the block.
+    function _stale(uint256 observedAt) internal view returns (bool) {
+        return observedAt == 0 || block.timestamp > observedAt + _params.heartbeat;
+    }
+
+    /// @inheritdoc IOracle
+    function isReduceOnly(uint256 feedId) external view override returns (bool) {
+        return block.timestamp < _configs[feedId].reduceOnlyUntil;
+    }
+
+    /// @inheritdoc IOracle
+    function settlementPrice(uint256 feedId, uint256 expiry) external view override returns (uint256) {
+        return _settlementPrices[feedId][expiry];
+    }
+
+    /// @inheritdoc IKeelOracle
+    function feedConfig(uint256 feedId)
+        external
+        view
+        override
+        returns (uint256 minPrice, uint256 maxPrice, uint256 maxVol, bool listed)
+    {
+        FeedConfig storage cfg = _configs[feedId];
+        return (cfg.minPrice, cfg.maxPrice, cfg.maxVol, cfg.listed);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function reduceOnlyUntil(uint256 feedId) external view override returns (uint256) {
+        return _configs[feedId].reduceOnlyUntil;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function pendingExpiries(uint256 feedId) external view override returns (uint256[] memory out) {
+        uint32[] storage queue = _expiries[feedId];
+        uint256 head = _configs[feedId].expiryHead;
+        out = new uint256[](queue.length - head);
+        for (uint256 i = 0; i < out.length; ++i) {
+            out[i] = queue[head + i];
+        }
+    }
+
+    /// @inheritdoc IKeelOracle
+    function heartbeat() external view override returns (uint256) {
+        return _params.heartbeat;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function maxFutureDrift() external view override returns (uint256) {
+        return _params.maxFutureDrift;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function jumpThreshold() external view override returns (uint256) {
+        return _params.jumpThreshold;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function coolDown() external view override returns (uint256) {
+        return _params.coolDown;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function quorum() external view override returns (uint256) {
+        return _params.quorum;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function signerCount() external view override returns (uint256) {
+        return _params.signerCount;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function isSigner(address account) external view override returns (bool) {
+        return _signerIndex[account] != 0;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function domainSeparator() external view override returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @inheritdoc IKeelOracle
+    function observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
+        external
+        view
+        override
+        returns (bytes32)
+    {
+        return _observationDigest(feedId, round, observedAt, price, vol);
+    }
+
+    function _observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
+        internal
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(OBSERVATION_TYPEHASH, feedId, round, observedAt, price, vol)));
+    }
+}
