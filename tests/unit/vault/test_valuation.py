@@ -102,20 +102,18 @@ def test_fixed_price_collateral_needs_no_feed(vault, deployer, vault_oracle, ali
     )
 
 
-def test_valuation_reverts_when_price_feed_is_stale(vault, weth, alice, alice_account):
+def test_valuation_reverts_when_price_feed_is_stale(
+    vault, weth, vault_oracle, alice, alice_account
+):
     fund(weth, alice, vault, WAD)
     vault.deposit(alice_account, weth, WAD, {"from": alice})
-    chain.sleep(3601 + 60)
+    observed = vault_oracle.feed(ETH)[2]
+    chain.sleep(vault_oracle.heartbeat() + 60)
     chain.mine()
-    observed = vault_observed_at(vault, ETH)
     with brownie.reverts(revert_pattern=rf"StalePrice: {ETH}, {observed}, \d+"):
         vault.valuation(alice_account)
-
-
-def vault_observed_at(vault, feed_id):
-    from brownie import VaultTestOracle
-
-    return VaultTestOracle.at(vault.oracle()).feed(feed_id)[2]
+    set_feed(vault_oracle, ETH, ETH_PRICE, 8 * WAD // 10)
+    assert plain(vault.valuation(alice_account)[1][0])[4] == ETH_PRICE
 
 
 def test_valuation_reverts_when_linked_vol_feed_is_stale(
@@ -126,14 +124,23 @@ def test_valuation_reverts_when_linked_vol_feed_is_stale(
     list_asset(vault, t, volatile_config(3, linked_underlying=ETH))
     fund(t, alice, vault, WAD)
     vault.deposit(alice_account, t, WAD, {"from": alice})
-    old = chain[-1].timestamp - 7200
-    set_feed(vault_oracle, ETH, ETH_PRICE, 16 * WAD // 10, old)
+    observed = vault_oracle.feed(ETH)[2]
+    chain.sleep(vault_oracle.heartbeat() + 60)
+    chain.mine()
     set_feed(vault_oracle, 3, ETH_PRICE, WAD // 10)
-    with brownie.reverts(revert_pattern=rf"StalePrice: {ETH}, {old}, \d+"):
+    with brownie.reverts(revert_pattern=rf"StalePrice: {ETH}, {observed}, \d+"):
         vault.valuation(alice_account)
     set_feed(vault_oracle, ETH, ETH_PRICE, 16 * WAD // 10)  # fresh again: 2 h0 from ETH's vol
     value = plain(vault.valuation(alice_account)[1][0])
     assert value[3:] == (ETH_PRICE, ETH_PRICE, ceil_div(ETH_PRICE * 2 * H0, WAD))
+
+
+def test_haircut_view_does_not_require_fresh_feeds(vault, weth, vault_oracle):
+    set_feed(vault_oracle, ETH, ETH_PRICE, 16 * WAD // 10)
+    chain.sleep(vault_oracle.heartbeat() + 60)
+    chain.mine()
+    assert vault_oracle.isStale(ETH)
+    assert vault.haircut(weth) == 2 * H0
 
 
 def test_valuation_of_unknown_or_empty_account(vault):
