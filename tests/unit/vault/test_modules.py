@@ -1,6 +1,7 @@
 """Module functions (moveCash, adjustCash, collectFee, payFromInsurance, socialiseLoss, moveCollateral):
 governance-authorised modules only (INV-7), exact cash arithmetic and the socialisation index."""
 
+import brownie
 import pytest
 from brownie import MockERC20
 
@@ -268,3 +269,9 @@ def test_move_collateral_respects_the_eight_token_limit(
     vault.deposit(alice_account, tokens[8], 1, {"from": alice})
     with reverts("TooManyCollateralAssets", bob_account, 8):
         vault.moveCollateral(alice_account, bob_account, tokens[8], 1, {"from": engine})
+
+
+def test_move_cash_of_int256_min_is_rejected_not_wrapped(vault, engine, alice_account, bob_account):
+    """-type(int256).min has no int256: checked arithmetic panics (not an amount any module uses)."""
+    with brownie.reverts("Integer overflow"):
+        vault.moveCash(alice_account, bob_account, -(2**255), {"from": engine})
