@@ -44,7 +44,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint64 jumpThreshold;    // |dS|/S above which the breaker trips                    [wad]
         uint8 quorum;            // distinct signatures a report needs                      [count]
         uint8 signerCount;       // authorised signers                                      [count]
-        uint32 usedIndices;      // bit i set: signer index i is taken                      [bitmap]
+        uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
     }
 
     // --- Constants ---
@@ -132,7 +132,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, n);
 
         // Casts are exact: price <= maxPrice < 2^128, vol <= maxVol < 2^64, observedAt is at most
-        // a minute or so past the block (year 2106 for uint32 overflow).
+        // maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
         uint256 previousPrice = st.price;
         _feeds[feedId] = FeedState({
             price: uint128(price),
@@ -529,11 +529,26 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         return _observationDigest(feedId, round, observedAt, price, vol);
     }
 
+    /// @dev EIP-712 digest of an Observation. The struct hash is computed in scratch memory past the
+    ///      free memory pointer (not advanced: nothing else is allocated before the hash is taken),
+    ///      instead of `abi.encode`, which would allocate 192 bytes per observation.
     function _observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
         internal
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(OBSERVATION_TYPEHASH, feedId, round, observedAt, price, vol)));
+        bytes32 typehash = OBSERVATION_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), feedId)
+            mstore(add(m, 0x40), round)
+            mstore(add(m, 0x60), observedAt)
+            mstore(add(m, 0x80), price)
+            mstore(add(m, 0xa0), vol)
+            structHash := keccak256(m, 0xc0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 }

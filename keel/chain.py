@@ -22,18 +22,43 @@ def apply_port_override() -> None:
     CONFIG.networks[EMBEDDED_NETWORK].setdefault("cmd_settings", {})["port"] = int(port)
 
 
-def connect(network: str | None = None):
-    """Connect brownie to `network` (default: the embedded anvil chain, launched if needed)."""
+def connect(network: str | None = None, *, quiet: bool = True):
+    """Connect brownie to `network` (default: the embedded anvil chain, launched if needed).
+
+    Loads the project as `brownie run` does (its settings, and its contracts importable as
+    `from brownie import Vault`). `quiet` silences brownie's line-per-transaction output.
+    """
     import brownie
     from brownie import project
+    from brownie._config import CONFIG
 
     if not project.get_loaded_projects():
-        project.load(
-            os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name="KeelProject"
-        )
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        loaded = project.load(root, name="KeelProject")
+        # brownie applies a project's network settings (anvil's gas limit, chain id, ...) only here
+        loaded.load_config()
+        loaded._add_to_main_namespace()
+    CONFIG.argv["silent"] = quiet
     name = network or EMBEDDED_NETWORK
     if name == EMBEDDED_NETWORK:
         apply_port_override()
     if not brownie.network.is_connected():
         brownie.network.connect(name)
     return project.get_loaded_projects()[0]
+
+
+def project():
+    """The loaded brownie project (its ContractContainers: `project().Vault`, ...)."""
+    from brownie import project as brownie_project
+
+    loaded = brownie_project.get_loaded_projects()
+    if not loaded:
+        raise RuntimeError("no brownie project loaded: call keel.chain.connect() first")
+    return loaded[0]
+
+
+def rpc_url() -> str:
+    """JSON-RPC URL of the connected chain (for separate processes such as the relayer)."""
+    import brownie
+
+    return brownie.web3.provider.endpoint_uri

@@ -26,7 +26,7 @@ def _fmt(a) -> str:
     if isinstance(a, int):
         return str(a)
     if isinstance(a, (bytes, bytearray)):
-        return "0x" + bytes(a).hex()
+        return str(bytes(a))  # brownie renders bytesN arguments as Python bytes literals
     s = str(a)
     return s.lower() if s.startswith("0x") else s
 

@@ -1,0 +1,180 @@
+"""Gas benchmark (`make bench`, or `python -m keel.bench.gas`): writes reports/gas.md and gas.json.
+
+Measures, on the embedded anvil chain with the project's compiler settings, the gas of real
+transactions (receipts' gasUsed, which includes the 21,000 base cost and calldata):
+- Vault: deposit (first and repeat, 18-decimal WETH and the 6-decimal settlement USDC) and withdraw;
+- Oracle: one submission updating 2 feeds with 3 and with 5 signatures each (steady state: both feeds
+  already hold a report, so the packed feed slot is rewritten, not created);
+- margin engine figures, when `keel.bench.engine_gas` is present (see its docstring).
+Goals come from the issues; they are reported as met or not, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+N_SIGNERS = 5
+KEY_SEED = 0  # derived test keys (public), as the demo's relayer uses
+
+
+@dataclass
+class GasRow:
+    section: str
+    operation: str
+    workload: str
+    gas: int
+    goal: int | None = None  # upper bound from the issue, if any  [gas]
+
+    @property
+    def status(self) -> str:
+        if self.goal is None:
+            return ""
+        return "met" if self.gas <= self.goal else "not met"
+
+
+def measure_vault(system, owner) -> list[GasRow]:
+    vault, weth, usdc = system.vault, system.tokens["WETH"], system.tokens["USDC"]
+    tx = {"from": owner}
+    acct = vault.openAccount(tx).return_value
+    for token, units in ((weth, 10 * 10**18), (usdc, 100_000 * 10**6)):
+        token.mint(owner, units, tx)
+        token.approve(vault, units, tx)
+    rows = []
+
+    def row(op, workload, receipt, goal=None):
+        rows.append(GasRow("Vault", op, workload, receipt.gas_used, goal))
+
+    row("deposit", "WETH (18 dec), first into the account", vault.deposit(acct, weth, 10**18, tx))
+    row("deposit", "WETH (18 dec), repeat", vault.deposit(acct, weth, 10**18, tx), 70_000)
+    row("deposit", "USDC cash (6 dec), first", vault.deposit(acct, usdc, 10**9, tx))
+    row("deposit", "USDC cash (6 dec), repeat", vault.deposit(acct, usdc, 10**9, tx), 70_000)
+    row(
+        "withdraw", "WETH, partial, no margin engine", vault.withdraw(acct, weth, 10**17, owner, tx)
+    )
+    row("withdraw", "USDC cash, partial", vault.withdraw(acct, usdc, 10**8, owner, tx))
+    return rows
+
+
+def measure_oracle(system, sender, signers) -> list[GasRow]:
+    import brownie
+
+    from keel.deploy_oracle import make_report
+    from keel.system import BTC, ETH, WAD
+
+    oracle = system.oracle
+    prices = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
+    vols = {BTC: 6 * WAD // 10, ETH: 75 * WAD // 100}
+    rows = []
+
+    def submit(n_sigs: int):
+        brownie.chain.sleep(60)
+        brownie.chain.mine()
+        now = brownie.chain.time() - 1
+        reports = []
+        for feed in (BTC, ETH):
+            round_ = oracle.feed(feed)[3] + 1
+            obs = [
+                (s.key, prices[feed] + i * WAD, vols[feed]) for i, s in enumerate(signers[:n_sigs])
+            ]
+            reports.append(make_report(oracle, feed, round_, now, obs))
+        return oracle.submit(reports, {"from": sender})
+
+    submit(3)  # first reports create the feed slots; measure the steady state below
+    rows.append(GasRow("Oracle", "submit", "2 feeds x 3 signatures", submit(3).gas_used, 120_000))
+    rows.append(GasRow("Oracle", "submit", "2 feeds x 5 signatures", submit(5).gas_used))
+    return rows
+
+
+def compiler_settings() -> str:
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "brownie-config.yaml").read_text())
+    solc_version = json.loads((ROOT / "node_modules/solc/package.json").read_text())["version"]
+    opt = cfg["compiler"]["solc"]["optimizer"]
+    return (
+        f"solc {solc_version} (solcjs), optimizer {'on' if opt['enabled'] else 'off'} "
+        f"({opt['runs']} runs), evm {cfg['compiler']['evm_version']}"
+    )
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True)
+        return out.stdout.decode().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def write_reports(rows: list[GasRow], out_dir: Path, notes: list[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "command": "make bench  (python -m keel.bench.gas)",
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(),
+        "compiler": compiler_settings(),
+        "chain": "embedded anvil (brownie network 'anvil')",
+    }
+    data = {"meta": meta, "rows": [asdict(r) | {"status": r.status} for r in rows], "notes": notes}
+    (out_dir / "gas.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = [
+        "# Gas",
+        "",
+        f"Measured {meta['date']} at commit `{meta['commit']}` with `{meta['command']}` on the "
+        f"{meta['chain']}; {meta['compiler']}. Figures are receipts' `gasUsed` (including the "
+        "21,000 base and calldata) unless the workload says otherwise.",
+        "",
+        "| component | operation | workload | gas | goal | status |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for r in rows:
+        goal = f"≤ {r.goal:,}" if r.goal else ""
+        lines.append(
+            f"| {r.section} | {r.operation} | {r.workload} | {r.gas:,} | {goal} | {r.status} |"
+        )
+    if notes:
+        lines += ["", *notes]
+    (out_dir / "gas.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="keel-bench-gas", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "reports", help="output folder (reports/)")
+    ap.add_argument("--network", default=None, help="brownie network (embedded anvil)")
+    args = ap.parse_args(argv)
+
+    from keel.chain import connect
+
+    connect(args.network)
+    import brownie
+    from oracle.signers import derive_keys
+
+    from keel.system import deploy_system
+
+    deployer, owner, sender = brownie.accounts[0], brownie.accounts[1], brownie.accounts[2]
+    signers = derive_keys(N_SIGNERS, KEY_SEED)
+    system = deploy_system(deployer, [s.address for s in signers], quorum=3)
+    rows = measure_vault(system, owner) + measure_oracle(system, sender, signers)
+    notes: list[str] = []
+    try:
+        from keel.bench import engine_gas
+    except ImportError:
+        engine_gas = None
+    if engine_gas is not None and hasattr(engine_gas, "measure"):
+        engine_rows, engine_notes = engine_gas.measure()
+        rows += [GasRow(**r) if isinstance(r, dict) else r for r in engine_rows]
+        notes += engine_notes
+    write_reports(rows, args.out, notes)
+    for r in rows:
+        print(f"{r.section:<8}{r.operation:<12}{r.workload:<45}{r.gas:>12,} {r.status}")
+    print(f"wrote {args.out / 'gas.md'} and {args.out / 'gas.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

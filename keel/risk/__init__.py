@@ -1,0 +1,107 @@
+"""Keel reference risk model: an independent float64 implementation of SPEC §6, vectorised.
+
+Build inputs with `MarketState.build` / `Portfolios.from_accounts` (USD floats), or from chain
+integers with `keel.risk.chain_inputs` (`market_from_chain`, `portfolios_from_chain`). Then:
+
+    result = compute_margin(market, portfolios)   # arrays over accounts
+    print(result.account(0))                      # one account's breakdown
+
+Comparisons: `isolated_margin`, `simple_cross_margin`, `what_if`; market risk: `historical_var`.
+
+Choices where SPEC §6 / DESIGN.md "Margin" leave room (the chain must make the same ones):
+  - "Expired" means expiry ≤ the feed's observedAt (τ = 0). With a fixed settlement price the series
+    is worth q·payoff(settlement price) in E, has zero scenario P&L and is left out of SOM. Without
+    one it is worth its intrinsic value at S and its scenario P&L is the change of intrinsic value
+    at S(1 + x_j) (BS at τ = 0), and a short one still counts in SOM (it still carries spot risk).
+  - Linked collateral moves with its own price: a·P_c·x_j (SPEC), where P_c is the token price the
+    Vault uses (by default the price of its price feed), not the underlying's spot.
+  - Positive cash is the effective cash after the socialisation index; its 1% haircut applies to
+    max(cash, 0) only. Funding owed is an input per perp (the chain reader supplies it).
+  - Worst scenario index: the first index attaining the minimum (DESIGN.md). Exact ties in exact
+    arithmetic can round differently in float64 and in wad integers; the reference does not try to
+    reproduce the integer tie-break, and `compare_breakdown` checks an index only where its loss
+    is non-zero. Values below zero by rounding are clamped: a BS value is never negative.
+  - The per-account view lists an underlying only when the account holds something moving with it.
+"""
+
+from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
+from .chain_inputs import (
+    agrees,
+    compare_breakdown,
+    market_from_chain,
+    portfolios_from_chain,
+)
+from .compare import (
+    IsolatedMargin,
+    SimpleCrossMargin,
+    SimpleCrossParams,
+    WhatIf,
+    isolated_margin,
+    simple_cross_margin,
+    what_if,
+)
+from .margin import (
+    AccountGreeks,
+    AccountMargin,
+    MarginResult,
+    account_greeks,
+    collateral_haircuts,
+    compute_margin,
+    position_greeks,
+    series_table,
+)
+from .model import (
+    Account,
+    CollateralToken,
+    MarginParams,
+    MarketState,
+    Option,
+    Perp,
+    Portfolios,
+    time_to_expiry,
+)
+from .scenarios import scan_range, scenario_vols, scenario_weights, spot_moves, vol_states
+from .var import VarResult, historical_var, portfolio_pnl, var_es
+
+__all__ = [
+    "Account",
+    "AccountGreeks",
+    "AccountMargin",
+    "CollateralToken",
+    "Greeks",
+    "IsolatedMargin",
+    "MarginParams",
+    "MarginResult",
+    "MarketState",
+    "Option",
+    "Perp",
+    "Portfolios",
+    "SimpleCrossMargin",
+    "SimpleCrossParams",
+    "VarResult",
+    "WhatIf",
+    "account_greeks",
+    "agrees",
+    "bs_greeks",
+    "bs_price",
+    "collateral_haircuts",
+    "compare_breakdown",
+    "compute_margin",
+    "historical_var",
+    "intrinsic",
+    "isolated_margin",
+    "market_from_chain",
+    "portfolio_pnl",
+    "portfolios_from_chain",
+    "position_greeks",
+    "scan_range",
+    "scenario_vols",
+    "scenario_weights",
+    "series_table",
+    "simple_cross_margin",
+    "spot_moves",
+    "time_to_expiry",
+    "var_es",
+    "vol_states",
+    "what_if",
+]

@@ -1,0 +1,176 @@
+"""The one place chain integers become model floats (and model figures are compared with the chain).
+
+The chain reader fills plain ints and dicts shaped like the contracts' structs; field names follow
+interfaces/IOracle.sol (FeedState) and interfaces/IVault.sol (AssetConfig):
+
+    feeds      {feedId: {"price": wad, "vol": wad, "observedAt": unix s}}      (or (price, vol, t))
+    tokens     [{"token": name or address, "decimals": int, "priceFeed": feedId (0: $1),
+                 "linkedUnderlying": feedId (0: none), "baseHaircut": wad, "maxHaircut": wad,
+                 "refVol": wad, "price": wad (optional, default: the price feed's price)}]
+    accounts   [{"id": int, "cash": signed wad (effective cash, after the cash index),
+                 "collateral": {token: amount in token units},
+                 "perps": [{"feedId", "size": signed wad, "entryPrice": wad,
+                            "fundingOwed": signed wad, owed by the account}],
+                 "options": [{"feedId", "strike": wad, "expiry": unix s, "isCall": bool,
+                              "size": signed wad}]}]
+
+Python's int / int is correctly rounded, so every wad converts to the nearest float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+
+from .margin import AccountMargin
+from .model import (
+    Account,
+    CollateralToken,
+    MarginParams,
+    MarketState,
+    Option,
+    Perp,
+    Portfolios,
+)
+
+WAD = 10**18
+REL_TOL = 1e-9  # SPEC §6 agreement: relative ...
+ABS_TOL = 1e-6  # ... or absolute for figures near zero                        [USD]
+
+
+def from_wad(x: int) -> float:
+    """Wad integer (1e18 = 1) → float, correctly rounded."""
+    return int(x) / WAD
+
+
+def from_units(amount: int, decimals: int) -> float:
+    """Token amount in the token's own units → whole tokens."""
+    return int(amount) / 10 ** int(decimals)
+
+
+def params_from_chain(params: Mapping[str, int] | None = None) -> MarginParams:
+    """MarginParams from wad ints keyed by field name (missing fields keep their defaults)."""
+    names = {f.name for f in fields(MarginParams)}
+    unknown = set(params or {}) - names
+    if unknown:
+        raise KeyError(f"unknown margin parameter(s) {sorted(unknown)}")
+    return MarginParams(**{k: from_wad(v) for k, v in (params or {}).items()})
+
+
+def market_from_chain(
+    feeds: Mapping[int, Mapping | Sequence],
+    tokens: Sequence[Mapping] = (),
+    settlement_haircut: int = 10**16,
+    settlement_prices: Mapping[tuple[int, int], int] | None = None,
+    params: Mapping[str, int] | None = None,
+) -> MarketState:
+    """MarketState from chain integers (see the module docstring for the shapes).
+
+    settlement_haircut: h0 of the settlement asset [wad]; settlement_prices: {(feedId, expiry): wad}
+    for the expiries whose price is fixed (IOracle.settlementPrice ≠ 0).
+    """
+    parsed = {}
+    for feed_id, f in feeds.items():
+        if isinstance(f, Mapping):
+            price, vol, t = f["price"], f["vol"], f["observedAt"]
+        else:
+            price, vol, t = f[0], f[1], f[2]
+        parsed[int(feed_id)] = (from_wad(price), from_wad(vol), int(t))
+    out_tokens = []
+    for t in tokens:
+        feed = int(t.get("priceFeed", 0))
+        if "price" in t:
+            price = from_wad(t["price"])
+        else:
+            price = parsed[feed][0] if feed else 1.0
+        out_tokens.append(
+            CollateralToken(
+                name=str(t["token"]),
+                price=price,
+                decimals=int(t["decimals"]),
+                linked_feed=int(t.get("linkedUnderlying", 0)),
+                h0=from_wad(t["baseHaircut"]),
+                h_max=from_wad(t["maxHaircut"]),
+                sigma_ref=from_wad(t["refVol"]),
+            )
+        )
+    return MarketState.build(
+        parsed,
+        out_tokens,
+        settlement_haircut=from_wad(settlement_haircut),
+        settlement_prices={k: from_wad(v) for k, v in (settlement_prices or {}).items()},
+        params=params_from_chain(params),
+    )
+
+
+def account_from_chain(acc: Mapping, market: MarketState) -> Account:
+    """One account dict of chain integers → `Account` (collateral keyed by token name/address)."""
+    decimals = {t.name: t.decimals for t in market.tokens}
+    return Account(
+        account_id=int(acc["id"]),
+        cash=from_wad(acc.get("cash", 0)),
+        collateral={
+            str(tok): from_units(amount, decimals[str(tok)])
+            for tok, amount in acc.get("collateral", {}).items()
+        },
+        perps=[
+            Perp(
+                feed=int(p["feedId"]),
+                size=from_wad(p["size"]),
+                entry=from_wad(p["entryPrice"]),
+                funding_owed=from_wad(p.get("fundingOwed", 0)),
+            )
+            for p in acc.get("perps", [])
+        ],
+        options=[
+            Option(
+                feed=int(o["feedId"]),
+                strike=from_wad(o["strike"]),
+                expiry=int(o["expiry"]),
+                is_call=bool(o["isCall"]),
+                size=from_wad(o["size"]),
+            )
+            for o in acc.get("options", [])
+        ],
+    )
+
+
+def portfolios_from_chain(accounts: Sequence[Mapping], market: MarketState) -> Portfolios:
+    """Columnar Portfolios from account dicts of chain integers."""
+    return Portfolios.from_accounts([account_from_chain(a, market) for a in accounts], market)
+
+
+def agrees(reference: float, chain: float, rel: float = REL_TOL, abs_tol: float = ABS_TOL) -> bool:
+    """SPEC §6 agreement of one figure: within `rel` relative or `abs_tol` USD absolute."""
+    diff = abs(reference - chain)
+    return diff <= abs_tol or diff <= rel * max(abs(reference), abs(chain))
+
+
+_BREAKDOWN_FIGURES = ("equity", "adjusted_equity", "im", "mm", "scan_risk", "som", "joint_loss")
+
+
+def compare_breakdown(reference: AccountMargin, chain: Mapping) -> list[str]:
+    """Mismatches between a reference breakdown and the chain's (empty list: INV-4 holds).
+
+    chain: wad ints keyed like `AccountMargin` (equity, adjusted_equity, im, mm, scan_risk, som,
+    joint_loss, optionally joint_worst) and optionally "underlyings": {feedId: (loss wad, worst)}.
+    Worst indices are compared only where the loss is not within tolerance of zero.
+    """
+    out = []
+    for name in _BREAKDOWN_FIGURES:
+        if name in chain:
+            ref, got = getattr(reference, name), from_wad(chain[name])
+            if not agrees(ref, got):
+                out.append(f"{name}: reference {ref!r} chain {got!r}")
+    if "joint_worst" in chain and reference.joint_loss > ABS_TOL:
+        if int(chain["joint_worst"]) != reference.joint_worst:
+            out.append(
+                f"joint_worst: reference {reference.joint_worst} chain {chain['joint_worst']}"
+            )
+    for feed, (loss_wad, worst) in chain.get("underlyings", {}).items():
+        ref_loss, ref_worst = reference.underlyings.get(int(feed), (0.0, 0))
+        if not agrees(ref_loss, from_wad(loss_wad)):
+            out.append(f"L_{feed}: reference {ref_loss!r} chain {from_wad(loss_wad)!r}")
+        elif ref_loss > ABS_TOL and int(worst) != ref_worst:
+            out.append(f"worst_{feed}: reference {ref_worst} chain {worst}")
+    return out

@@ -1,0 +1,816 @@
+"""The relayer's submit loop: a standalone process speaking JSON-RPC through web3.py.
+
+One cycle per source tick:
+  1. resolve a pending submission left by an earlier cycle or process (receipt, on-chain rounds,
+     nonce) so that a round is never sent twice;
+  2. optionally advance an anvil chain's clock (`advance_time`, off by default);
+  3. read chain time (latest block timestamp) and the on-chain state of every feed;
+  4. ask the push policy, per feed, whether to push (deviation, half heartbeat, never reported);
+  5. build one report per pushed feed: round = on-chain round + 1, observedAt = latest block
+     timestamp (never ahead of the chain), price from the tick, vol from the source or the EWMA,
+     clamped to the feed's bounds; sign with the first `quorum` signers or all of them;
+  6. check the submission with `oracle.rules` and `eth_estimateGas`: a doomed one is not sent;
+  7. sign the transaction with the pending nonce, write it to the state file, then send it (a resend
+     of the same signed bytes is idempotent) and wait for its receipt.
+
+Safety argument (no double submission, no reverted relayer transaction): the chain is the source of
+truth for rounds; a new report is only built once the previous transaction is resolved (mined,
+or its nonce consumed by something else, or re-broadcast byte for byte); the state file is written
+before a transaction leaves the process, so a kill -9 at any point leaves either no transaction or
+a recorded one that the next start resolves first.
+
+RPC failures (connection refused, timeouts, 5xx, truncated responses) are retried with bounded
+exponential backoff and jitter; a cycle that still fails is retried on the same tick later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import (
+    BadResponseFormat,
+    ContractCustomError,
+    ContractLogicError,
+    ProviderConnectionError,
+    RequestTimedOut,
+    TransactionNotFound,
+    Web3RPCError,
+)
+
+from oracle import rules
+from oracle.abi import ERROR_SELECTORS, ORACLE_ABI
+from oracle.logs import event, get_logger
+from oracle.policy import PushPolicy
+from oracle.report import Observation, oracle_domain
+from oracle.signers import Signer, noisy
+from oracle.sources import PriceSource, Tick
+from oracle.units import to_wad
+from oracle.vol import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
+
+STATE_VERSION = 1
+WAD = 10**18
+
+
+# --- Errors ---
+
+
+class RelayerError(Exception):
+    """Base of the relayer's typed exceptions."""
+
+
+class RpcUnavailable(RelayerError):
+    """The RPC endpoint kept failing for the whole retry budget of one call."""
+
+
+class SubmissionRejected(RelayerError):
+    """A submission would revert (per oracle.rules or eth_estimateGas); it was not sent."""
+
+    def __init__(self, error: str, args: tuple):
+        super().__init__(f"{error}{args}")
+        self.error = error
+        self.args_ = args
+
+
+# --- Config ---
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt i sleeps uniform(0.5, 1) * min(cap, base * 2^i)."""
+
+    base: float = 0.25  # [s]
+    cap: float = 5.0  # [s]
+    max_attempts: int = 8
+    max_elapsed: float = 30.0  # [s] total budget of one call
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.cap, self.base * 2**attempt) * rng.uniform(0.5, 1.0)
+
+
+@dataclass
+class RelayerConfig:
+    rpc_url: str
+    oracle: str
+    signers: list[Signer]  # oracle signers (each must be authorised on the Oracle)
+    sender: Signer  # pays gas and sends the transaction (need not be a signer)
+    source: PriceSource
+    feeds: tuple[int, ...] | None = None  # default: every feed of the source
+    sign_with: str = "quorum"  # "quorum": the first `quorum` signers, "all": every signer
+    deviation: Fraction = Fraction(5, 1000)  # push threshold |dS/S|
+    heartbeat: int | None = None  # [s] None: read from the Oracle
+    heartbeat_fraction: Fraction = Fraction(1, 2)
+    noise: float = 0.0  # std of each signer's multiplicative price/vol noise
+    noise_seed: int = 0
+    min_vol: float = 0.01  # floor of a pushed vol (the Oracle rejects 0)
+    ewma_lambda: float = DEFAULT_LAMBDA
+    initial_vol: float = DEFAULT_INITIAL_VOL
+    rounds: int | None = None  # stop once this many ticks were replayed (total, across restarts)
+    interval: float = 0.0  # [s] pause between cycles
+    advance_time: int = 0  # [s] anvil only: evm_increaseTime + evm_mine before each cycle
+    state_file: Path | None = None
+    rpc_timeout: float = 10.0  # [s] per HTTP request
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    receipt_timeout: float = 60.0  # [s]
+    receipt_poll: float = 0.2  # [s]
+    max_failures: int | None = 20  # consecutive failed attempts at one tick before giving up
+    gas_margin: float = 1.25  # gas limit = estimate * margin
+    jitter_seed: int | None = None
+
+
+@dataclass
+class CycleResult:
+    tick: int
+    pushed: dict[int, int] = field(default_factory=dict)  # feedId -> round accepted
+    held: dict[int, str] = field(default_factory=dict)  # feedId -> reason not pushed
+    tx_hash: str | None = None
+    rejected: str | None = None
+
+
+@dataclass
+class RunSummary:
+    ticks: int = 0  # ticks processed by this process
+    cursor: int = 0  # ticks processed in total under this state file
+    submissions: int = 0  # transactions accepted
+    rounds: dict[int, int] = field(default_factory=dict)  # feedId -> last on-chain round
+    failures: int = 0  # failed cycle attempts (RPC outages)
+    rejected: int = 0  # submissions not sent because they would revert
+
+
+# --- State file ---
+
+
+@dataclass
+class RelayerState:
+    """What survives a restart (.keel/relayer-state.json). The chain stays the source of truth."""
+
+    chain_id: int = 0
+    oracle: str = ""
+    sender: str = ""
+    cursor: int = 0  # ticks fully processed
+    pending: dict | None = None  # {"tx": hash, "raw": hex, "nonce": n, "rounds": {feed: round}}
+    last: dict = field(default_factory=dict)  # str(feedId) -> {"round": r, "tx": hash}
+    submissions: int = 0
+    version: int = STATE_VERSION
+
+    @classmethod
+    def load(cls, path: Path | None) -> RelayerState:
+        if path is None or not path.exists():
+            return cls()
+        data = json.loads(path.read_text())
+        if data.get("version") != STATE_VERSION:
+            raise RelayerError(f"{path}: unsupported state version {data.get('version')}")
+        return cls(**data)
+
+    def save(self, path: Path | None) -> None:
+        """Atomic write (temp file, fsync, rename): a kill -9 leaves the old or the new file."""
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(asdict(self), fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+# --- RPC with retries ---
+
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ProviderConnectionError,
+    RequestTimedOut,
+    BadResponseFormat,
+    json.JSONDecodeError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: transport failures, timeouts, 5xx / 429, garbled responses."""
+    if isinstance(exc, requests.HTTPError):
+        status = exc.response.status_code if exc.response is not None else 500
+        return status >= 500 or status == 429
+    return isinstance(exc, _TRANSIENT)
+
+
+class Rpc:
+    """web3 over HTTP with our own retry policy (web3's built-in retries are turned off)."""
+
+    def __init__(self, url: str, timeout: float, retry: RetryPolicy, jitter_seed=None, log=None):
+        provider = Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+        self.w3 = Web3(provider)
+        self.retry = retry
+        self.rng = random.Random(jitter_seed)
+        self.log = log or get_logger()
+
+    def call(self, what: str, fn: Callable[[], Any]) -> Any:
+        start = time.monotonic()
+        for attempt in range(self.retry.max_attempts):
+            try:
+                return fn()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                elapsed = time.monotonic() - start
+                delay = self.retry.delay(attempt, self.rng)
+                last = attempt + 1 >= self.retry.max_attempts
+                if last or elapsed + delay > self.retry.max_elapsed:
+                    event(
+                        self.log,
+                        "rpc-unavailable",
+                        40,
+                        call=what,
+                        attempts=attempt + 1,
+                        error=type(exc).__name__,
+                    )
+                    raise RpcUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+                event(
+                    self.log,
+                    "rpc-retry",
+                    30,
+                    call=what,
+                    attempt=attempt + 1,
+                    delay=round(delay, 3),
+                    error=type(exc).__name__,
+                )
+                time.sleep(delay)
+        raise RpcUnavailable(what)  # pragma: no cover - max_attempts >= 1
+
+
+def decode_revert(data: Any) -> tuple[str, tuple] | None:
+    """(error name, args) of an Oracle custom error from revert data, None if not one of ours."""
+    if isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    if isinstance(data, str):
+        data = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else None
+    if not isinstance(data, (bytes, bytearray)) or len(data) < 4:
+        return None
+    entry = ERROR_SELECTORS.get(bytes(data[:4]))
+    if entry is None:
+        return None
+    types = [i["type"] for i in entry["inputs"]]
+    values = abi_decode(types, bytes(data[4:]))
+    values = tuple(
+        to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=False)
+    )
+    return entry["name"], values
+
+
+# --- The relayer ---
+
+
+class Relayer:
+    """Runs `config.source` into the Oracle at `config.oracle`. See the module docstring.
+
+    Programmatic use (what `keel-relayer run` does):
+        relayer = Relayer(config)
+        summary = relayer.run()           # until config.rounds ticks or the source ends
+    or one step at a time (a demo interleaving prices with trades):
+        relayer.start()                   # connect, read params, resume state
+        result = relayer.step()           # one tick -> CycleResult, None when done
+    """
+
+    def __init__(self, config: RelayerConfig):
+        self.cfg = config
+        self.log = get_logger()
+        self.rpc = Rpc(
+            config.rpc_url, config.rpc_timeout, config.retry, config.jitter_seed, self.log
+        )
+        self.w3 = self.rpc.w3
+        self.oracle_address = to_checksum_address(config.oracle)
+        self.contract = self.w3.eth.contract(address=self.oracle_address, abi=ORACLE_ABI)
+        self.feeds = tuple(config.feeds or config.source.feed_ids)
+        missing = [f for f in self.feeds if f not in config.source.feed_ids]
+        if missing:
+            raise RelayerError(f"source does not price feed(s) {missing}")
+        self.state = RelayerState.load(config.state_file)
+        self.vol = {
+            f: EwmaVol(config.ewma_lambda, config.source.periods_per_year, config.initial_vol)
+            for f in self.feeds
+        }
+        self.summary = RunSummary()
+        self._ticks: Iterator[Tick] | None = None
+        self._started = False
+        self.params: rules.OracleParams | None = None
+        self.policy: PushPolicy | None = None
+        self.chain_id = 0
+        self._signed_by: dict[bytes, str] = {}  # r || s -> signer, of this cycle's signatures
+
+    # --- Setup ---
+
+    def start(self) -> None:
+        """Connects, reads the Oracle's parameters and resumes the state file (idempotent)."""
+        if self._started:
+            return
+        self.chain_id = self.rpc.call("chain_id", lambda: self.w3.eth.chain_id)
+        self.refresh_params()
+        st = self.state
+        if st.cursor or st.pending:
+            if (st.chain_id, st.oracle, st.sender) != (
+                self.chain_id,
+                self.oracle_address,
+                self.cfg.sender.address,
+            ):
+                event(
+                    self.log,
+                    "state-mismatch",
+                    30,
+                    state_chain=st.chain_id,
+                    state_oracle=st.oracle,
+                    state_sender=st.sender,
+                    note="state file is for another chain/oracle/sender: fresh start",
+                )
+                self.state = RelayerState()
+        self.state.chain_id = self.chain_id
+        self.state.oracle = self.oracle_address
+        self.state.sender = self.cfg.sender.address
+        self._ticks = self.cfg.source.ticks()
+        skip = self.state.cursor if self.cfg.source.deterministic else 0
+        for _ in range(skip):  # rebuild the vol estimate from the ticks replayed before
+            tick = next(self._ticks, None)
+            if tick is None:
+                break
+            self._update_vol(tick)
+        event(
+            self.log,
+            "started",
+            chain_id=self.chain_id,
+            oracle=self.oracle_address,
+            sender=self.cfg.sender.address,
+            feeds=list(self.feeds),
+            signers=len(self.cfg.signers),
+            quorum=self.params.quorum,
+            resume_cursor=self.state.cursor,
+            pending=(self.state.pending or {}).get("tx"),
+        )
+        self._started = True
+
+    def refresh_params(self) -> None:
+        """Reads quorum, drift, breaker, heartbeat, feed bounds and which of our signers count."""
+        c = self.contract.functions
+
+        def read():
+            feeds = {}
+            for f in self.feeds:
+                lo, hi, max_vol, listed = c.feedConfig(f).call()
+                feeds[f] = rules.FeedConfig(lo, hi, max_vol, listed)
+            authorised = [s.address for s in self.cfg.signers if c.isSigner(s.address).call()]
+            return (
+                feeds,
+                authorised,
+                c.quorum().call(),
+                c.maxFutureDrift().call(),
+                c.jumpThreshold().call(),
+                c.coolDown().call(),
+                c.heartbeat().call(),
+            )
+
+        feeds, authorised, quorum, drift, jump, cool, heartbeat = self.rpc.call("params", read)
+        unauthorised = [s.address for s in self.cfg.signers if s.address not in authorised]
+        if unauthorised:
+            event(self.log, "signers-unauthorised", 30, signers=unauthorised)
+        self.params = rules.OracleParams(
+            self.chain_id,
+            self.oracle_address,
+            frozenset(authorised),
+            feeds,
+            quorum,
+            drift,
+            jump,
+            cool,
+        )
+        self.policy = PushPolicy(
+            self.cfg.deviation, self.cfg.heartbeat or heartbeat, self.cfg.heartbeat_fraction
+        )
+        event(
+            self.log,
+            "params",
+            quorum=quorum,
+            max_future_drift=drift,
+            heartbeat=self.policy.heartbeat,
+            authorised_signers=len(authorised),
+            feeds={f: asdict(cfg) for f, cfg in feeds.items()},
+        )
+
+    # --- Running ---
+
+    def run(self) -> RunSummary:
+        """Processes ticks until `rounds` ticks in total, the end of the source or too many failures."""
+        failures = 0
+        while not self._started:  # an RPC that is down at start is waited for like one mid-run
+            try:
+                self.start()
+            except RpcUnavailable as exc:
+                failures += 1
+                event(self.log, "start-failed", 40, failures=failures, error=str(exc)[:200])
+                if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
+                    raise
+                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+        while self.step() is not None:
+            if self.cfg.interval > 0 and not self._done():
+                time.sleep(self.cfg.interval)
+        event(self.log, "finished", **asdict(self.summary))
+        return self.summary
+
+    def _done(self) -> bool:
+        return self.cfg.rounds is not None and self.state.cursor >= self.cfg.rounds
+
+    def step(self) -> CycleResult | None:
+        """Takes the next tick and runs cycles on it until one completes. None when done.
+
+        A cycle that fails on an RPC outage is retried on the same tick after a backoff, at most
+        `max_failures` times in a row (then RpcUnavailable propagates).
+        """
+        self.start()
+        if self._done():
+            return None
+        tick = next(self._ticks, None)
+        if tick is None:
+            return None
+        self._update_vol(tick)
+        failures = 0
+        while True:
+            try:
+                result = self.cycle(tick)
+                break
+            except RpcUnavailable as exc:
+                failures += 1
+                self.summary.failures += 1
+                event(
+                    self.log, "cycle-failed", 40, tick=tick.index, failures=failures, error=str(exc)
+                )
+                if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
+                    raise
+                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+        self.state.cursor += 1
+        self.state.save(self.cfg.state_file)
+        self.summary.ticks += 1
+        self.summary.cursor = self.state.cursor
+        return result
+
+    def _update_vol(self, tick: Tick) -> None:
+        for f in self.feeds:
+            self.vol[f].update(tick.prices[f])
+
+    # --- One cycle ---
+
+    def cycle(self, tick: Tick) -> CycleResult:
+        result = CycleResult(tick.index)
+        self._signed_by = {}
+        self.resolve_pending()
+        if self.cfg.advance_time:
+            self.rpc.call(
+                "advance_time",
+                lambda: (
+                    self.w3.provider.make_request("evm_increaseTime", [self.cfg.advance_time]),
+                    self.w3.provider.make_request("evm_mine", []),
+                ),
+            )
+        now, states = self.read_chain()
+        reports: list[rules.Report] = []
+        for f in self.feeds:
+            report, reason = self.build_report(f, tick, states[f], now)
+            if report is None:
+                result.held[f] = reason
+            else:
+                reports.append(report)
+        if not reports:
+            return result
+        try:
+            tx_hash, rounds = self.submit(reports, states, now)
+        except SubmissionRejected as exc:
+            self.summary.rejected += 1
+            result.rejected = str(exc)
+            self.refresh_params()  # a rejection may mean governance changed something
+            return result
+        result.tx_hash = tx_hash
+        result.pushed = rounds
+        return result
+
+    def read_chain(self) -> tuple[int, dict[int, rules.FeedState]]:
+        """(latest block timestamp, on-chain state of every feed), read together."""
+
+        def read():
+            ts = self.w3.eth.get_block("latest")["timestamp"]
+            states = {}
+            for f in self.feeds:
+                price, vol, observed_at, round_ = self.contract.functions.feed(f).call()
+                states[f] = rules.FeedState(price, vol, observed_at, round_)
+            return ts, states
+
+        now, states = self.rpc.call("read_chain", read)
+        for f, st in states.items():
+            self.summary.rounds[f] = st.round
+        return now, states
+
+    def build_report(
+        self, f: int, tick: Tick, st: rules.FeedState, now: int
+    ) -> tuple[rules.Report | None, str]:
+        cfg = self.params.feeds[f]
+        price = to_wad(tick.prices[f])
+        implied = tick.vols.get(f)
+        vol_src = "implied" if implied is not None else "ewma"
+        raw_vol = to_wad(implied if implied is not None else self.vol[f].vol)
+        vol = clamp(raw_vol, min(to_wad(self.cfg.min_vol), cfg.max_vol), cfg.max_vol)
+        push, reason = self.policy.decide(st.price, st.observed_at, st.round, price, now)
+        fields = dict(
+            feed=f,
+            tick=tick.index,
+            label=tick.label,
+            price=price,
+            last_price=st.price,
+            vol=vol,
+            vol_source=vol_src,
+            vol_clamped=vol != raw_vol,
+            age=now - st.observed_at,
+            round=st.round,
+            push=push,
+            reason=reason,
+        )
+        if push and not cfg.listed:
+            push, reason = False, "feed-not-listed"
+        elif push and not (cfg.min_price <= price <= cfg.max_price):
+            push, reason = False, "price-out-of-bounds"
+        elif push and now <= st.observed_at:
+            push, reason = False, "chain-time-not-advanced"
+        fields.update(push=push, reason=reason)
+        event(self.log, "decision", **fields)
+        if not push:
+            return None, reason
+        signers = [s for s in self.cfg.signers if s.address in self.params.signers]
+        if self.cfg.sign_with == "quorum":
+            signers = signers[: self.params.quorum]
+        domain = oracle_domain(self.chain_id, self.oracle_address)
+        round_ = st.round + 1
+        obs = []
+        for i, s in enumerate(signers):
+            p = clamp(
+                noisy(price, self.cfg.noise, self.cfg.noise_seed, f, round_, 2 * i),
+                cfg.min_price,
+                cfg.max_price,
+            )
+            v = clamp(
+                noisy(vol, self.cfg.noise, self.cfg.noise_seed, f, round_, 2 * i + 1),
+                1,
+                cfg.max_vol,
+            )
+            sig = s.sign(Observation(f, round_, now, p, v), domain)
+            obs.append(rules.SignedObservation(p, v, sig.v, sig.r, sig.s))
+            self._signed_by[sig.r + sig.s] = s.address
+        return rules.Report(f, round_, now, tuple(obs)), reason
+
+    # --- Submission ---
+
+    def submit(
+        self, reports: list[rules.Report], states: dict[int, rules.FeedState], now: int
+    ) -> tuple[str, dict[int, int]]:
+        """Checks, signs, records, sends and confirms one submission. Returns (tx hash, rounds)."""
+        verdict = rules.evaluate(reports, states, self.params, now, known_signers=self._signed_by)
+        self._signed_by = {}
+        rounds = {r.feed_id: r.round for r in reports}
+        if not verdict.ok:
+            event(self.log, "rules-reject", 40, rounds=rounds, error=str(verdict))
+            raise SubmissionRejected(verdict.error, verdict.args)
+        calldata = [r.as_tuple() for r in reports]
+        fn = self.contract.functions.submit(calldata)
+        sender = self.cfg.sender.address
+        try:
+            gas = self.rpc.call("estimate_gas", lambda: fn.estimate_gas({"from": sender}))
+        except (ContractCustomError, ContractLogicError) as exc:
+            decoded = decode_revert(getattr(exc, "data", None))
+            name, args = decoded or (type(exc).__name__, (str(exc),))
+            event(self.log, "estimate-reject", 40, rounds=rounds, error=name, args=args)
+            raise SubmissionRejected(name, args) from exc
+
+        def build():
+            return (
+                self.w3.eth.get_transaction_count(sender, "pending"),
+                self.w3.eth.gas_price,
+            )
+
+        nonce, gas_price = self.rpc.call("nonce", build)
+        tx_fields = {
+            "from": sender,
+            "nonce": nonce,
+            "gas": int(gas * self.cfg.gas_margin),
+            "gasPrice": gas_price,
+            "chainId": self.chain_id,
+        }
+        tx = self.rpc.call("build_tx", lambda: fn.build_transaction(tx_fields))
+        signed = Account.sign_transaction(tx, self.cfg.sender.key)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        # write-ahead: the transaction is on disk before it can be on the chain
+        self.state.pending = {
+            "tx": tx_hash,
+            "raw": "0x" + bytes(signed.raw_transaction).hex(),
+            "nonce": nonce,
+            "rounds": {str(f): r for f, r in rounds.items()},
+            "observed_at": now,
+            "data": tx["data"] if isinstance(tx["data"], str) else "0x" + bytes(tx["data"]).hex(),
+        }
+        self.state.save(self.cfg.state_file)
+        event(
+            self.log,
+            "submit",
+            tx=tx_hash,
+            nonce=nonce,
+            rounds=rounds,
+            observed_at=now,
+            prices={r.feed_id: verdict.states[r.feed_id].price for r in reports},
+            vols={r.feed_id: verdict.states[r.feed_id].vol for r in reports},
+            signatures={r.feed_id: len(r.observations) for r in reports},
+        )
+        self.broadcast(self.state.pending)
+        self.confirm(self.state.pending)
+        return tx_hash, rounds
+
+    def broadcast(self, pending: dict) -> None:
+        """Sends the recorded signed bytes. Resending them is idempotent (same hash, same nonce)."""
+        raw = bytes.fromhex(pending["raw"].removeprefix("0x"))
+        try:
+            self.rpc.call("send_raw_transaction", lambda: self.w3.eth.send_raw_transaction(raw))
+        except Web3RPCError as exc:
+            # "already known" / "nonce too low": an earlier attempt got through (the response was
+            # lost) or the nonce was consumed; confirm() / resolve_pending() sort out which.
+            event(self.log, "send-error", 30, tx=pending["tx"], error=str(exc)[:200])
+
+    def confirm(self, pending: dict) -> None:
+        """Waits (bounded) for the receipt of the pending transaction and records the outcome."""
+        deadline = time.monotonic() + self.cfg.receipt_timeout
+        while True:
+            receipt = self._receipt(pending["tx"])
+            if receipt is not None:
+                self._record(pending, receipt)
+                return
+            if self._nonce_consumed(pending):
+                # our nonce was used by another transaction: check the chain for our rounds
+                self.resolve_pending()
+                return
+            if time.monotonic() >= deadline:
+                event(self.log, "receipt-timeout", 30, tx=pending["tx"])
+                return  # stays pending: the next cycle resolves it before building anything
+            time.sleep(self.cfg.receipt_poll)
+
+    def _receipt(self, tx_hash: str):
+        def get():
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        return self.rpc.call("get_receipt", get)
+
+    def _nonce_consumed(self, pending: dict) -> bool:
+        sender = self.cfg.sender.address
+        latest = self.rpc.call(
+            "nonce_latest", lambda: self.w3.eth.get_transaction_count(sender, "latest")
+        )
+        return latest > pending["nonce"]
+
+    def _record(self, pending: dict, receipt) -> None:
+        rounds = {int(f): r for f, r in pending["rounds"].items()}
+        if receipt["status"] == 1:
+            self.state.submissions += 1
+            self.summary.submissions += 1
+            for f, r in rounds.items():
+                self.state.last[str(f)] = {"round": r, "tx": pending["tx"]}
+                self.summary.rounds[f] = r
+            event(
+                self.log,
+                "accepted",
+                tx=pending["tx"],
+                rounds=rounds,
+                block=receipt["blockNumber"],
+                gas_used=receipt["gasUsed"],
+            )
+        else:
+            event(
+                self.log,
+                "reverted",
+                40,
+                tx=pending["tx"],
+                rounds=rounds,
+                block=receipt["blockNumber"],
+            )
+        self.state.pending = None
+        self.state.save(self.cfg.state_file)
+
+    def resolve_pending(self) -> None:
+        """Settles a submission recorded by an earlier cycle or process, before anything new.
+
+        - receipt found: accepted (or reverted) -> recorded;
+        - every round it carried is already on chain: accepted (its receipt was lost, or another
+          relayer got there first) -> cleared, never re-sent;
+        - its nonce was consumed by another transaction: it can never be mined -> cleared;
+        - otherwise it is in the mempool or never left the process: re-broadcast the same bytes if
+          the rules still accept it at the current chain time, else drop it.
+        """
+        pending = self.state.pending
+        if not pending:
+            return
+        receipt = self._receipt(pending["tx"])
+        if receipt is not None:
+            self._record(pending, receipt)
+            return
+        now, states = self.read_chain()
+        rounds = {int(f): r for f, r in pending["rounds"].items()}
+        if all(states[f].round >= r for f, r in rounds.items() if f in states):
+            event(
+                self.log,
+                "pending-superseded",
+                tx=pending["tx"],
+                rounds=rounds,
+                note="rounds on chain",
+            )
+            self._clear_pending()
+            return
+        if self._nonce_consumed(pending):
+            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="nonce consumed")
+            self._clear_pending()
+            return
+        stale = any(
+            states[f].round + 1 != r or pending["observed_at"] <= states[f].observed_at
+            for f, r in rounds.items()
+        )
+        if stale:
+            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="no longer valid")
+            self._clear_pending()
+            return
+        reverts = self._would_revert(pending)
+        if reverts is not None:
+            event(
+                self.log,
+                "pending-dropped",
+                30,
+                tx=pending["tx"],
+                note="would revert",
+                error=reverts,
+            )
+            self._clear_pending()
+            return
+        event(self.log, "pending-rebroadcast", tx=pending["tx"], rounds=rounds)
+        self.broadcast(pending)
+        self.confirm(pending)
+
+    def _would_revert(self, pending: dict) -> str | None:
+        """eth_call of the recorded calldata: the revert reason if it would revert now, else None."""
+        call = {"from": self.cfg.sender.address, "to": self.oracle_address, "data": pending["data"]}
+        try:
+            self.rpc.call("call_pending", lambda: self.w3.eth.call(call))
+        except (ContractCustomError, ContractLogicError) as exc:
+            decoded = decode_revert(getattr(exc, "data", None))
+            return f"{decoded[0]}{decoded[1]}" if decoded else str(exc)[:200]
+        return None
+
+    def _clear_pending(self) -> None:
+        self.state.pending = None
+        self.state.save(self.cfg.state_file)
+
+
+def run(config: RelayerConfig) -> RunSummary:
+    """Runs a relayer to completion (see `Relayer`)."""
+    return Relayer(config).run()
+
+
+def dev_config(
+    rpc_url: str,
+    oracle: str,
+    source: PriceSource,
+    *,
+    n_signers: int = 5,
+    key_seed: int | str = "0",
+    sender_index: int = 9,
+    **overrides,
+) -> RelayerConfig:
+    """A config for a local anvil chain: `n_signers` deterministic TEST keys derived from
+    `key_seed` (authorise `oracle.signers.derive_keys(n_signers, key_seed)` addresses at deployment)
+    and anvil dev account `sender_index` as the sender. Never for a chain holding real value."""
+    from oracle.signers import anvil_dev_keys, derive_keys
+
+    return RelayerConfig(
+        rpc_url=rpc_url,
+        oracle=oracle,
+        signers=derive_keys(n_signers, key_seed),
+        sender=anvil_dev_keys(1, offset=sender_index)[0],
+        source=source,
+        **overrides,
+    )
