@@ -197,10 +197,10 @@ def test_set_module_and_events(vault, deployer, carol, mallory):
         vault.setModule(ZERO_ADDRESS, True, {"from": deployer})
 
 
-def test_set_margin_hook_and_events(vault, deployer, margin_hook, mallory):
-    tx = vault.setMarginHook(margin_hook, {"from": deployer})
-    assert tx.events["MarginHookSet"] == {"hook": margin_hook}
-    assert vault.marginHook() == margin_hook
+def test_set_margin_hook_and_events(vault, deployer, mock_hook, mallory):
+    tx = vault.setMarginHook(mock_hook, {"from": deployer})
+    assert tx.events["MarginHookSet"] == {"hook": mock_hook}
+    assert vault.marginHook() == mock_hook
     vault.setMarginHook(ZERO_ADDRESS, {"from": deployer})
     assert vault.marginHook() == ZERO_ADDRESS
     with reverts("OwnableUnauthorizedAccount", mallory.address):

@@ -82,10 +82,10 @@ def test_value_at_type_limits_of_a_2_decimal_token(
 
 
 @pytest.fixture
-def cents(deployer, vault_oracle, engine):
+def cents(deployer, vault_oracle, vault_module):
     """A vault whose settlement asset has 2 decimals: 1 unit = 1e16 wad of cash."""
     usd2 = MockERC20.deploy("Cents", "USD2", 2, {"from": deployer})
-    return deploy_vault(deployer, vault_oracle, usd2, modules=[engine]), usd2
+    return deploy_vault(deployer, vault_oracle, usd2, modules=[vault_module]), usd2
 
 
 def test_two_decimal_settlement_converts_exactly(cents, alice):
@@ -98,25 +98,25 @@ def test_two_decimal_settlement_converts_exactly(cents, alice):
     assert vault.cashOf(acct) == 0
 
 
-def test_two_decimal_settlement_withdrawal_needs_whole_units_of_cash(cents, engine, alice):
+def test_two_decimal_settlement_withdrawal_needs_whole_units_of_cash(cents, vault_module, alice):
     """Cash of 1e16 - 1 wad cannot take out one cent: the withdrawal rounds against the account."""
     vault, usd2 = cents
     acct = vault.openAccount({"from": alice}).return_value
     other = vault.openAccount({"from": alice}).return_value
     fund(usd2, alice, vault, 1)
     vault.deposit(acct, usd2, 1, {"from": alice})
-    vault.moveCash(acct, other, 1, {"from": engine})
+    vault.moveCash(acct, other, 1, {"from": vault_module})
     with reverts("InsufficientCash", acct, 10**16 - 1, 10**16):
         vault.withdraw(acct, usd2, 1, alice, {"from": alice})
 
 
-def test_deposit_after_socialisation_rounds_principal_down(cents, engine, alice, bob):
+def test_deposit_after_socialisation_rounds_principal_down(cents, vault_module, alice, bob):
     vault, usd2 = cents
     a = vault.openAccount({"from": alice}).return_value
     b = vault.openAccount({"from": bob}).return_value
     fund(usd2, alice, vault, 300)
     vault.deposit(a, usd2, 300, {"from": alice})  # 3e18 cash
-    vault.socialiseLoss(1, {"from": engine})  # index 1e18 - ceil(1e18 / 3e18) = 1e18 - 1
+    vault.socialiseLoss(1, {"from": vault_module})  # index 1e18 - ceil(1e18 / 3e18) = 1e18 - 1
     index = vault.cashIndex()
     assert index == WAD - 1
     fund(usd2, bob, vault, 1)
@@ -130,11 +130,13 @@ def test_deposit_after_socialisation_rounds_principal_down(cents, engine, alice,
         vault.withdraw(b, usd2, 1, bob, {"from": bob})
 
 
-def test_withdraw_after_socialisation_consumes_principal_rounded_up(vault, usdc, engine, alice):
+def test_withdraw_after_socialisation_consumes_principal_rounded_up(
+    vault, usdc, vault_module, alice
+):
     a = vault.openAccount({"from": alice}).return_value
     fund(usdc, alice, vault, 300 * 10**6)
     vault.deposit(a, usdc, 300 * 10**6, {"from": alice})
-    vault.socialiseLoss(7, {"from": engine})
+    vault.socialiseLoss(7, {"from": vault_module})
     index = vault.cashIndex()
     p = vault.cashPrincipal(a)
     vault.withdraw(a, usdc, 10**6, alice, {"from": alice})

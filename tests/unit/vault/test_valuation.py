@@ -80,13 +80,13 @@ def test_valuation_of_cash_and_collateral(
     assert [c[0] for c in coll] == list(vault.accountAssets(alice_account))
 
 
-def test_negative_cash_has_no_haircut(vault, engine, alice_account, bob_account):
-    vault.moveCash(alice_account, bob_account, 5 * WAD, {"from": engine})
+def test_negative_cash_has_no_haircut(vault, vault_module, alice_account, bob_account):
+    vault.moveCash(alice_account, bob_account, 5 * WAD, {"from": vault_module})
     assert plain(vault.valuation(alice_account)) == (-5 * WAD, (), 0)
 
 
-def test_cash_haircut_rounds_up(vault, engine, alice_account):
-    vault.adjustCash(alice_account, 101, {"from": engine})
+def test_cash_haircut_rounds_up(vault, vault_module, alice_account):
+    vault.adjustCash(alice_account, 101, {"from": vault_module})
     assert vault.valuation(alice_account)[2] == 2  # 1% of 101 wei = 1.01 -> 2
 
 

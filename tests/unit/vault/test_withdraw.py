@@ -118,9 +118,9 @@ def test_cash_withdrawal_limited_to_positive_cash(vault, usdc, alice, alice_acco
 
 
 def test_cash_withdrawal_rejected_when_cash_negative(
-    vault, usdc, engine, alice, alice_account, bob_account
+    vault, usdc, vault_module, alice, alice_account, bob_account
 ):
-    vault.moveCash(alice_account, bob_account, 5 * WAD, {"from": engine})
+    vault.moveCash(alice_account, bob_account, 5 * WAD, {"from": vault_module})
     with reverts("InsufficientCash", alice_account, -5 * WAD, 10**12):
         vault.withdraw(alice_account, usdc, 1, alice, {"from": alice})
 
@@ -131,11 +131,11 @@ def test_huge_cash_withdrawal_reports_saturated_amount(vault, usdc, alice, alice
 
 
 def test_cash_withdrawal_limited_to_vault_holdings(
-    vault, usdc, engine, alice, bob, alice_account, bob_account
+    vault, usdc, vault_module, alice, bob, alice_account, bob_account
 ):
     """Bob owes 50 to the pool: alice's 150 cash is backed by only 100 USDC in the vault."""
     deposited(vault, usdc, alice, alice_account, 100 * 10**6)
-    vault.moveCash(bob_account, alice_account, 50 * WAD, {"from": engine})
+    vault.moveCash(bob_account, alice_account, 50 * WAD, {"from": vault_module})
     assert vault.cashOf(alice_account) == 150 * WAD
     with reverts("InsufficientVaultBalance", usdc.address, 100 * 10**6, 150 * 10**6):
         vault.withdraw(alice_account, usdc, 150 * 10**6, alice, {"from": alice})
@@ -145,41 +145,41 @@ def test_cash_withdrawal_limited_to_vault_holdings(
 
 
 def test_collateral_cannot_leave_indebted_account_without_hook(
-    vault, token, engine, alice, alice_account, bob_account
+    vault, token, vault_module, alice, alice_account, bob_account
 ):
     deposited(vault, token, alice, alice_account, 100)
-    vault.moveCash(alice_account, bob_account, 1, {"from": engine})
+    vault.moveCash(alice_account, bob_account, 1, {"from": vault_module})
     with reverts("NegativeCash", alice_account, -1):
         vault.withdraw(alice_account, token, 1, alice, {"from": alice})
 
 
 def test_hook_is_consulted_after_withdrawal(
-    vault, token, deployer, margin_hook, alice, alice_account
+    vault, token, deployer, mock_hook, alice, alice_account
 ):
     deposited(vault, token, alice, alice_account, 100)
-    vault.setMarginHook(margin_hook, {"from": deployer})
-    margin_hook.setRejected(alice_account, True, {"from": deployer})
+    vault.setMarginHook(mock_hook, {"from": deployer})
+    mock_hook.setRejected(alice_account, True, {"from": deployer})
     with reverts("HookRejected", alice_account):
         vault.withdraw(alice_account, token, 1, alice, {"from": alice})
-    margin_hook.setRejected(alice_account, False, {"from": deployer})
+    mock_hook.setRejected(alice_account, False, {"from": deployer})
     vault.withdraw(alice_account, token, 1, alice, {"from": alice})
     assert token.balanceOf(alice) == 1
 
 
-def test_hook_rejects_cash_withdrawal(vault, usdc, deployer, margin_hook, alice, alice_account):
+def test_hook_rejects_cash_withdrawal(vault, usdc, deployer, mock_hook, alice, alice_account):
     deposited(vault, usdc, alice, alice_account, 10)
-    vault.setMarginHook(margin_hook, {"from": deployer})
-    margin_hook.setRejected(alice_account, True, {"from": deployer})
+    vault.setMarginHook(mock_hook, {"from": deployer})
+    mock_hook.setRejected(alice_account, True, {"from": deployer})
     with reverts("HookRejected", alice_account):
         vault.withdraw(alice_account, usdc, 1, alice, {"from": alice})
 
 
 def test_hook_replaces_the_negative_cash_rule(
-    vault, token, deployer, engine, margin_hook, alice, alice_account, bob_account
+    vault, token, deployer, vault_module, mock_hook, alice, alice_account, bob_account
 ):
     deposited(vault, token, alice, alice_account, 100)
-    vault.moveCash(alice_account, bob_account, 1, {"from": engine})
-    vault.setMarginHook(margin_hook, {"from": deployer})
+    vault.moveCash(alice_account, bob_account, 1, {"from": vault_module})
+    vault.setMarginHook(mock_hook, {"from": deployer})
     vault.withdraw(alice_account, token, 1, alice, {"from": alice})
     assert vault.collateralBalance(alice_account, token) == 99
 
