@@ -123,6 +123,7 @@ ENGINE_ABI = abi(
     "function somRate() view returns (uint256)",
     "function mmRatio() view returns (uint256)",
     "function settle(uint256 accountId, uint256 seriesId)",
+    "function store() view returns (address)",
     "event Traded(uint256 indexed instrument, uint256 indexed makerAccount,"
     " uint256 indexed takerAccount, int256 makerSize, uint256 price, uint256 makerFee,"
     " uint256 takerFee)",
@@ -131,6 +132,14 @@ ENGINE_ABI = abi(
     "event OptionSettled(uint256 indexed accountId, uint256 indexed seriesId, int256 size,"
     " uint256 settlementPrice, int256 cash)",
     "event PositionsTransferred(uint256 indexed from, uint256 indexed to, uint256 fraction)",
+)
+
+# --- Risk-array store ---
+
+STORE_ABI = abi(
+    "function refreshRiskArrays(uint256[] seriesIds) returns (uint256 refreshed)",
+    "function storedRiskArray(uint256 seriesId) view returns (uint256 observedAt,"
+    " int256[33] values)",
 )
 
 # --- Vault ---

@@ -4,6 +4,8 @@
         --oracle 0x.. --account 7 --key-file .keel/keeper-key.json [--scan-interval 30] \\
         [--min-profit 1] [--state-file .keel/keeper-state.json] [--log-level INFO] [--once]
 
+    keel-keeper settle --rpc ... --engine 0x.. --vault 0x.. --oracle 0x.. --key-file F2
+
 The key file is a JSON list holding one private key (or {"key": ...}), as `keel-relayer keys`
 writes; `--anvil-index I` uses anvil's well-known dev account I instead (TEST keys only).
 Exit codes: 0 done, 1 RPC unavailable for too long, 2 usage or configuration error.
@@ -21,19 +23,15 @@ from .logs import configure
 from .rules import BidParams
 
 DEFAULT_STATE_FILE = ".keel/keeper-state.json"
+DEFAULT_SETTLE_STATE_FILE = ".keel/settler-state.json"
+ZERO = "0x" + "00" * 20
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="keel-keeper",
-        description="Keel liquidation keeper: starts, bids on and ends Dutch auctions (SPEC §7).",
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the keeper loop", description="Run the keeper loop.")
-    c = run.add_argument_group("chain")
+def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
+    c = sp.add_argument_group("chain")
     c.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
     c.add_argument("--engine", required=True, help="MarginEngine address")
-    c.add_argument("--liquidator", required=True, help="Liquidator address")
+    c.add_argument("--liquidator", required=not settle, default=ZERO, help="Liquidator address")
     c.add_argument("--vault", required=True, help="Vault address")
     c.add_argument("--oracle", required=True, help="Oracle address")
     c.add_argument(
@@ -46,13 +44,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="consecutive failed cycles before exiting with code 1; 0 = never (30)",
     )
-    k = run.add_argument_group("keeper account")
-    k.add_argument("--account", type=int, required=True, help="the keeper's own account id")
+    k = sp.add_argument_group("keeper account")
+    k.add_argument(
+        "--account",
+        type=int,
+        required=not settle,
+        default=0,
+        help="the keeper's own account id (receives start fees, holds what it buys)",
+    )
     key = k.add_mutually_exclusive_group(required=True)
-    key.add_argument("--key-file", type=Path, help="JSON list with the owner's private key")
+    key.add_argument("--key-file", type=Path, help="JSON list with the sender's private key")
     key.add_argument(
         "--anvil-index", type=int, metavar="I", help="anvil dev account I (TEST keys only)"
     )
+    r = sp.add_argument_group("loop")
+    r.add_argument("--scan-interval", type=float, default=30.0, help="full scan every s (30)")
+    r.add_argument("--poll-interval", type=float, default=1.0, help="pause between cycles (1)")
+    r.add_argument("--max-runtime", type=float, help="stop after this many seconds")
+    r.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
+    r.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path(DEFAULT_SETTLE_STATE_FILE if settle else DEFAULT_STATE_FILE),
+    )
+    r.add_argument("--log-level", default="INFO")
+    r.add_argument("--log-format", choices=("json", "text"), default="json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="keel-keeper",
+        description="Keel liquidation keeper: starts, bids on and ends Dutch auctions (SPEC §7).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the keeper loop", description="Run the keeper loop.")
+    _common(run, settle=False)
     b = run.add_argument_group("bidding (keeper/rules.py)")
     b.add_argument("--min-profit", type=float, default=1.0, help="USD net of gas and risk (1)")
     b.add_argument(
@@ -66,14 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-subsidy", type=float, default=5.0, help="USD loss accepted to clear dust (5)"
     )
     b.add_argument("--native-feed", type=int, default=2, help="feed pricing gas (2 = ETH)")
-    r = run.add_argument_group("loop")
-    r.add_argument("--scan-interval", type=float, default=30.0, help="full scan every s (30)")
-    r.add_argument("--poll-interval", type=float, default=1.0, help="pause between cycles (1)")
-    r.add_argument("--max-runtime", type=float, help="stop after this many seconds")
-    r.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
-    r.add_argument("--state-file", type=Path, default=Path(DEFAULT_STATE_FILE))
-    r.add_argument("--log-level", default="INFO")
-    r.add_argument("--log-format", choices=("json", "text"), default="json")
+    settle = sub.add_parser(
+        "settle",
+        help="settle expired options and refresh risk arrays",
+        description="Settle expired option positions and refresh the engine's risk arrays after "
+        "oracle rounds (keeper/settle.py). Use a key of its own.",
+    )
+    _common(settle, settle=True)
     return p
 
 
@@ -90,6 +115,18 @@ def _key(args) -> str:
     return signers[0].key
 
 
+def _bid_params(args) -> BidParams:
+    if args.command != "run":
+        return BidParams()
+    return BidParams(
+        min_profit=args.min_profit,
+        risk_charge=args.risk_charge,
+        im_buffer=args.im_buffer,
+        slippage=args.slippage,
+        max_subsidy=args.max_subsidy,
+    )
+
+
 def config_from_args(args):
     from .keeper import KeeperConfig
 
@@ -103,14 +140,8 @@ def config_from_args(args):
         key=_key(args),
         scan_interval=0.0 if args.once else args.scan_interval,
         poll_interval=args.poll_interval,
-        bid=BidParams(
-            min_profit=args.min_profit,
-            risk_charge=args.risk_charge,
-            im_buffer=args.im_buffer,
-            slippage=args.slippage,
-            max_subsidy=args.max_subsidy,
-        ),
-        native_feed=args.native_feed,
+        bid=_bid_params(args),
+        native_feed=getattr(args, "native_feed", 2),
         from_block=args.from_block,
         state_file=args.state_file,
         rpc_timeout=args.rpc_timeout,
@@ -129,12 +160,17 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:
         print(f"keel-keeper: {exc}", file=sys.stderr)
         return 2
+    from .chain import KeeperError
     from .keeper import Keeper
+    from .settle import Settler
 
     try:
-        Keeper(cfg).run()
+        (Settler if args.command == "settle" else Keeper)(cfg).run()
     except RpcUnavailable as exc:
         print(f"keel-keeper: RPC unavailable: {exc}", file=sys.stderr)
+        return 1
+    except (KeeperError, ValueError) as exc:  # a read kept failing max_failures cycles in a row
+        print(f"keel-keeper: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

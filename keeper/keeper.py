@@ -165,6 +165,7 @@ class Keeper:
         self.auctions: set[int] = set()  # accounts seen in auction
         self.dirty: set[int] = set()
         self._last_scan = -1e18
+        self._last_quote: dict[tuple[int, int], tuple] = {}
         self._started = False
 
     # --- setup ---
@@ -213,10 +214,18 @@ class Keeper:
                 self.start()
                 self.step()
                 failures = 0
-            except RpcUnavailable as exc:
+            except (RpcUnavailable, CallReverted, ValueError) as exc:
+                # an outage, or a read that failed mid-cycle: back off and start the cycle again
+                # (the state file holds the last completed block; nothing is lost or repeated)
                 failures += 1
                 self.stats.failures += 1
-                event(self.log, "cycle-failed", 40, failures=failures, error=str(exc)[:200])
+                event(
+                    self.log,
+                    "cycle-failed",
+                    40,
+                    failures=failures,
+                    error=f"{type(exc).__name__}: {str(exc)[:200]}",
+                )
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
                 time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
@@ -263,7 +272,11 @@ class Keeper:
             in_auction=sum(b.in_auction for b in chain.values()),
         )
         for acc in sorted(chain):
-            self._act(chain[acc], head)
+            try:
+                self._act(chain[acc], head)
+            except CallReverted as exc:  # the auction moved between two reads: next cycle
+                event(self.log, "account-skipped", 30, account=acc, error=decode_error(exc.data))
+                self.dirty.add(acc)
         self.state.last_block = block
         self.state.save()
         self.stats.cycles += 1
@@ -304,9 +317,8 @@ class Keeper:
         return price_moved
 
     def _refresh(self, block: int, market_too: bool) -> None:
-        ids = sorted(
-            (self.dirty | {self.cfg.account}) & (set(self.state.accounts) | {self.cfg.account})
-        )
+        own = {self.cfg.account} - {0}  # the settle loop has no account of its own
+        ids = sorted((self.dirty | own) & (set(self.state.accounts) | own))
         ids = [i for i in ids if i in self.dirty or i not in self.positions]
         if ids:
             for acc in self.reader.accounts(ids, block):
@@ -444,9 +456,15 @@ class Keeper:
 
             q = rules.quote_insolvent(equity, bonus, gas_cost, carry, p)
             extra = dict(bonus=bonus, elapsed=head["timestamp"] - b.started_at)
+        # a decision that did not change since the last cycle is logged at DEBUG (the auction is
+        # re-quoted every cycle while the discount grows)
+        seen = (q.kind, q.bid, q.reason)
+        level = 10 if self._last_quote.get((acc, b.auction_id)) == seen else 20
+        self._last_quote[(acc, b.auction_id)] = seen
         event(
             self.log,
             "decision",
+            level,
             action=f"bid-{q.kind}",
             bid=q.bid,
             reason=q.reason,

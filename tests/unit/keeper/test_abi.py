@@ -3,7 +3,14 @@
 import pytest
 from brownie import project
 
-from keeper.abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, OTHER_ERRORS, VAULT_ABI
+from keeper.abi import (
+    ENGINE_ABI,
+    LIQUIDATOR_ABI,
+    ORACLE_ABI,
+    OTHER_ERRORS,
+    STORE_ABI,
+    VAULT_ABI,
+)
 
 
 def _canon(entry: dict):
@@ -29,6 +36,7 @@ def _canon(entry: dict):
         ("Vault", VAULT_ABI),
         ("Oracle", ORACLE_ABI),
         ("Liquidator", LIQUIDATOR_ABI),
+        ("RiskArrayStore", STORE_ABI),
     ],
 )
 def test_every_entry_matches_the_compiled_abi(contract, ours):
