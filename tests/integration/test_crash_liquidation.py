@@ -13,6 +13,7 @@ Checked afterwards, from the chain and its events:
     MM or in auction (INV-3: an account below MM with fresh prices can always be liquidated);
   - every account that was above IM before the crash and whose portfolio absorbs the move (its
     equity at the crash prices, by the reference model, is positive) ends solvent (E > 0);
+  - the keeper's reference-model pre-filter never missed an account the chain found below MM;
   - waterfall (INV-5): each insolvent bid's receipt −E + bonus = paid by the fund + socialised;
     the fund paid out what the vault's InsurancePaid events record; a socialised loss lowered the
     cash index, and only then did it move.
@@ -230,6 +231,21 @@ def test_crash_is_liquidated_by_the_keeper_process(crash_stack, population, acco
         f"{sum(e['event'] == 'decision' for e in records)}"
     )
 
+    print(
+        f"{'account':>7} {'book':<22} {'AE/IM before':>12} {'E at crash':>12} {'E final':>12}  fate"
+    )
+    for a in ids:
+        fate = "insolvent bid" if a in {e["accountId"] for e in insolvent} else (
+            "solvent bid" if a in {e["accountId"] for e in solvent} else (
+                "auctioned" if a in {e["accountId"] for e in started} else "-"))  # fmt: skip
+        b = before[a]
+        ratio = f"{b['AE'] / b['IM']:.2f}" if b["IM"] else "no risk"
+        print(
+            f"{a:>7} {population['accounts'][a][0]:<22} {ratio:>12} {e_crash[a]:>12,.0f}"
+            f" {final[a]['E'] / WAD:>12,.0f}  {fate}"
+        )
+    print(f"{len(absorbs)} accounts absorb the move (model E at crash prices > $100)")
+
     # INV-3: every account below MM was auctioned, and none is left below MM or in auction
     assert below <= {e["accountId"] for e in started}
     stuck = {a: b for a, b in final.items() if b["auction"] or b["AE"] < b["MM"]}
@@ -247,3 +263,5 @@ def test_crash_is_liquidated_by_the_keeper_process(crash_stack, population, acco
     kb = s.engine.marginBreakdown(keeper_acct)
     assert kb[1] >= kb[2]
     assert not any(e["event"] == "cycle-failed" for e in records)
+    # the reference-model pre-filter never missed an account the chain found below MM
+    assert not any(e["event"] == "prefilter-miss" for e in records)
