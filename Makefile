@@ -3,6 +3,7 @@
 #   make demo     the main job on the embedded anvil chain (installs first)
 #   make test     the whole test suite (installs first); KEEL_PROFILE=ci|local picks fuzzing depth
 #   make bench    gas benchmark -> reports/gas.md and reports/gas.json
+#   make report   headless reports (reference model, no chain) -> reports/report.html + .json
 #
 # Everything comes from PyPI and npm by package name, pinned: requirements.lock and package-lock.json.
 # The Solidity compiler is the npm package `solc` (solcjs); its version in package.json is the one
@@ -19,7 +20,7 @@ export PATH := $(CURDIR)/$(TOOLCHAIN)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/$(TOOLCHAIN)/solcx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench lint fmt clean env
+.PHONY: install demo test bench report lint fmt clean env
 
 install: $(VENV)/.installed node_modules/.installed $(TOOLCHAIN)/.installed
 
@@ -60,6 +61,10 @@ test: install
 
 bench: install
 	$(VENV)/bin/python -m keel.bench.gas $(ARGS)
+
+# Headless reports (no chain): capital efficiency, IM backtests, VaR/ES -> reports/report.html
+report: install
+	$(VENV)/bin/python -m keel.reports --prices data/btc_eth_daily_2016_2019.csv --out reports $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,7 @@
+"""`python -m keel.reports`: see keel.reports.cli."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""The report's PNG charts (matplotlib, Agg backend, modest size: dpi 100)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .backtest import BacktestSeries, exceptions  # noqa: E402
+from .capital import BookCapital  # noqa: E402
+from .risk import BookRisk  # noqa: E402
+
+DPI = 100
+COLOURS = {
+    "isolated": "#9e9e9e",
+    "simple": "#f0a35e",
+    "portfolio": "#2b6cb0",
+    "loss": "#555555",
+    "exception": "#d62728",
+}
+
+
+def _save(fig, path: Path) -> str:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path.name
+
+
+def capital_chart(books: list[BookCapital], path: Path) -> str:
+    """Horizontal grouped bars: isolated, simple cross and portfolio IM of every book."""
+    n = len(books)
+    fig, ax = plt.subplots(figsize=(9, 0.75 * n + 1.5))
+    y = np.arange(n)
+    h = 0.27
+    iso = [b.isolated for b in books]
+    ax.barh(y - h, iso, h, label="isolated", color=COLOURS["isolated"])
+    ax.barh(y, [b.simple_cross for b in books], h, label="simple cross", color=COLOURS["simple"])
+    ax.barh(
+        y + h, [b.portfolio for b in books], h, label="Keel portfolio", color=COLOURS["portfolio"]
+    )
+    for i, b in enumerate(books):
+        r = b.portfolio_to_isolated
+        text = "n/a" if r is None else f"{r:.0%} of isolated"
+        ax.text(b.portfolio, i + h, f"  {text}", va="center", fontsize=8)
+    ax.set_yticks(y, [b.name for b in books])
+    ax.invert_yaxis()
+    ax.set_xlabel("initial margin [USD]")
+    ax.set_xlim(0, max(max(iso), max(b.simple_cross for b in books)) * 1.25 or 1.0)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Initial margin of each strategy book at the bench snapshot")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def backtest_chart(series: BacktestSeries, book: int, path: Path) -> str:
+    """Loss vs IM through time for one book, one panel per horizon, exceptions in red."""
+    horizons = sorted(series.loss)
+    dates = [date.fromisoformat(d) for d in series.dates]
+    fig, axes = plt.subplots(len(horizons), 1, figsize=(10, 2.6 * len(horizons)), sharex=True)
+    axes = np.atleast_1d(axes)
+    im = series.im[book]
+    for ax, h in zip(axes, horizons, strict=True):
+        loss = series.loss[h][book]
+        exc = exceptions(loss, im)
+        ax.plot(dates, loss, lw=0.6, color=COLOURS["loss"], label=f"{h}-day loss")
+        ax.plot(dates, im, lw=1.0, color=COLOURS["portfolio"], label="IM on the day")
+        idx = np.flatnonzero(exc)
+        ax.scatter(
+            [dates[i] for i in idx],
+            loss[idx],
+            s=14,
+            color=COLOURS["exception"],
+            zorder=3,
+            label=f"exceptions ({len(idx)})",
+        )
+        ax.axhline(0, color="black", lw=0.4)
+        ax.set_ylabel("USD")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].xaxis.set_major_locator(mdates.YearLocator())
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    axes[0].set_title(
+        f"{series.names[book]}: loss over the next h days vs IM (constant USD notional)"
+    )
+    return _save(fig, path)
+
+
+def risk_chart(books: list[BookRisk], path: Path) -> str:
+    """Grouped bars per book: IM, historical VaR/ES and Monte Carlo VaR/ES (1 day, 99%)."""
+    n = len(books)
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(n)
+    w = 0.16
+    cols = [
+        ("IM", [b.im for b in books], COLOURS["portfolio"]),
+        ("HS VaR 99%", [b.hs_var for b in books], "#7fbf7f"),
+        ("HS ES 99%", [b.hs_es for b in books], "#2e8b57"),
+        ("MC VaR 99%", [b.mc_var for b in books], "#f5c26b"),
+        ("MC ES 99%", [b.mc_es for b in books], "#c77d0a"),
+    ]
+    for k, (label, vals, colour) in enumerate(cols):
+        ax.bar(x + (k - 2) * w, vals, w, label=label, color=colour)
+    ax.set_xticks(x, [b.name for b in books], rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("USD")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend(fontsize=8, ncol=5, loc="upper center", bbox_to_anchor=(0.5, 1.12))
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def stress_chart(series: dict, path: Path) -> str | None:
+    """The simulation's system equity and margin through time (any numeric series against "t")."""
+    t = series.get("t")
+    lines = {
+        k: v
+        for k, v in series.items()
+        if k != "t" and isinstance(v, list) and t is not None and len(v) == len(t)
+    }
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for k, v in lines.items():
+        ax.plot(t, np.asarray(v, float), lw=1.0, label=k)
+    ax.set_xlabel(series.get("t_label", "t"))
+    ax.set_ylabel(series.get("y_label", "USD"))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title("Crash simulation: system equity and margin through time")
+    return _save(fig, path)
