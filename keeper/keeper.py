@@ -371,9 +371,13 @@ class Keeper:
         try:
             gas = self.sender.estimate(self.addrs.liquidator, data)
         except CallReverted as exc:
-            self.stats.preempted += 1
-            event(self.log, "preempted", 30, error=decode_error(exc.data), **action)
+            error = decode_error(exc.data)
             self.dirty.add(action["account"])
+            if error.startswith("StalePrice"):  # SPEC §3: no liquidation on stale prices
+                event(self.log, "stale-price", 30, error=error, **action)
+                return "stale"
+            self.stats.preempted += 1
+            event(self.log, "preempted", 30, error=error, **action)
             return "preflight-revert"
         sent = self.sender.send(action, self.addrs.liquidator, data, gas)
         self._count(sent.status)
@@ -385,7 +389,9 @@ class Keeper:
     def _act(self, b: Breakdown, head: dict) -> None:
         acc = b.account
         if b.error:
-            event(self.log, "breakdown-error", 30, account=acc, error=decode_error(b.error))
+            error = decode_error(b.error)
+            name = "stale-price" if error.startswith("StalePrice") else "breakdown-error"
+            event(self.log, name, 30, account=acc, kind="check", error=error)
             return
         if b.in_auction:
             self.auctions.add(acc)

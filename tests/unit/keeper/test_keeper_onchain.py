@@ -99,3 +99,22 @@ def test_keeper_ends_a_cured_auction(kp_stack, kp_victim, kp_keeper, make_keeper
     k.step()
     ended = [e for e in events_of(liq, "AuctionEnded", start) if e["accountId"] == kp_victim[0]]
     assert len(ended) == 1 and ended[0]["cured"]
+
+
+def test_keeper_waits_for_fresh_prices(
+    kp_stack, kp_victim, kp_keeper, make_keeper, chain, keeper_records
+):
+    liq, start = kp_stack.liquidator, chain.height
+    set_price(kp_stack, BTC, 55_000 * WAD)
+    chain.sleep(3_601)  # the feeds go stale (heartbeat 1 h): nothing may be started
+    chain.mine()
+    k = make_keeper(kp_keeper)
+    k.step()
+    assert not events_of(liq, "AuctionStarted", start)
+    stale = keeper_records.named("stale-price")
+    assert any(r["account"] == kp_victim[0] for r in stale), keeper_records.dump()
+    set_price(kp_stack, BTC, 55_000 * WAD)  # fresh again
+    k.step()
+    assert [e["accountId"] for e in events_of(liq, "AuctionStarted", start)].count(
+        kp_victim[0]
+    ) == 1
