@@ -1,0 +1,177 @@
+"""Deposits (SPEC §2): anyone, into an existing account, up to the cap, no fee-on-transfer.
+
+Every test taking `token` runs once per token kind (2, 6, 8, 18, 24 decimals and no-return).
+"""
+
+from brownie import MockERC20
+
+from keel.deploy_vault import UINT128_MAX, WAD, AssetConfig, list_asset, volatile_config
+from tests.fixtures.vault import ETH, fund
+from tests.unit.vault.helpers import reverts
+
+
+def units(token, whole):
+    return whole * 10 ** token.decimals()
+
+
+def test_deposit_credits_collateral_and_emits(vault, token, alice, alice_account):
+    amount = units(token, 123)
+    fund(token, alice, vault, amount)
+    tx = vault.deposit(alice_account, token, amount, {"from": alice})
+    assert vault.collateralBalance(alice_account, token) == amount
+    assert token.balanceOf(vault) == amount
+    assert token.balanceOf(alice) == 0
+    assert vault.totalDeposits(token) == amount
+    assert vault.accountAssets(alice_account) == [token]
+    assert vault.cashOf(alice_account) == 0
+    assert tx.events["Deposited"] == {
+        "accountId": alice_account,
+        "token": token,
+        "from": alice,
+        "amount": amount,
+    }
+
+
+def test_repeat_deposit_accumulates(vault, token, alice, alice_account):
+    fund(token, alice, vault, 5)
+    vault.deposit(alice_account, token, 2, {"from": alice})
+    vault.deposit(alice_account, token, 3, {"from": alice})
+    assert vault.collateralBalance(alice_account, token) == 5
+    assert vault.totalDeposits(token) == 5
+    assert vault.accountAssets(alice_account) == [token]
+
+
+def test_anyone_may_deposit_into_any_account(vault, token, alice_account, mallory):
+    fund(token, mallory, vault, 7)
+    vault.deposit(alice_account, token, 7, {"from": mallory})
+    assert vault.collateralBalance(alice_account, token) == 7
+    assert token.balanceOf(mallory) == 0
+
+
+def test_settlement_deposit_credits_cash_in_wad(vault, usdc, alice, alice_account):
+    fund(usdc, alice, vault, 100 * 10**6 + 1)
+    tx = vault.deposit(alice_account, usdc, 100 * 10**6 + 1, {"from": alice})
+    assert vault.cashOf(alice_account) == 100 * WAD + 10**12
+    assert vault.cashPrincipal(alice_account) == 100 * WAD + 10**12
+    assert vault.totalCashPrincipal() == 100 * WAD + 10**12
+    assert vault.collateralBalance(alice_account, usdc) == 0
+    assert vault.accountAssets(alice_account) == []
+    assert vault.totalDeposits(usdc) == 100 * 10**6 + 1
+    assert tx.events["Deposited"]["amount"] == 100 * 10**6 + 1
+
+
+def test_deposit_reverts_on_zero_amount(vault, token, alice, alice_account):
+    with reverts("ZeroAmount"):
+        vault.deposit(alice_account, token, 0, {"from": alice})
+
+
+def test_deposit_reverts_for_unknown_account(vault, token, alice):
+    fund(token, alice, vault, 1)
+    with reverts("UnknownAccount", 42):
+        vault.deposit(42, token, 1, {"from": alice})
+
+
+def test_deposit_reverts_for_unknown_asset(vault, deployer, alice, alice_account):
+    other = MockERC20.deploy("Other", "OTH", 18, {"from": deployer})
+    fund(other, alice, vault, 1)
+    with reverts("UnknownAsset", other.address):
+        vault.deposit(alice_account, other, 1, {"from": alice})
+
+
+def test_deposit_reverts_for_disabled_asset(vault, token, deployer, alice, alice_account):
+    vault.setAssetConfig(token, volatile_config(ETH, enabled=False).as_tuple(), {"from": deployer})
+    fund(token, alice, vault, 1)
+    with reverts("AssetDisabled", token.address):
+        vault.deposit(alice_account, token, 1, {"from": alice})
+
+
+def test_deposit_up_to_cap_then_reverts(vault, token, deployer, alice, alice_account):
+    cap = units(token, 10)
+    vault.setAssetConfig(token, volatile_config(ETH, cap=cap).as_tuple(), {"from": deployer})
+    fund(token, alice, vault, cap + 1)
+    vault.deposit(alice_account, token, cap - 1, {"from": alice})
+    vault.deposit(alice_account, token, 1, {"from": alice})
+    assert vault.totalDeposits(token) == cap
+    with reverts("DepositCapExceeded", token.address, 1, cap, cap):
+        vault.deposit(alice_account, token, 1, {"from": alice})
+
+
+def test_cap_counts_all_accounts(vault, token, deployer, alice, bob, alice_account, bob_account):
+    vault.setAssetConfig(token, volatile_config(ETH, cap=10).as_tuple(), {"from": deployer})
+    fund(token, alice, vault, 6)
+    fund(token, bob, vault, 6)
+    vault.deposit(alice_account, token, 6, {"from": alice})
+    with reverts("DepositCapExceeded", token.address, 6, 6, 10):
+        vault.deposit(bob_account, token, 6, {"from": bob})
+    vault.deposit(bob_account, token, 4, {"from": bob})
+
+
+def test_withdrawal_frees_cap(vault, token, deployer, alice, alice_account):
+    vault.setAssetConfig(token, volatile_config(ETH, cap=10).as_tuple(), {"from": deployer})
+    fund(token, alice, vault, 10)
+    vault.deposit(alice_account, token, 10, {"from": alice})
+    vault.withdraw(alice_account, token, 4, alice, {"from": alice})
+    token.approve(vault, 4, {"from": alice})
+    vault.deposit(alice_account, token, 4, {"from": alice})
+    assert vault.totalDeposits(token) == 10
+
+
+def test_zero_cap_blocks_deposits(vault, token, deployer, alice, alice_account):
+    vault.setAssetConfig(token, volatile_config(ETH, cap=0).as_tuple(), {"from": deployer})
+    fund(token, alice, vault, 1)
+    with reverts("DepositCapExceeded", token.address, 1, 0, 0):
+        vault.deposit(alice_account, token, 1, {"from": alice})
+
+
+def test_deposit_of_uint128_max_fills_the_cap(vault, token, alice, alice_account):
+    """Values at type limits: the whole uint128 cap in one deposit, then one unit more."""
+    fund(token, alice, vault, UINT128_MAX + 1)
+    vault.deposit(alice_account, token, UINT128_MAX, {"from": alice})
+    assert vault.collateralBalance(alice_account, token) == UINT128_MAX
+    assert vault.totalDeposits(token) == UINT128_MAX
+    with reverts("DepositCapExceeded", token.address, 1, UINT128_MAX, UINT128_MAX):
+        vault.deposit(alice_account, token, 1, {"from": alice})
+
+
+def test_deposit_of_uint256_max_reports_the_cap_not_an_overflow(vault, token, alice, alice_account):
+    amount = 2**256 - 1
+    with reverts("DepositCapExceeded", token.address, amount, 0, UINT128_MAX):
+        vault.deposit(alice_account, token, amount, {"from": alice})
+
+
+def test_settlement_deposit_at_uint128_max(vault, usdc, alice, alice_account):
+    fund(usdc, alice, vault, UINT128_MAX)
+    vault.deposit(alice_account, usdc, UINT128_MAX, {"from": alice})
+    assert vault.cashOf(alice_account) == UINT128_MAX * 10**12
+
+
+def test_deposit_reverts_without_allowance(vault, deployer, alice, alice_account):
+    t = MockERC20.deploy("T", "T", 18, {"from": deployer})
+    list_asset(vault, t, volatile_config(ETH))
+    t.mint(alice, 5, {"from": alice})
+    t.approve(vault, 4, {"from": alice})
+    with reverts("ERC20InsufficientAllowance", vault.address, 4, 5):
+        vault.deposit(alice_account, t, 5, {"from": alice})
+
+
+def test_ninth_collateral_token_reverts(vault, deployer, alice, alice_account):
+    """SPEC §4: at most 8 collateral assets per account (the settlement asset is cash, not one)."""
+    tokens = []
+    for i in range(9):
+        t = MockERC20.deploy(f"T{i}", f"T{i}", 18, {"from": deployer})
+        list_asset(vault, t, AssetConfig())
+        fund(t, alice, vault, 2)
+        tokens.append(t)
+    for t in tokens[:8]:
+        vault.deposit(alice_account, t, 1, {"from": alice})
+    with reverts("TooManyCollateralAssets", alice_account, 8):
+        vault.deposit(alice_account, tokens[8], 1, {"from": alice})
+    # more of a token already held is fine, and so is cash
+    vault.deposit(alice_account, tokens[0], 1, {"from": alice})
+    assert vault.accountAssets(alice_account) == tokens[:8]
+    # emptying one slot makes room
+    vault.withdraw(alice_account, tokens[3], 1, alice, {"from": alice})
+    vault.deposit(alice_account, tokens[8], 1, {"from": alice})
+    assert set(vault.accountAssets(alice_account)) == {t.address for t in tokens} - {
+        tokens[3].address
+    }
