@@ -108,16 +108,18 @@ contract MarginEngine is IMarginEngine {
         store = store_;
     }
 
+    /// @inheritdoc IMarginEngine
     function setExchange(address exchange_) external onlyOwner {
         exchange = exchange_;
         emit ExchangeSet(exchange_);
     }
 
+    /// @inheritdoc IMarginEngine
     function transferOwnership(address newOwner) external onlyOwner {
         owner = newOwner;
     }
 
-    /// @notice Sets a governance parameter within its bounds.
+    /// @inheritdoc IMarginEngine
     function setParam(bytes32 what, uint256 value) external onlyOwner {
         if (what == "correlationCredit") {
             // SPEC §6: at most 80% of the diversification benefit is credited
@@ -165,7 +167,7 @@ contract MarginEngine is IMarginEngine {
         emit ParamSet(what, value);
     }
 
-    /// @notice Sets the open-interest cap (long side) of an instrument.
+    /// @inheritdoc IMarginEngine
     function setOpenInterestCap(uint256 instrument, uint256 cap) external onlyOwner {
         _bound("openInterestCap", cap, 0, 1e30);
         _resolve(instrument);

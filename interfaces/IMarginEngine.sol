@@ -122,6 +122,20 @@ interface IMarginEngine is IMarginHook {
     /// @dev Withdrawal hook: AE < IM after the withdrawal.
     error WithdrawalBelowInitialMargin(uint256 accountId, int256 adjustedEquity, uint256 initialMargin);
 
+    // --- Governance ---
+
+    /// @notice Sets a parameter within its bounds (governance): correlationCredit ≤ 0.8,
+    ///         somRate ≤ 0.2, mmRatio ∈ [0.5, 1], maker/takerFeeRate ≤ 1%, optionFeeCap ≤ 50%,
+    ///         fundingCapPerHour ≤ 1%, markHalfLife ∈ [1 min, 1 day], maxUnderlyings ≤ 4,
+    ///         maxSeriesPerUnderlying ≤ 16, maxExpiriesPerUnderlying ≤ 4, defaultSeriesOiCap ≤ 1e30.
+    function setParam(bytes32 what, uint256 value) external;
+    /// @notice Sets the long open-interest cap of an instrument (governance, ≤ 1e30).
+    function setOpenInterestCap(uint256 instrument, uint256 cap) external;
+    /// @notice Sets the only contract allowed to call executeFill (governance).
+    function setExchange(address exchange) external;
+    /// @notice Hands governance to `newOwner` (governance).
+    function transferOwnership(address newOwner) external;
+
     // --- Instruments ---
 
     /// @notice Lists the perpetual of `feedId` (governance).

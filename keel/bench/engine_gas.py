@@ -34,7 +34,7 @@ def _wad(x) -> int:
 
 def build_portfolio(stack, name, owner, cp, bench):
     """Open portfolio `name` for `owner` against counterparty (id, owner); returns (id, series)."""
-    from keel.deploy_engine import open_account, trade
+    from keel.deploy_engine import open_account, send, trade
     from keel.orders import option_instrument
 
     pf = bench["portfolios"][name]
@@ -53,8 +53,8 @@ def build_portfolio(stack, name, owner, cp, bench):
         is_call = pos["kind"] == "call"
         sid = stack.store.seriesIdOf(feed, strike, expiry, is_call)
         if sid == 0:
-            sid = stack.engine.createSeries(
-                feed, strike, expiry, is_call, {"from": stack.deployer}
+            sid = send(
+                stack.engine.createSeries, feed, strike, expiry, is_call, {"from": stack.deployer}
             ).return_value
         series.append(sid)
         premium = spot // 50  # 2% of spot per unit: any price works, cash absorbs it
@@ -72,7 +72,7 @@ def measure_all(verbose: bool = True):
     """Deploy a fresh stack and measure; returns (rows, notes, raw figures)."""
     import brownie
 
-    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, trade
+    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, send, trade
 
     bench = _load()
     und = bench["market"]["underlyings"]
@@ -106,7 +106,7 @@ def measure_all(verbose: bool = True):
         refresh_feeds(stack, tuple(FEED_OF.values()))
         stale_bd = stack.engine.marginBreakdown.estimate_gas(acct)
         # keepers refresh: one-off cost per series
-        tx = stack.store.refreshRiskArrays(series, {"from": whale})
+        tx = send(stack.store.refreshRiskArrays, series, {"from": whale})
         per_series = (tx.gas_used - 21_000) / max(1, n_opt)
         bd = stack.engine.marginBreakdown.estimate_gas(acct)
         cw = stack.engine.checkWithdrawal.estimate_gas(acct)

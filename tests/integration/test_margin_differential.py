@@ -26,6 +26,7 @@ from keel.deploy_engine import (
     deploy_stack,
     open_account,
     push_prices,
+    send,
     trade,
 )
 from keel.orders import option_instrument
@@ -141,7 +142,9 @@ def build(stack, cp, owner, pf):
         strike, expiry = wad(spot * o["moneyness"]), observed[f] + o["tau"]
         sid = stack.store.seriesIdOf(f, strike, expiry, o["call"])
         if sid == 0:
-            tx = stack.engine.createSeries(f, strike, expiry, o["call"], {"from": stack.deployer})
+            tx = send(
+                stack.engine.createSeries, f, strike, expiry, o["call"], {"from": stack.deployer}
+            )
             sid = tx.return_value
         trade(stack, me, cp, option_instrument(sid), wad(o["size"]), wad(spot * o["premium"]))
     if any(o.get("expire") for o in pf["options"]):
@@ -159,7 +162,7 @@ def build(stack, cp, owner, pf):
     room = min(cash, max(0, b[1] - b[2] - cushion) * 100 // 99)
     units = int(room * 0.999) // 10**12
     if units > 0:
-        stack.vault.withdraw(acct, stack.usdc, units, owner, {"from": owner})
+        send(stack.vault.withdraw, acct, stack.usdc, units, owner, {"from": owner})
     return acct
 
 

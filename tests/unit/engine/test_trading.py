@@ -193,3 +193,18 @@ def test_params_governance_only(stack, mallory):
     """INV-7: only governance changes parameters."""
     with reverts("Unauthorised", mallory.address):
         stack.engine.setParam(key("somRate"), 0, {"from": mallory})
+
+
+def test_governance_functions_are_owner_only(stack, mallory):
+    """INV-7: listing, caps, wiring and ownership belong to governance."""
+    tx = {"from": mallory}
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.listPerp(9, WAD, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setOpenInterestCap(BTC, 0, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setExchange(mallory, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.transferOwnership(mallory, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setStore(mallory, tx)
