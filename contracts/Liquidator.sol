@@ -46,8 +46,15 @@ contract Liquidator is ILiquidator, Ownable2Step {
     IVault public immutable vault;          // cash, collateral, insurance fund
     IMarginEngine public immutable engine;  // positions and margin figures
 
+    /// @dev A running auction in one storage slot (the ABI's Auction struct is its unpacked view).
+    struct Packed {
+        uint64 id;                          // auction id, 0 when none                     [count]
+        uint64 startedAt;                   // start time                                  [unix s]
+        uint128 starterAccount;             // account paid the keeper fee                 [id]
+    }
+
     uint256 public auctionCount;            // ids handed out so far                      [count]
-    mapping(uint256 => Auction) internal _auctions; // account → running auction (id 0: none)
+    mapping(uint256 => Packed) internal _auctions; // account → running auction (id 0: none)
 
     // Governance parameters (setParam; bounds there)
     uint256 public keeperFee = 5e18;        // flat fee to the starter                     [wad USD]
@@ -79,7 +86,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
             revert NotBelowMaintenanceMargin(accountId, m.adjustedEquity, m.maintenanceMargin);
         }
         auctionId = ++auctionCount;
-        _auctions[accountId] = Auction(auctionId, block.timestamp, starterAccount);
+        // ids < 2^64 (one per start), times < 2^64, account ids < 2^128 (opened one by one)
+        _auctions[accountId] = Packed(uint64(auctionId), uint64(block.timestamp), uint128(starterAccount));
         // keeper fee from the account's cash (it may go negative: a debt the bids settle)
         uint256 fee = keeperFee;
         if (fee != 0 && starterAccount != accountId) vault.moveCash(accountId, starterAccount, int256(fee));
@@ -177,7 +185,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
         view
         returns (uint256 startedAt)
     {
-        Auction storage a = _auctions[accountId];
+        Packed storage a = _auctions[accountId];
         uint256 running = a.id;
         if (running == 0) revert NoAuction(accountId);
         // front-running guard: a stale or changed auction reverts
@@ -254,7 +262,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
 
     /// @inheritdoc ILiquidator
     function auction(uint256 accountId) external view returns (Auction memory) {
-        return _auctions[accountId];
+        Packed memory a = _auctions[accountId];
+        return Auction(a.id, a.startedAt, a.starterAccount);
     }
 
     /// @inheritdoc ILiquidator
@@ -264,14 +273,14 @@ contract Liquidator is ILiquidator, Ownable2Step {
 
     /// @inheritdoc ILiquidator
     function currentDiscount(uint256 accountId) external view returns (uint256) {
-        Auction storage a = _auctions[accountId];
+        Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
         return _discountAt(a.startedAt);
     }
 
     /// @inheritdoc ILiquidator
     function maxFraction(uint256 accountId) external view returns (uint256) {
-        Auction storage a = _auctions[accountId];
+        Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
         if (m.equity <= 0) return WAD;
@@ -280,7 +289,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
 
     /// @inheritdoc ILiquidator
     function currentBonus(uint256 accountId) external view returns (uint256) {
-        Auction storage a = _auctions[accountId];
+        Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
         return _bonusAt(a.startedAt, engine.marginBreakdown(accountId).maintenanceMargin);
     }

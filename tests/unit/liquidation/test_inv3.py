@@ -66,7 +66,20 @@ def test_inv3_below_mm_always_liquidatable(
     )
     @example(
         p=dict(
-            cash=12_000,
+            cash=20_000,
+            weth=1,
+            btc=10,
+            eth=0,
+            opt=0,
+            call=False,
+            strike=60_000,
+            down=True,
+            overshoot=0,
+        )
+    )
+    @example(
+        p=dict(
+            cash=40_000,
             weth=1,
             btc=10,
             eth=5,
