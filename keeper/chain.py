@@ -427,6 +427,8 @@ class Sender:
 
     def send(self, action: dict, to: str, data: str, gas: int) -> Sent:
         """Signs and sends `data` to `to` for `action` (a dict logged and kept in the state)."""
+        if self.state.pending:
+            raise KeeperError(f"transaction {self.state.pending['tx']} is still unresolved")
         nonce, gas_price = self.rpc.call(
             "nonce",
             lambda: (

@@ -366,6 +366,9 @@ class Keeper:
 
     def _transact(self, action: dict, fn_name: str, *args) -> str:
         """Pre-flights and sends one liquidator call. Returns the outcome status."""
+        if self.state.pending:  # one transaction in flight at a time (resolved next cycle)
+            event(self.log, "waiting-pending", 20, tx=self.state.pending["tx"], **action)
+            return "pending"
         call = Call(self.addrs.liquidator, _fn(LIQUIDATOR_ABI, fn_name), tuple(args))
         data = call.data()
         try:

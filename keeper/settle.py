@@ -47,6 +47,9 @@ class Settler(Keeper):
         self.stats.cycles += 1
 
     def _send(self, action: dict, to: str, fn: dict, *args) -> str:
+        if self.state.pending:  # one transaction in flight at a time (resolved next cycle)
+            event(self.log, "waiting-pending", 20, tx=self.state.pending["tx"], **action)
+            return "pending"
         data = Call(to, fn, tuple(args)).data()
         try:
             gas = self.sender.estimate(to, data)

@@ -224,3 +224,28 @@ def test_keeper_process_rides_out_rpc_outages(kp_stack, kp_victim, kp_keeper, tm
             except subprocess.TimeoutExpired:
                 proc.kill()
         proxy.close()
+
+
+def test_an_unconfirmed_tx_blocks_new_ones_until_resolved(
+    kp_stack, kp_victim, kp_keeper, make_keeper, keeper_records, tmp_path
+):
+    """A receipt that does not come within the timeout leaves the tx recorded: nothing else is
+    sent (a second tx would overwrite the record) until a later cycle resolves it."""
+    liq, start = kp_stack.liquidator, brownie.chain.height
+    set_price(kp_stack, BTC, 55_000 * WAD)
+    k = make_keeper(kp_keeper, bid=NO_BIDS, receipt_timeout=0.5)
+    provider = brownie.web3.provider
+    provider.make_request("evm_setAutomine", [False])
+    try:
+        k.step()  # sends the start; no block is mined, so the receipt times out
+        assert k.state.pending is not None
+        assert keeper_records.named("receipt-timeout")
+        k.step()  # still unresolved (not mined, nonce not consumed): re-broadcast, not a new tx
+        assert len(keeper_records.named("send")) == 1
+    finally:
+        provider.make_request("evm_setAutomine", [True])
+    provider.make_request("evm_mine", [])
+    k.step()
+    assert k.state.pending is None
+    assert len(starts(liq, kp_victim[0], start)) == 1
+    assert len(keeper_records.named("send")) == 1
