@@ -1,0 +1,94 @@
+"""The README's main command, end to end: `python -m keel.sim --quick` as a subprocess on its own
+anvil (deploy, traders, relayer and keepers as processes, crash, liquidations, report).
+
+Checked from what the run wrote (reports/simulation.json's format, keel/reports/html.py):
+  - exit code 0, and the relayer and both keepers exited cleanly;
+  - the summary carries every figure the report's stress section shows;
+  - value is conserved: what the vault holds (USDC + WETH + WBTC at the oracle's prices) equals
+    Σ account equity + insurance fund (INV-1 seen through equity: perp PnL and option values are
+    zero-sum, fees and penalties go to the fund, losses follow the waterfall, INV-5);
+  - every account below MM right after the crash was liquidated (INV-3), and the bad debt equals
+    what the fund paid plus what was socialised, less the bidders' bonuses;
+  - report.html contains the stress section with its chart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 300  # [s] a --quick run takes ~1 minute
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    env = dict(os.environ, KEEL_ANVIL_PORT=str(free_port()), PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "keel.sim", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    return proc, out
+
+
+@pytest.mark.slow
+def test_quick_simulation_runs_end_to_end_and_reports(quick_run):
+    proc, out = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Keel simulation: summary" in proc.stdout
+    sim = json.loads((out / "simulation.json").read_text())
+    assert sim["processes"] == {"relayer": 0, "keeper": 0, "settler": 0}
+
+    s = sim["summary"]
+    for key in (
+        "accounts", "trades", "auctions_started", "accounts_liquidated", "bad_debt",
+        "insurance_fund_before", "insurance_fund_after", "insurance_fund_paid", "socialised_loss",
+        "below_mm_after_crash",
+    ):  # fmt: skip
+        assert key in s, key
+    assert s["accounts"] == 10 and s["days"] == 10 and s["trades"] >= s["accounts"]
+
+    # conservation: vault holdings = Σ equity + fund (rounding: well under $1 per account)
+    assert abs(s["conservation_gap"]) < 1.0 * (s["accounts"] + 3)
+
+    # INV-3: the accounts below MM after the crash were all liquidated
+    ids = sim["ids"]
+    assert set(ids["below_mm_after_crash"]) <= set(ids["liquidated_in_crash"])
+    assert s["accounts_liquidated_in_crash"] >= s["below_mm_after_crash"]
+    assert not [a for a in sim["auctions"] if a["outcome"] == "open"]
+
+    # INV-5: bad debt + bonuses = fund paid + socialised; the fund fell by no more than it paid
+    auctions = sim["auctions"]
+    paid = sum(a["from_fund"] for a in auctions)
+    socialised = sum(a["socialised"] for a in auctions)
+    bad = -sum(a["insolvent_equity"] for a in auctions)
+    assert paid == pytest.approx(s["insurance_fund_paid"], abs=0.05)
+    assert socialised == pytest.approx(s["socialised_loss"], abs=0.05)
+    assert bad == pytest.approx(s["bad_debt"], abs=0.05)
+    assert paid + socialised >= bad - 0.05  # the bidders' bonuses come on top
+
+    # the chart's series and the daily measurements line up
+    series = sim["series"]
+    assert len(series["t"]) == len(series["trader equity"]) == len(sim["daily"]) >= 11
+
+    html = (out / "report.html").read_text()
+    assert "Stress: the crash run on the local chain" in html
+    assert "stress_equity_margin.png" in html and (out / "stress_equity_margin.png").exists()
+    assert "Slot for the chain simulation" not in html
