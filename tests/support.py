@@ -13,10 +13,10 @@ def error_msg(name: str, *args) -> str:
     """The revert string brownie shows for custom error `name(args...)`.
 
     brownie renders a decoded custom error as `Name: a, b, c` with addresses in lower case and
-    integers in decimal; an error without arguments renders as `Name`.
+    integers in decimal; an error without arguments renders as `Name: `.
     """
     if not args:
-        return name
+        return f"{name}: "  # brownie 1.22 renders an argument-less custom error as `Name: `
     return f"{name}: " + ", ".join(_fmt(a) for a in args)
 
 
