@@ -45,6 +45,7 @@ class ScriptedSource(PriceSource):
         self.command: tuple = ("day",)
         self.factor = dict.fromkeys(base.feed_ids, 1.0)
         self.last: dict[int, float] = {}
+        self.label = ""
 
     def ticks(self) -> Iterator[Tick]:
         it = self.base.ticks()
@@ -67,7 +68,7 @@ class ScriptedSource(PriceSource):
                 label = "crash " + " ".join(f"{f}:{m:+.0%}" for f, m in moves.items())
             else:
                 prices, label = dict(self.last), "hold"
-            self.last = prices
+            self.last, self.label = prices, label
             yield Tick(index=i, prices=prices, label=label)
             i += 1
 
@@ -136,6 +137,7 @@ def main(argv=None) -> int:
                 "pushed": result.pushed,
                 "held": result.held,
                 "rejected": result.rejected,
+                "label": source.label,
                 "prices": source.last,
                 "vols": {f: relayer.vol[f].vol for f in source.feed_ids},
             }
