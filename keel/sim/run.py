@@ -659,6 +659,8 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "accounts_liquidated_in_crash": len(crash_liquidated),
         "solvent_bids": len(solvent),
         "insolvent_bids": len(insolvent),
+        "longest_auction_s": max((a["duration_s"] or 0 for a in auctions), default=0),
+        "liquidation_phase_min": crash.get("liquidation_minutes", 0),
         "bad_debt": round(bad_debt, 2),
         "insurance_fund_before": round(crash.get("fund_before", sim.daily[0]["insurance_fund"]), 2),
         "insurance_fund_after": round(final["insurance_fund"], 2),
