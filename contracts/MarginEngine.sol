@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IOracle} from "../interfaces/IOracle.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IMarginHook} from "../interfaces/IMarginHook.sol";
+import {IMarginEngine, IExpiryRegistry} from "../interfaces/IMarginEngine.sol";
+import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
+import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+import {WadMath} from "./libraries/WadMath.sol";
+
+/// @title Keel portfolio margin engine (SPEC §4–6).
+/// @dev Positions live here; cash and collateral live in the Vault (the engine is a Vault module).
+///      Option valuation goes through the RiskArrayStore, which keeps one risk array per series
+///      and oracle round. A margin check reads, per underlying, one oracle feed and one batch of
+///      risk arrays; no Black-Scholes is evaluated when the arrays are current.
+///
+///      Perp accounting: every fill realises the account's existing perp PnL at the fill price
+///      and settles its accrued funding into cash, then the position carries entry = fill price.
+///      This keeps E = cash + q(S − entry) − funding owed exact across fills.
+contract MarginEngine is IMarginEngine {
+    // --- Constants ---
+
+    uint256 public constant OPTION_INSTRUMENT_BASE = 1 << 128;
+    uint256 public constant MAX_SERIES_HORIZON = 2 * 365 days;      // [s]
+    uint256 internal constant FUNDING_PERIOD = 8 hours;             // [s]
+    int256 internal constant WAD = 1e18;
+
+    // --- Data ---
+
+    struct PerpMarket {
+        bool listed;            // governance listed the perp (and its underlying)
+        uint64 lastAccrual;     // last funding accrual                          [unix s]
+        uint64 lastTradeAt;     // last perp fill (mark EMA clock)                [unix s]
+        uint256 mark;           // EMA of fill prices (0 before the first fill)  [wad USD]
+        int256 fundingIndex;    // cumulative funding per unit long              [wad USD/unit]
+    }
+
+    struct OptionSlot {
+        uint64 seriesId;        // series                                        [id]
+        int192 size;            // q                                             [wad units]
+    }
+
+    /// @dev The pre-fill state of one side, to value the account "as before" in memory.
+    struct Before {
+        bool active;            // evaluate with the overrides below
+        uint256 feedId;         // underlying of the filled instrument           [feedId]
+        uint256 seriesId;       // 0: the perp                                   [id]
+        int256 size;            // position before the fill                      [wad units]
+        uint256 entryPrice;     // perp entry before the fill                    [wad USD]
+        int256 fundingIndexAtEntry; // perp funding index before the fill        [wad USD/unit]
+        int256 cashDelta;       // cash the fill moved into the account          [wad USD]
+    }
+
+    IVault public immutable vault;              // cash and collateral
+    IOracle public immutable oracle;            // prices, vols, settlement prices
+    address public immutable settlementAsset;   // the Vault's cash token
+    IRiskArrayStore public store;               // series and risk arrays (set once)
+    address public owner;                       // governance
+    address public exchange;                    // the only caller of executeFill
+
+    // Governance parameters (setParam; bounds there)
+    uint256 public correlationCredit = 0.5e18;  // c                                  [wad]
+    uint256 public somRate = 0.01e18;           // short-option minimum rate          [wad]
+    uint256 public mmRatio = 0.8e18;            // MM / IM                            [wad]
+    uint256 public makerFeeRate = 0.0002e18;    // of S·|q|                           [wad]
+    uint256 public takerFeeRate = 0.0005e18;    // of S·|q|                           [wad]
+    uint256 public optionFeeCap = 0.125e18;     // option fee ≤ this · premium       [wad]
+    uint256 public fundingCapPerHour = 0.0005e18; // |funding rate| cap             [wad/h]
+    uint256 public markHalfLife = 600;          // mark EMA half-life                 [s]
+    uint256 public maxUnderlyings = 4;          // per account                        [count]
+    uint256 public maxSeriesPerUnderlying = 16; // per account and underlying         [count]
+    uint256 public maxExpiriesPerUnderlying = 4; // per account and underlying        [count]
+    uint256 public defaultSeriesOiCap = 1e24;   // OI cap of a new series             [wad units]
+
+    mapping(uint256 => PerpMarket) public perpMarkets;                // feedId →
+    mapping(uint256 => uint256) internal _longOi;                     // instrument → [wad units]
+    mapping(uint256 => uint256) internal _oiCap;                      // instrument → [wad units]
+    mapping(uint256 => int256) public settledSize;                    // seriesId → Σ settled q [wad units]
+
+    mapping(uint256 => uint256[]) internal _underlyings;               // account → feeds held
+    mapping(uint256 => mapping(uint256 => PerpPosition)) internal _perps;   // account → feed →
+    mapping(uint256 => mapping(uint256 => OptionSlot[])) internal _options; // account → feed →
+    mapping(uint256 => mapping(uint256 => uint256)) internal _slotOf;       // account → series → index + 1
+    mapping(uint256 => mapping(uint256 => mapping(uint256 => uint256))) internal _expiryUse; // acct→feed→expiry→[count]
+    mapping(uint256 => mapping(uint256 => uint256)) internal _expiryCount;  // account → feed → distinct expiries
+
+    constructor(IVault vault_, IOracle oracle_) {
+        vault = vault_;
+        oracle = oracle_;
+        settlementAsset = vault_.settlementAsset();
+        owner = msg.sender;
+    }
+
+    // --- Auth ---
+
+    modifier onlyOwner() {
+        if (msg.sender != owner) revert Unauthorised(msg.sender);
+        _;
+    }
+
+    // --- Governance ---
+
+    /// @notice Wires the risk-array store (once; it is deployed with this engine's address).
+    function setStore(IRiskArrayStore store_) external onlyOwner {
+        if (address(store) != address(0)) revert Unauthorised(msg.sender);
+        store = store_;
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setExchange(address exchange_) external onlyOwner {
+        exchange = exchange_;
+        emit ExchangeSet(exchange_);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function transferOwnership(address newOwner) external onlyOwner {
+        owner = newOwner;
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setParam(bytes32 what, uint256 value) external onlyOwner {
+        if (what == "correlationCredit") {
+            // SPEC §6: at most 80% of the diversification benefit is credited
+            _bound(what, value, 0, 0.8e18);
+            correlationCredit = value;
+        } else if (what == "somRate") {
+            _bound(what, value, 0, 0.2e18);
+            somRate = value;
+        } else if (what == "mmRatio") {
+            // MM below IM, and not so low that the liquidation buffer vanishes
+            _bound(what, value, 0.5e18, 1e18);
+            mmRatio = value;
+        } else if (what == "makerFeeRate") {
+            _bound(what, value, 0, 0.01e18);
+            makerFeeRate = value;
+        } else if (what == "takerFeeRate") {
+            _bound(what, value, 0, 0.01e18);
+            takerFeeRate = value;
+        } else if (what == "optionFeeCap") {
+            _bound(what, value, 0, 0.5e18);
+            optionFeeCap = value;
+        } else if (what == "fundingCapPerHour") {
+            _bound(what, value, 0, 0.01e18);
+            fundingCapPerHour = value;
+        } else if (what == "markHalfLife") {
+            _bound(what, value, 60, 1 days);
+            markHalfLife = value;
+        } else if (what == "maxUnderlyings") {
+            // SPEC §4: limits keep every margin check bounded
+            _bound(what, value, 1, 4);
+            maxUnderlyings = value;
+        } else if (what == "maxSeriesPerUnderlying") {
+            _bound(what, value, 1, 16);
+            maxSeriesPerUnderlying = value;
+        } else if (what == "maxExpiriesPerUnderlying") {
+            _bound(what, value, 1, 4);
+            maxExpiriesPerUnderlying = value;
+        } else if (what == "defaultSeriesOiCap") {
+            // sizes stay below 2^127 so that q·ΔV never overflows
+            _bound(what, value, 0, 1e30);
+            defaultSeriesOiCap = value;
+        } else {
+            revert UnknownParam(what);
+        }
+        emit ParamSet(what, value);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setOpenInterestCap(uint256 instrument, uint256 cap) external onlyOwner {
+        _bound("openInterestCap", cap, 0, 1e30);
+        _resolve(instrument);
+        _oiCap[instrument] = cap;
+        emit OpenInterestCapSet(instrument, cap);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function listPerp(uint256 feedId, uint256 openInterestCap) external onlyOwner {
+        if (feedId == 0 || feedId >= OPTION_INSTRUMENT_BASE) revert UnknownInstrument(feedId);
+        if (perpMarkets[feedId].listed) revert PerpAlreadyListed(feedId);
+        _bound("openInterestCap", openInterestCap, 0, 1e30);
+        perpMarkets[feedId] = PerpMarket(true, uint64(block.timestamp), uint64(block.timestamp), 0, 0);
+        _oiCap[feedId] = openInterestCap;
+        emit PerpListed(feedId, openInterestCap);
+    }
+
+    function _bound(bytes32 what, uint256 value, uint256 lo, uint256 hi) internal pure {
+        if (value < lo || value > hi) revert ParamOutOfBounds(what, value, lo, hi);
+    }
+
+    // --- Instruments ---
+
+    /// @inheritdoc IMarginEngine
+    function createSeries(uint256 feedId, uint256 strike, uint256 expiry, bool isCall)
+        external
+        returns (uint256 seriesId)
+    {
+        if (!perpMarkets[feedId].listed) revert UnknownInstrument(feedId);
+        // Series bounds: expiry in the future and at most two years out (BS accuracy domain)
+        if (expiry <= block.timestamp || expiry > block.timestamp + MAX_SERIES_HORIZON) {
+            revert InvalidExpiry(expiry, block.timestamp, block.timestamp + MAX_SERIES_HORIZON);
+        }
+        if (msg.sender == owner) {
+            if (strike == 0 || strike > type(uint128).max) revert InvalidStrike(strike, 1, type(uint128).max);
+        } else {
+            // Permissionless series: strike within [S/3, 3S] of the fresh spot
+            (uint256 spot,,) = oracle.freshFeed(feedId);
+            if (strike < spot / 3 || strike > 3 * spot) revert InvalidStrike(strike, spot / 3, 3 * spot);
+        }
+        uint256 existing = store.seriesIdOf(feedId, strike, expiry, isCall);
+        if (existing != 0) revert SeriesExists(existing);
+        seriesId = store.addSeries(Series(uint32(feedId), uint40(expiry), isCall, uint128(strike)));
+        IExpiryRegistry(address(oracle)).registerExpiry(feedId, expiry);
+        _oiCap[OPTION_INSTRUMENT_BASE + seriesId] = defaultSeriesOiCap;
+        emit SeriesCreated(seriesId, feedId, strike, expiry, isCall);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function accrueFunding(uint256 feedId) external {
+        if (!perpMarkets[feedId].listed) revert UnknownInstrument(feedId);
+        (uint256 spot,,) = oracle.freshFeed(feedId);
+        _accrue(feedId, spot);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function realisePnl(uint256 accountId, uint256 feedId) external {
+        PerpPosition storage p = _perps[accountId][feedId];
+        if (p.size == 0) revert NoPosition(accountId, feedId);
+        (uint256 spot,,) = oracle.freshFeed(feedId);
+        int256 f = _accrue(feedId, spot);
+        int256 pnl = PM.mulWadFloor(p.size, int256(spot) - int256(p.entryPrice));
+        int256 funding = _fundingOwed(p, f);
+        p.entryPrice = spot;
+        p.fundingIndexAtEntry = f;
+        vault.adjustCash(accountId, pnl - funding);
+        emit PnlRealised(accountId, feedId, pnl, funding, spot);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function settle(uint256 accountId, uint256 seriesId) external {
+        Series memory s = store.series(seriesId);
+        uint256 price = oracle.settlementPrice(s.feedId, s.expiry);
+        if (price == 0) revert SettlementPriceNotFixed(seriesId, s.expiry);
+        int256 q = _optionSize(accountId, s.feedId, seriesId);
+        if (q == 0) revert NoPosition(accountId, OPTION_INSTRUMENT_BASE + seriesId);
+        int256 cash = PM.mulWadFloor(q, PM.intrinsic(s.isCall, int256(price), int256(uint256(s.strike))));
+        _setOption(accountId, s, seriesId, 0);
+        if (q > 0) _longOi[OPTION_INSTRUMENT_BASE + seriesId] -= uint256(q);
+        settledSize[seriesId] += q;
+        _pruneUnderlying(accountId, s.feedId);
+        if (cash != 0) vault.adjustCash(accountId, cash);
+        emit OptionSettled(accountId, seriesId, q, price, cash);
+    }
+
+    // --- Trading ---
+
+    /// @inheritdoc IMarginEngine
+    function executeFill(Fill calldata f) external returns (uint256 makerFee, uint256 takerFee) {
+        if (msg.sender != exchange) revert Unauthorised(msg.sender);
+        if (f.makerAccount == f.takerAccount) revert SelfTrade(f.makerAccount);
+        if (f.makerSize == 0) revert ZeroSize();
+        (uint256 feedId, uint256 seriesId) = _resolve(f.instrument);
+        (uint256 spot,,) = oracle.freshFeed(feedId);
+        (Before memory mk, Before memory tk, uint256 premium) = _applyFill(f, feedId, seriesId, spot);
+        _checkOpenInterest(f.instrument, mk.size, f.makerSize, tk.size);
+        // fees: bps of notional S·|q|; options at most optionFeeCap of the premium
+        uint256 notional = spot * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) / 1e18;
+        makerFee = _fee(notional, makerFeeRate, premium, seriesId != 0);
+        takerFee = _fee(notional, takerFeeRate, premium, seriesId != 0);
+        if (makerFee != 0) vault.collectFee(f.makerAccount, makerFee);
+        if (takerFee != 0) vault.collectFee(f.takerAccount, takerFee);
+        mk.cashDelta -= int256(makerFee);
+        tk.cashDelta -= int256(takerFee);
+
+        bool reduceOnly = oracle.isReduceOnly(feedId);
+        _postTradeCheck(f.makerAccount, mk, reduceOnly);
+        _postTradeCheck(f.takerAccount, tk, reduceOnly);
+        emit Traded(f.instrument, f.makerAccount, f.takerAccount, f.makerSize, f.price, makerFee, takerFee);
+    }
+
+    /// @dev Moves positions and cash of a fill; returns both sides' "before" states and the premium.
+    function _applyFill(Fill calldata f, uint256 feedId, uint256 seriesId, uint256 spot)
+        internal
+        returns (Before memory mk, Before memory tk, uint256 premium)
+    {
+        if (seriesId == 0) {
+            if (f.price == 0) revert ZeroPrice();
+            int256 idx = _accrue(feedId, spot);
+            mk = _fillPerp(f.makerAccount, feedId, f.makerSize, f.price, idx);
+            tk = _fillPerp(f.takerAccount, feedId, -f.makerSize, f.price, idx);
+            _updateMark(feedId, f.price);
+            return (mk, tk, 0);
+        }
+        Series memory s = store.series(seriesId);
+        if (block.timestamp >= s.expiry) revert SeriesExpired(seriesId, s.expiry, block.timestamp);
+        mk = _fillOption(f.makerAccount, s, seriesId, f.makerSize);
+        tk = _fillOption(f.takerAccount, s, seriesId, -f.makerSize);
+        // premium in cash at the trade price, buyer to seller (rounded up: against the buyer)
+        premium = (f.price * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) + 1e18 - 1) / 1e18;
+        if (premium == 0) return (mk, tk, 0);
+        if (f.makerSize > 0) {
+            vault.moveCash(f.makerAccount, f.takerAccount, int256(premium));
+            mk.cashDelta = -int256(premium);
+            tk.cashDelta = int256(premium);
+        } else {
+            vault.moveCash(f.takerAccount, f.makerAccount, int256(premium));
+            tk.cashDelta = -int256(premium);
+            mk.cashDelta = int256(premium);
+        }
+    }
+
+    function _fee(uint256 notional, uint256 rate, uint256 premium, bool isOption) internal view returns (uint256 fee) {
+        fee = (notional * rate + 1e18 - 1) / 1e18;
+        if (isOption) {
+            uint256 cap = premium * optionFeeCap / 1e18;
+            if (fee > cap) fee = cap;
+        }
+    }
+
+    /// @dev Applies a perp fill of `d` at `price` to one account (funding and old PnL into cash).
+    function _fillPerp(uint256 account, uint256 feedId, int256 d, uint256 price, int256 idx)
+        internal
+        returns (Before memory b)
+    {
+        PerpPosition storage p = _perps[account][feedId];
+        b = Before(true, feedId, 0, p.size, p.entryPrice, p.fundingIndexAtEntry, 0);
+        if (p.size == 0) _addUnderlying(account, feedId);
+        int256 cashDelta = PM.mulWadFloor(p.size, int256(price) - int256(p.entryPrice)) - _fundingOwed(p, idx);
+        p.size += d;
+        p.entryPrice = price;
+        p.fundingIndexAtEntry = idx;
+        if (cashDelta != 0) vault.adjustCash(account, cashDelta);
+        b.cashDelta = cashDelta;
+        if (p.size == 0) _pruneUnderlying(account, feedId);
+    }
+
+    /// @dev Applies an option fill of `d` to one account (limits on opening a new series).
+    function _fillOption(uint256 account, Series memory s, uint256 seriesId, int256 d)
+        internal
+        returns (Before memory b)
+    {
+        int256 q = _optionSize(account, s.feedId, seriesId);
+        b = Before(true, s.feedId, seriesId, q, 0, 0, 0);
+        if (q == 0) _addUnderlying(account, s.feedId);
+        _setOption(account, s, seriesId, q + d);
+        if (q + d == 0) _pruneUnderlying(account, s.feedId);
+    }
+
+    /// @dev INV-2 (SPEC §5): after a fill the account passes IM, or the fill neither raised its IM
+    ///      nor its shortfall IM − AE. Under the circuit breaker the fill must not raise IM at all.
+    function _postTradeCheck(uint256 account, Before memory b, bool reduceOnly) internal {
+        MarginBreakdown memory a = _margin(account, _noBefore(), true);
+        if (!reduceOnly && a.adjustedEquity >= int256(a.initialMargin)) return;
+        MarginBreakdown memory p = _margin(account, b, true);
+        // Circuit breaker (SPEC §3): reduce-only trades must not raise the account's IM
+        if (reduceOnly && a.initialMargin > p.initialMargin) {
+            revert ReduceOnly(account, b.feedId, p.initialMargin, a.initialMargin);
+        }
+        if (a.adjustedEquity >= int256(a.initialMargin)) return;
+        // INV-2: risk-reducing exception: IM not raised and shortfall not increased
+        if (
+            a.initialMargin <= p.initialMargin
+                && int256(a.initialMargin) - a.adjustedEquity <= int256(p.initialMargin) - p.adjustedEquity
+        ) return;
+        revert BelowInitialMargin(account, a.adjustedEquity, a.initialMargin);
+    }
+
+    /// @dev Open-interest cap (long side) of an instrument: a fill may not raise the long OI
+    ///      above the cap (fills that lower it are always allowed).
+    function _checkOpenInterest(uint256 instrument, int256 makerBefore, int256 makerSize, int256 takerBefore)
+        internal
+    {
+        int256 delta = _pos(makerBefore + makerSize) - _pos(makerBefore) + _pos(takerBefore - makerSize)
+            - _pos(takerBefore);
+        uint256 oi = uint256(int256(_longOi[instrument]) + delta);
+        _longOi[instrument] = oi;
+        if (delta > 0 && oi > _oiCap[instrument]) revert OpenInterestCapExceeded(instrument, oi, _oiCap[instrument]);
+    }
+
+    function _pos(int256 x) internal pure returns (int256) {
+        return x > 0 ? x : int256(0);
+    }
+
+    // --- Positions bookkeeping ---
+
+    function _resolve(uint256 instrument) internal view returns (uint256 feedId, uint256 seriesId) {
+        if (instrument < OPTION_INSTRUMENT_BASE) {
+            if (!perpMarkets[instrument].listed) revert UnknownInstrument(instrument);
+            return (instrument, 0);
+        }
+        seriesId = instrument - OPTION_INSTRUMENT_BASE;
+        if (seriesId == 0 || seriesId > store.seriesCount()) revert UnknownInstrument(instrument);
+        feedId = store.series(seriesId).feedId;
+    }
+
+    function _addUnderlying(uint256 account, uint256 feedId) internal {
+        uint256[] storage us = _underlyings[account];
+        for (uint256 k; k < us.length; ++k) {
+            if (us[k] == feedId) return;
+        }
+        // SPEC §4 limit: at most maxUnderlyings underlyings per account
+        if (us.length >= maxUnderlyings) revert TooManyUnderlyings(account, us.length + 1, maxUnderlyings);
+        us.push(feedId);
+    }
+
+    function _pruneUnderlying(uint256 account, uint256 feedId) internal {
+        if (_perps[account][feedId].size != 0 || _options[account][feedId].length != 0) return;
+        uint256[] storage us = _underlyings[account];
+        for (uint256 k; k < us.length; ++k) {
+            if (us[k] == feedId) {
+                us[k] = us[us.length - 1];
+                us.pop();
+                return;
+            }
+        }
+    }
+
+    /// @dev Sets an account's size in a series, maintaining the slot list and expiry counts.
+    function _setOption(uint256 account, Series memory s, uint256 seriesId, int256 size) internal {
+        uint256 feedId = s.feedId;
+        OptionSlot[] storage slots = _options[account][feedId];
+        uint256 at = _slotOf[account][seriesId];
+        if (at != 0) {
+            if (size != 0) {
+                slots[at - 1].size = int192(size);
+                return;
+            }
+            // remove: swap with the last slot
+            OptionSlot memory last = slots[slots.length - 1];
+            slots[at - 1] = last;
+            _slotOf[account][last.seriesId] = at;
+            slots.pop();
+            delete _slotOf[account][seriesId];
+            if (--_expiryUse[account][feedId][s.expiry] == 0) --_expiryCount[account][feedId];
+            return;
+        }
+        if (size == 0) return;
+        // SPEC §4 limits: at most maxSeriesPerUnderlying series and maxExpiriesPerUnderlying expiries
+        if (slots.length >= maxSeriesPerUnderlying) {
+            revert TooManySeries(account, feedId, slots.length + 1, maxSeriesPerUnderlying);
+        }
+        if (_expiryUse[account][feedId][s.expiry]++ == 0) {
+            uint256 n = ++_expiryCount[account][feedId];
+            if (n > maxExpiriesPerUnderlying) revert TooManyExpiries(account, feedId, n, maxExpiriesPerUnderlying);
+        }
+        slots.push(OptionSlot(uint64(seriesId), int192(size)));
+        _slotOf[account][seriesId] = slots.length;
+    }
+
+    function _optionSize(uint256 account, uint256 feedId, uint256 seriesId) internal view returns (int256) {
+        uint256 at = _slotOf[account][seriesId];
+        return at == 0 ? int256(0) : int256(_options[account][feedId][at - 1].size);
+    }
+
+    // --- Funding ---
+
+    /// @dev Accrues the funding index to now at spot S; returns it.
+    function _accrue(uint256 feedId, uint256 spot) internal returns (int256 idx) {
+        PerpMarket storage m = perpMarkets[feedId];
+        int256 rate;
+        (idx, rate) = _fundingIndexAt(m, spot);
+        if (m.lastAccrual != block.timestamp) {
+            m.fundingIndex = idx;
+            m.lastAccrual = uint64(block.timestamp);
+            emit FundingAccrued(feedId, idx, rate, m.mark, spot);
+        }
+    }
+
+    /// @dev Funding index accrued to now: rate/s = clamp((mark − S)/S / 8h, ±cap/1h), applied to S.
+    function _fundingIndexAt(PerpMarket storage m, uint256 spot) internal view returns (int256 idx, int256 rate) {
+        idx = m.fundingIndex;
+        uint256 dt = block.timestamp - m.lastAccrual;
+        if (m.mark == 0 || dt == 0 || spot == 0) return (idx, 0);
+        int256 premium = (int256(m.mark) - int256(spot)) * WAD / int256(spot); // [wad]
+        rate = premium / int256(FUNDING_PERIOD); // [wad/s]
+        int256 cap = int256(fundingCapPerHour) / 1 hours;
+        if (rate > cap) rate = cap;
+        if (rate < -cap) rate = -cap;
+        idx += rate * int256(dt) * int256(spot) / WAD;
+    }
+
+    /// @dev Funding an account owes on its perp up to index `idx`, rounded up (against it).
+    function _fundingOwed(PerpPosition storage p, int256 idx) internal view returns (int256) {
+        return -PM.mulWadFloor(-p.size, idx - p.fundingIndexAtEntry);
+    }
+
+    /// @dev Mark EMA with half-life markHalfLife: mark += (price − mark)·(1 − 2^(−dt/h)).
+    function _updateMark(uint256 feedId, uint256 price) internal {
+        PerpMarket storage m = perpMarkets[feedId];
+        if (m.mark == 0) {
+            m.mark = price;
+        } else {
+            uint256 dt = block.timestamp - m.lastTradeAt;
+            int256 w = int256(WadMath.expWad(-int256(dt) * PM.LN2 / int256(markHalfLife))); // 2^(−dt/h)
+            m.mark = uint256(int256(price) + (int256(m.mark) - int256(price)) * w / WAD);
+        }
+        m.lastTradeAt = uint64(block.timestamp);
+    }
+
+    // --- Margin ---
+
+    /// @inheritdoc IMarginHook
+    function checkWithdrawal(uint256 accountId) external view {
+        // SPEC §2: an account with no positions and no debt withdraws without prices
+        if (_underlyings[accountId].length == 0 && vault.cashOf(accountId) >= 0) return;
+        MarginBreakdown memory b = _asView(_margin)(accountId, _noBefore(), false);
+        // INV-2: withdrawals need AE ≥ IM afterwards
+        if (b.adjustedEquity < int256(b.initialMargin)) {
+            revert WithdrawalBelowInitialMargin(accountId, b.adjustedEquity, b.initialMargin);
+        }
+    }
+
+    /// @inheritdoc IMarginEngine
+    function marginBreakdown(uint256 accountId) external view returns (MarginBreakdown memory) {
+        return _asView(_margin)(accountId, _noBefore(), false);
+    }
+
+    function _noBefore() internal pure returns (Before memory b) {}
+
+    /// @dev `_margin` with `write = false` only makes static calls: safe to run in a view.
+    function _asView(function(uint256, Before memory, bool) internal returns (MarginBreakdown memory) f)
+        internal
+        pure
+        returns (function(uint256, Before memory, bool) internal view returns (MarginBreakdown memory) g)
+    {
+        assembly {
+            g := f
+        }
+    }
+
+    /// @dev Working totals of one margin computation.
+    struct Totals {
+        int256 equity;          // E                                                 [wad USD]
+        int256 haircuts;        // Σ collateral haircuts + cash haircut              [wad USD]
+        uint256 shortNotional;  // Σ over short options of |q|·S                     [wad USD]
+        uint256 sumLoss;        // Σ_u L_u                                           [wad USD]
+    }
+
+    /// @dev The SPEC §6 computation. `b.active` values the account as before a fill (its position
+    ///      in one instrument and its cash replaced). `write` stores risk arrays computed on the way.
+    function _margin(uint256 account, Before memory b, bool write) internal returns (MarginBreakdown memory r) {
+        (int256 cash, IVault.CollateralValue[] memory coll, uint256 cashHaircut) = vault.valuation(account);
+        if (b.active) {
+            cash -= b.cashDelta;
+            cashHaircut = cash > 0 ? (uint256(cash) * vault.haircut(settlementAsset) + 1e18 - 1) / 1e18 : 0;
+        }
+        Totals memory t;
+        t.equity = cash;
+        t.haircuts = int256(cashHaircut);
+        uint256[] memory feeds = _feedsOf(account, coll);
+        r.underlyings = new UnderlyingRisk[](feeds.length);
+        int256[31] memory joint;
+        for (uint256 k; k < coll.length; ++k) {
+            t.equity += int256(coll[k].value);
+            t.haircuts += int256(coll[k].haircut);
+        }
+        for (uint256 u; u < feeds.length; ++u) {
+            int256[31] memory pnl = _underlyingPnl(account, feeds[u], coll, b, write, t, r.underlyings[u]);
+            (uint256 loss, uint256 worst) = _worst(pnl);
+            r.underlyings[u].loss = loss;
+            r.underlyings[u].worstIndex = worst;
+            t.sumLoss += loss;
+            for (uint256 j; j < 31; ++j) {
+                joint[j] += pnl[j];
+            }
+        }
+        (r.jointLoss, r.jointWorstIndex) = _worst(joint);
+        r.equity = t.equity;
+        r.adjustedEquity = t.equity - t.haircuts;
+        // SR = L_J + (1 − c)(Σ L_u − L_J)
+        r.scanRisk = r.jointLoss + (t.sumLoss - r.jointLoss) * (1e18 - correlationCredit) / 1e18;
+        r.shortOptionMinimum = t.shortNotional * somRate / 1e18;
+        r.initialMargin = r.scanRisk > r.shortOptionMinimum ? r.scanRisk : r.shortOptionMinimum;
+        r.maintenanceMargin = r.initialMargin * mmRatio / 1e18;
+    }
+
+    /// @dev Position underlyings, then underlyings linked to collateral held (collateral moves
+    ///      with its underlying's scenarios).
+    function _feedsOf(uint256 account, IVault.CollateralValue[] memory coll) internal view returns (uint256[] memory f) {
+        uint256[] memory held = _underlyings[account];
+        f = new uint256[](held.length + coll.length);
+        uint256 n = held.length;
+        for (uint256 k; k < n; ++k) {
+            f[k] = held[k];
+        }
+        for (uint256 c; c < coll.length; ++c) {
+            uint256 l = coll[c].linkedUnderlying;
+            if (l == 0) continue;
+            bool seen;
+            for (uint256 k; k < n; ++k) {
+                if (f[k] == l) seen = true;
+            }
+            if (!seen) f[n++] = l;
+        }
+        assembly {
+            mstore(f, n)
+        }
+    }
+
+    /// @dev P_u(j) of one underlying (SPEC §6), and its contributions to E and SOM.
+    function _underlyingPnl(
+        uint256 account,
+        uint256 feedId,
+        IVault.CollateralValue[] memory coll,
+        Before memory b,
+        bool write,
+        Totals memory t,
+        UnderlyingRisk memory line
+    ) internal returns (int256[31] memory pnl) {
+        IRiskArrayStore.Market memory m;
+        m.feedId = feedId;
+        (m.spot, m.vol, m.observedAt) = oracle.freshFeed(feedId);
+        int256 spot = int256(m.spot);
+        int256 r = PM.scanRange(m.vol);
+        line.feedId = feedId;
+        line.scanRange = uint256(r);
+        // linear exposure: collateral linked to u and the perp, both move by x_j
+        int256 linear;
+        for (uint256 c; c < coll.length; ++c) {
+            if (coll[c].linkedUnderlying == feedId) linear += int256(coll[c].value);
+        }
+        {
+            PerpPosition memory p = _perps[account][feedId];
+            if (b.active && b.seriesId == 0 && b.feedId == feedId) {
+                p = PerpPosition(b.size, b.entryPrice, b.fundingIndexAtEntry);
+            }
+            if (p.size != 0) {
+                (int256 idx,) = _fundingIndexAt(perpMarkets[feedId], m.spot);
+                t.equity += PM.mulWadFloor(p.size, spot - int256(p.entryPrice))
+                    + PM.mulWadFloor(-p.size, idx - p.fundingIndexAtEntry);
+                linear += PM.mulWadFloor(p.size, spot);
+            }
+        }
+        (uint256[] memory ids, int256[] memory sizes) = _optionList(account, feedId, b);
+        if (ids.length != 0) {
+            int256 value;
+            uint256 shortSize;
+            (value, pnl, shortSize) =
+                write ? store.optionRiskAndStore(m, ids, sizes) : store.optionRisk(m, ids, sizes);
+            t.equity += value;
+            // SOM base: short options not yet settled (a settled series carries no risk)
+            t.shortNotional += shortSize * m.spot / 1e18;
+        }
+        for (uint256 j; j < 31; ++j) {
+            int256 v = pnl[j] + linear * PM.spotMove(j, r) / WAD;
+            pnl[j] = j < 27 ? v : v * PM.EXTENDED_WEIGHT / WAD;
+        }
+    }
+
+    /// @dev The account's option positions on one underlying (with the "before" override).
+    function _optionList(uint256 account, uint256 feedId, Before memory b)
+        internal
+        view
+        returns (uint256[] memory ids, int256[] memory sizes)
+    {
+        OptionSlot[] storage slots = _options[account][feedId];
+        uint256 n = slots.length;
+        bool over = b.active && b.seriesId != 0 && b.feedId == feedId;
+        ids = new uint256[](n + 1);
+        sizes = new int256[](n + 1);
+        uint256 out;
+        bool found;
+        for (uint256 k; k < n; ++k) {
+            OptionSlot memory s = slots[k];
+            int256 q = s.size;
+            if (over && s.seriesId == b.seriesId) {
+                q = b.size;
+                found = true;
+            }
+            if (q == 0) continue;
+            ids[out] = s.seriesId;
+            sizes[out++] = q;
+        }
+        if (over && !found && b.size != 0) {
+            ids[out] = b.seriesId;
+            sizes[out++] = b.size;
+        }
+        assembly {
+            mstore(ids, out)
+            mstore(sizes, out)
+        }
+    }
+
+    /// @dev L = max(0, −min_j p_j) and the first index attaining the minimum.
+    function _worst(int256[31] memory p) internal pure returns (uint256 loss, uint256 idx) {
+        int256 lo = p[0];
+        for (uint256 j = 1; j < 31; ++j) {
+            if (p[j] < lo) {
+                lo = p[j];
+                idx = j;
+            }
+        }
+        loss = lo < 0 ? uint256(-lo) : 0;
+    }
+
+    // --- Views ---
+
+    /// @inheritdoc IMarginEngine
+    function series(uint256 seriesId) external view returns (Series memory) {
+        return store.series(seriesId);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function seriesCount() external view returns (uint256) {
+        return store.seriesCount();
+    }
+
+    /// @inheritdoc IMarginEngine
+    function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory) {
+        return _perps[accountId][feedId];
+    }
+
+    /// @inheritdoc IMarginEngine
+    function optionPosition(uint256 accountId, uint256 seriesId) public view returns (int256) {
+        uint256 at = _slotOf[accountId][seriesId];
+        if (at == 0) return 0;
+        Series memory s = store.series(seriesId);
+        return _options[accountId][s.feedId][at - 1].size;
+    }
+
+    /// @inheritdoc IMarginEngine
+    function accountUnderlyings(uint256 accountId) external view returns (uint256[] memory) {
+        return _underlyings[accountId];
+    }
+
+    /// @inheritdoc IMarginEngine
+    function accountSeries(uint256 accountId, uint256 feedId) external view returns (uint256[] memory ids) {
+        OptionSlot[] storage slots = _options[accountId][feedId];
+        ids = new uint256[](slots.length);
+        for (uint256 k; k < ids.length; ++k) {
+            ids[k] = slots[k].seriesId;
+        }
+    }
+
+    /// @inheritdoc IMarginEngine
+    function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256) {
+        (int256 idx,) = _fundingIndexAt(perpMarkets[feedId], oracle.feed(feedId).price);
+        return _fundingOwed(_perps[accountId][feedId], idx);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function fundingIndex(uint256 feedId) external view returns (int256 idx) {
+        (idx,) = _fundingIndexAt(perpMarkets[feedId], oracle.feed(feedId).price);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function markPrice(uint256 feedId) external view returns (uint256) {
+        return perpMarkets[feedId].mark;
+    }
+
+    /// @inheritdoc IMarginEngine
+    function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap) {
+        return (_longOi[instrument], _oiCap[instrument]);
+    }
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IOracle} from "../interfaces/IOracle.sol";
+import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
+import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+import {BlackScholes} from "./libraries/BlackScholes.sol";
+
+/// @title Option series registry and SSTORE2 risk arrays (see IRiskArrayStore).
+/// @dev Gas: reading a current array costs one cold SLOAD (pointer) + one cold EXTCODECOPY of
+///      1024 bytes (≈ 5k gas) regardless of how expensive the 31 Black-Scholes values were.
+///      Storing one costs a CREATE of 1025 bytes of code (≈ 240k gas) once per series and round.
+contract RiskArrayStore is IRiskArrayStore {
+    // --- Data ---
+
+    address public immutable engine;       // the margin engine (only writer of series)
+    IOracle public immutable oracle;       // price/vol/settlement source
+
+    IMarginEngine.Series[] internal _series;                 // index = seriesId − 1
+    mapping(bytes32 => uint256) internal _seriesIdOf;        // keccak(terms) → seriesId
+    /// @dev Flag word (index 32) of a settled series: expired with its price fixed (no risk, no SOM).
+    int256 internal constant SETTLED = 1;
+    uint256 internal constant ARRAY_BYTES = 33 * 32;
+
+    /// @dev seriesId → pointer (low 160 bits) | observedAt << 160 of the stored array
+    mapping(uint256 => uint256) internal _pointer;
+
+    constructor(address engine_, IOracle oracle_) {
+        engine = engine_;
+        oracle = oracle_;
+    }
+
+    // --- Series ---
+
+    /// @inheritdoc IRiskArrayStore
+    function addSeries(IMarginEngine.Series calldata s) external returns (uint256 seriesId) {
+        if (msg.sender != engine) revert Unauthorised(msg.sender);
+        _series.push(s);
+        seriesId = _series.length;
+        _seriesIdOf[keccak256(abi.encode(uint256(s.feedId), uint256(s.strike), uint256(s.expiry), s.isCall))] =
+            seriesId;
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function series(uint256 seriesId) public view returns (IMarginEngine.Series memory) {
+        if (seriesId == 0 || seriesId > _series.length) revert UnknownSeries(seriesId);
+        return _series[seriesId - 1];
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function seriesCount() external view returns (uint256) {
+        return _series.length;
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function seriesIdOf(uint256 feedId, uint256 strike, uint256 expiry, bool isCall) external view returns (uint256) {
+        return _seriesIdOf[keccak256(abi.encode(feedId, strike, expiry, isCall))];
+    }
+
+    // --- Risk arrays ---
+
+    /// @inheritdoc IRiskArrayStore
+    function refreshRiskArrays(uint256[] calldata seriesIds) external returns (uint256 refreshed) {
+        Market memory m;
+        GridCache memory c;
+        for (uint256 k; k < seriesIds.length; ++k) {
+            IMarginEngine.Series memory s = series(seriesIds[k]);
+            if (m.feedId != s.feedId) {
+                (uint256 spot, uint256 vol, uint256 obs) = oracle.freshFeed(s.feedId);
+                m = Market(s.feedId, spot, vol, obs);
+            }
+            if (_pointer[seriesIds[k]] >> 160 == m.observedAt) continue;
+            _store(seriesIds[k], m.observedAt, _compute(s, m, c));
+            ++refreshed;
+        }
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[33] memory values) {
+        uint256 p = _pointer[seriesId];
+        observedAt = p >> 160;
+        if (p != 0) _read(address(uint160(p)), values);
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values) {
+        GridCache memory c;
+        (values,) = _arrayFor(seriesId, m, c);
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
+        external
+        view
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize)
+    {
+        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        GridCache memory c;
+        for (uint256 k; k < seriesIds.length; ++k) {
+            (int256[33] memory a,) = _arrayFor(seriesIds[k], m, c);
+            value += _accumulate(pnl, a, sizes[k]);
+            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
+        }
+    }
+
+    /// @inheritdoc IRiskArrayStore
+    function optionRiskAndStore(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
+        external
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize)
+    {
+        if (msg.sender != engine) revert Unauthorised(msg.sender);
+        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        GridCache memory c;
+        for (uint256 k; k < seriesIds.length; ++k) {
+            (int256[33] memory a, bool computed) = _arrayFor(seriesIds[k], m, c);
+            if (computed) _store(seriesIds[k], m.observedAt, a);
+            value += _accumulate(pnl, a, sizes[k]);
+            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
+        }
+    }
+
+    // --- Internals ---
+
+    /// @dev The array of a series for market m: the stored one when it was computed for this
+    ///      round (same observedAt), else computed now (`computed` true).
+    function _arrayFor(uint256 seriesId, Market calldata m, GridCache memory c)
+        internal
+        view
+        returns (int256[33] memory a, bool computed)
+    {
+        uint256 p = _pointer[seriesId];
+        if (p != 0 && p >> 160 == m.observedAt) {
+            _read(address(uint160(p)), a);
+            return (a, false);
+        }
+        IMarginEngine.Series memory s = series(seriesId);
+        if (s.feedId != m.feedId) revert WrongUnderlying(seriesId, s.feedId, m.feedId);
+        return (_compute(s, m, c), true);
+    }
+
+    /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
+    ///      Hot loop of every margin check, in assembly. No overflow: |q| ≤ 1e30 < 2^100 (open-
+    ///      interest caps are bounded by 1e30) and |V|, |ΔV| < 2^128 (BlackScholes input bounds,
+    ///      uint128 settlement prices), so |q·ΔV| < 2^228; sums of ≤ 16·31 such terms stay far below 2^255.
+    function _accumulate(int256[31] memory pnl, int256[33] memory a, int256 q) internal pure returns (int256 v) {
+        assembly ("memory-safe") {
+            let wad := 1000000000000000000
+            for { let j := 0 } lt(j, 31) { j := add(j, 1) } {
+                let d := mload(add(a, shl(5, add(j, 1))))
+                if d {
+                    let p := mul(q, d)
+                    let c := sdiv(p, wad)
+                    if slt(smod(p, wad), 0) { c := sub(c, 1) } // floor toward −∞
+                    let at := add(pnl, shl(5, j))
+                    mstore(at, add(mload(at), c))
+                }
+            }
+            let p0 := mul(q, mload(a))
+            v := sdiv(p0, wad)
+            if slt(smod(p0, wad), 0) { v := sub(v, 1) }
+        }
+    }
+
+    /// @dev The last Black-Scholes grid built in one call: consecutive series of the same
+    ///      (underlying, expiry, round) share it (BlackScholes' per-expiry precomputation).
+    struct GridCache {
+        uint256 feedId;     // [feedId]
+        uint256 expiry;     // [unix s]
+        uint256 observedAt; // [unix s]
+        BlackScholes.Grid g;
+    }
+
+    /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
+    function _compute(IMarginEngine.Series memory s, Market memory m, GridCache memory c)
+        internal
+        view
+        returns (int256[33] memory a)
+    {
+        int256 spot = int256(m.spot);
+        int256 strike = int256(uint256(s.strike));
+        int256 r = PM.scanRange(m.vol);
+        if (m.observedAt >= s.expiry) {
+            // Expired: payoff at the fixed settlement price (no scenario risk) once fixed,
+            // intrinsic value (τ = 0) at S and at every scenario spot before.
+            uint256 fixedPrice = oracle.settlementPrice(s.feedId, s.expiry);
+            if (fixedPrice != 0) {
+                a[0] = PM.intrinsic(s.isCall, int256(fixedPrice), strike);
+                a[32] = SETTLED;
+                return a;
+            }
+            a[0] = PM.intrinsic(s.isCall, spot, strike);
+            for (uint256 j; j < 31; ++j) {
+                int256 sj = spot * (PM.WAD + PM.spotMove(j, r)) / PM.WAD;
+                a[j + 1] = PM.intrinsic(s.isCall, sj, strike) - a[0];
+            }
+            return a;
+        }
+        if (c.feedId != s.feedId || c.expiry != s.expiry || c.observedAt != m.observedAt) {
+            // per (underlying, expiry, round): the 13 spot points and 3 vol states of the grid
+            uint256 tau = s.expiry - m.observedAt;
+            (int256 up, int256 dn) = PM.volStates(m.vol, tau);
+            int256[13] memory moves;
+            for (uint256 i; i < 13; ++i) {
+                moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
+            }
+            c.g = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
+            (c.feedId, c.expiry, c.observedAt) = (s.feedId, s.expiry, m.observedAt);
+        }
+        // THE option valuation: every option value of the protocol comes from this call
+        uint256[31] memory v = BlackScholes.scenarioValues(c.g, uint256(s.strike), s.isCall);
+        a[0] = int256(v[4]); // j = 4: x = 0, σ
+        for (uint256 j; j < 31; ++j) {
+            a[j + 1] = int256(v[j]) - a[0];
+        }
+    }
+
+    /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract.
+    function _store(uint256 seriesId, uint256 observedAt, int256[33] memory a) internal {
+        address ptr;
+        // init code (10 bytes): PUSH2 0x0421 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURNDATASIZE
+        // RETURN; then the STOP byte that makes the pointer uncallable, then the 1056 data bytes
+        bytes memory init = abi.encodePacked(hex"61042180600a3d393df300", a);
+        assembly ("memory-safe") {
+            ptr := create(0, add(init, 0x20), mload(init))
+        }
+        if (ptr == address(0)) revert PointerDeployFailed(seriesId);
+        _pointer[seriesId] = uint256(uint160(ptr)) | (observedAt << 160);
+        emit RiskArrayStored(seriesId, observedAt, ptr);
+    }
+
+    /// @dev SSTORE2 read of the 1056 data bytes after the STOP byte.
+    function _read(address ptr, int256[33] memory a) internal view {
+        assembly ("memory-safe") {
+            extcodecopy(ptr, a, 1, 1056)
+        }
+    }
+}

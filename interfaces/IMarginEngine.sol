@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IMarginHook} from "./IMarginHook.sol";
+
+/// @title The Oracle's expiry registration (the engine is an authorised registrar).
+interface IExpiryRegistry {
+    function registerExpiry(uint256 feedId, uint256 expiry) external;
+}
+
+/// @title Keel portfolio margin engine: instruments (SPEC §4), trade settlement (§5) and margin (§6).
+/// @dev Instruments are named by one uint256: a perpetual by its feed id (< 2^128), an option series
+///      by OPTION_INSTRUMENT_BASE + seriesId. The engine is a Vault module (it moves cash), the
+///      Vault's margin hook, and an Oracle expiry registrar. Margin figures follow docs/DESIGN.md:
+///      valuation time is each underlying's oracle observedAt; scenario j = 9·v + i (i spot point
+///      0..8, v vol state 0 σ / 1 σ_up / 2 σ_dn), then 27: +2R, 28: +3R, 29: −min(2R, 90%),
+///      30: −min(3R, 90%) with σ_up and weight 0.30.
+interface IMarginEngine is IMarginHook {
+    // --- Types ---
+
+    /// @notice An option series (SPEC §4).
+    struct Series {
+        uint32 feedId;   // underlying                                           [feedId]
+        uint40 expiry;   // expiry time                                          [unix s]
+        bool isCall;     // call (true) or put (false)
+        uint128 strike;  // strike K                                             [wad USD]
+    }
+
+    /// @notice An account's perpetual position on one underlying.
+    struct PerpPosition {
+        int256 size;                // q, + long / − short                       [wad units]
+        uint256 entryPrice;         // price at which unrealised PnL is zero     [wad USD]
+        int256 fundingIndexAtEntry; // cumulative funding index at last settlement [wad USD/unit]
+    }
+
+    /// @notice One underlying's line of the margin breakdown.
+    struct UnderlyingRisk {
+        uint256 feedId;      // underlying                                       [feedId]
+        uint256 scanRange;   // R_u                                              [wad]
+        uint256 loss;        // standalone loss L_u                              [wad USD]
+        uint256 worstIndex;  // first scenario attaining min_j P_u(j)            [0..30]
+    }
+
+    /// @notice The whole margin computation of an account (SPEC §6).
+    struct MarginBreakdown {
+        int256 equity;              // E                                         [wad USD]
+        int256 adjustedEquity;      // AE = E − haircuts                         [wad USD]
+        uint256 initialMargin;      // IM = max(SR, SOM)                         [wad USD]
+        uint256 maintenanceMargin;  // MM = mmRatio · IM                         [wad USD]
+        uint256 scanRisk;           // SR = L_J + (1 − c)(Σ L_u − L_J)           [wad USD]
+        uint256 shortOptionMinimum; // SOM                                       [wad USD]
+        uint256 jointLoss;          // L_J                                       [wad USD]
+        uint256 jointWorstIndex;    // first scenario attaining min_j Σ_u P_u(j) [0..30]
+        UnderlyingRisk[] underlyings;
+    }
+
+    /// @notice A fill between a maker and a taker, as the Exchange hands it to the engine.
+    struct Fill {
+        uint256 makerAccount; // account of the signed order                     [id]
+        uint256 takerAccount; // account of the filler                           [id]
+        uint256 instrument;   // perp feed id or OPTION_INSTRUMENT_BASE + seriesId
+        int256 makerSize;     // signed size the maker receives (taker gets −)   [wad units]
+        uint256 price;        // perp price or option premium per unit           [wad USD]
+    }
+
+    // --- Events ---
+
+    event PerpListed(uint256 indexed feedId, uint256 openInterestCap);
+    event SeriesCreated(uint256 indexed seriesId, uint256 indexed feedId, uint256 strike, uint256 expiry, bool isCall);
+    event OpenInterestCapSet(uint256 indexed instrument, uint256 cap);
+    event ParamSet(bytes32 indexed what, uint256 value);
+    event ExchangeSet(address exchange);
+    /// @notice A fill was settled; fees are what each side paid to the insurance fund.
+    event Traded(
+        uint256 indexed instrument,
+        uint256 indexed makerAccount,
+        uint256 indexed takerAccount,
+        int256 makerSize,
+        uint256 price,
+        uint256 makerFee,
+        uint256 takerFee
+    );
+    /// @notice Perp PnL and funding of an account were moved into cash at `price`.
+    event PnlRealised(uint256 indexed accountId, uint256 indexed feedId, int256 pnl, int256 funding, uint256 price);
+    /// @notice The cumulative funding index of a perp moved to `fundingIndex`.
+    event FundingAccrued(uint256 indexed feedId, int256 fundingIndex, int256 ratePerSecond, uint256 mark, uint256 spot);
+    /// @notice An account's option position settled at expiry for `cash`.
+    event OptionSettled(uint256 indexed accountId, uint256 indexed seriesId, int256 size, uint256 settlementPrice, int256 cash);
+
+    // --- Errors ---
+
+    /// @dev The caller lacks the role (governance, exchange) needed.
+    error Unauthorised(address caller);
+    /// @dev `what` names no parameter / `value` is outside its bounds.
+    error UnknownParam(bytes32 what);
+    error ParamOutOfBounds(bytes32 what, uint256 value, uint256 min, uint256 max);
+    /// @dev The instrument id names no listed perp or created series.
+    error UnknownInstrument(uint256 instrument);
+    error UnknownSeries(uint256 seriesId);
+    error PerpAlreadyListed(uint256 feedId);
+    error SeriesExists(uint256 seriesId);
+    /// @dev Series bounds: expiry in (now, now + 2 y]; permissionless strikes within [S/3, 3S].
+    error InvalidExpiry(uint256 expiry, uint256 nowTs, uint256 maxExpiry);
+    error InvalidStrike(uint256 strike, uint256 minStrike, uint256 maxStrike);
+    /// @dev The series expired: it can no longer be traded (only settled).
+    error SeriesExpired(uint256 seriesId, uint256 expiry, uint256 nowTs);
+    /// @dev settle() before the oracle fixed the expiry price.
+    error SettlementPriceNotFixed(uint256 seriesId, uint256 expiry);
+    error NoPosition(uint256 accountId, uint256 instrument);
+    /// @dev Position limits (SPEC §4).
+    error TooManyUnderlyings(uint256 accountId, uint256 count, uint256 max);
+    error TooManySeries(uint256 accountId, uint256 feedId, uint256 count, uint256 max);
+    error TooManyExpiries(uint256 accountId, uint256 feedId, uint256 count, uint256 max);
+    error OpenInterestCapExceeded(uint256 instrument, uint256 openInterest, uint256 cap);
+    error SelfTrade(uint256 accountId);
+    error ZeroSize();
+    error ZeroPrice();
+    /// @dev INV-2: after a fill the account is below IM and the fill raised its IM or its shortfall.
+    error BelowInitialMargin(uint256 accountId, int256 adjustedEquity, uint256 initialMargin);
+    /// @dev Circuit breaker: the underlying is reduce-only and the fill raised the account's IM.
+    error ReduceOnly(uint256 accountId, uint256 feedId, uint256 imBefore, uint256 imAfter);
+    /// @dev Withdrawal hook: AE < IM after the withdrawal.
+    error WithdrawalBelowInitialMargin(uint256 accountId, int256 adjustedEquity, uint256 initialMargin);
+
+    // --- Governance ---
+
+    /// @notice Sets a parameter within its bounds (governance): correlationCredit ≤ 0.8,
+    ///         somRate ≤ 0.2, mmRatio ∈ [0.5, 1], maker/takerFeeRate ≤ 1%, optionFeeCap ≤ 50%,
+    ///         fundingCapPerHour ≤ 1%, markHalfLife ∈ [1 min, 1 day], maxUnderlyings ≤ 4,
+    ///         maxSeriesPerUnderlying ≤ 16, maxExpiriesPerUnderlying ≤ 4, defaultSeriesOiCap ≤ 1e30.
+    function setParam(bytes32 what, uint256 value) external;
+    /// @notice Sets the long open-interest cap of an instrument (governance, ≤ 1e30).
+    function setOpenInterestCap(uint256 instrument, uint256 cap) external;
+    /// @notice Sets the only contract allowed to call executeFill (governance).
+    function setExchange(address exchange) external;
+    /// @notice Hands governance to `newOwner` (governance).
+    function transferOwnership(address newOwner) external;
+
+    // --- Instruments ---
+
+    /// @notice Lists the perpetual of `feedId` (governance).
+    function listPerp(uint256 feedId, uint256 openInterestCap) external;
+    /// @notice Creates an option series. Governance: any strike > 0; anyone else: strike within
+    ///         [S/3, 3S] of the fresh spot. Expiry in (now, now + 2 y]; registered with the Oracle.
+    function createSeries(uint256 feedId, uint256 strike, uint256 expiry, bool isCall) external returns (uint256 seriesId);
+    /// @notice Moves an account's perp PnL and funding into cash at the current spot (anyone).
+    function realisePnl(uint256 accountId, uint256 feedId) external;
+    /// @notice Accrues a perp's funding index up to now (anyone).
+    function accrueFunding(uint256 feedId) external;
+    /// @notice Settles an account's position in an expired series at the fixed price (anyone).
+    function settle(uint256 accountId, uint256 seriesId) external;
+
+    // --- Trading (Exchange only) ---
+
+    /// @notice Settles a fill: positions, premium, fees, funding, mark; then the post-trade rule.
+    function executeFill(Fill calldata fill) external returns (uint256 makerFee, uint256 takerFee);
+
+    // --- Views ---
+
+    /// @notice The full margin breakdown of an account (stale risk arrays computed in memory).
+    function marginBreakdown(uint256 accountId) external view returns (MarginBreakdown memory);
+    function series(uint256 seriesId) external view returns (Series memory);
+    function seriesCount() external view returns (uint256);
+    function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory);
+    function optionPosition(uint256 accountId, uint256 seriesId) external view returns (int256);
+    /// @notice The account's underlyings with positions, and per underlying its option series ids.
+    function accountUnderlyings(uint256 accountId) external view returns (uint256[] memory);
+    function accountSeries(uint256 accountId, uint256 feedId) external view returns (uint256[] memory);
+    /// @notice Funding the account owes on its perp of `feedId` if accrued now (negative: receives).
+    function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256);
+    /// @notice The funding index accrued to now, and the mark (EMA of trade prices).
+    function fundingIndex(uint256 feedId) external view returns (int256);
+    function markPrice(uint256 feedId) external view returns (uint256);
+    function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap);
+}

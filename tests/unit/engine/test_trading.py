@@ -1,0 +1,210 @@
+"""Fills (SPEC §5): premium, fees, position limits, open-interest caps, the post-trade margin rule
+(INV-2), the circuit breaker's reduce-only mode and stale prices."""
+
+import brownie
+import pytest
+
+from tests.fixtures.engine import BTC, ETH, fresh, option, sleep, trade
+from tests.support import reverts
+from tests.unit.engine.helpers import WAD, breakdown, ints
+
+S = 60_000 * WAD
+
+
+def key(name: str) -> bytes:
+    return name.encode().ljust(32, b"\0")
+
+
+def test_perp_fill_fees_exact(stack, alice_pm, bob_pm):
+    """Maker 2 bps, taker 5 bps of S·|q|, to the insurance fund."""
+    fund0 = stack.vault.insuranceFund()
+    tx = trade(stack, alice_pm, bob_pm, BTC, 2 * WAD, S)
+    assert ints(tx.return_value) == (24 * WAD, 60 * WAD)
+    assert stack.vault.cashOf(alice_pm[0]) == 1_000_000 * WAD - 24 * WAD
+    assert stack.vault.cashOf(bob_pm[0]) == 1_000_000 * WAD - 60 * WAD
+    assert stack.vault.insuranceFund() == fund0 + 84 * WAD
+    assert ints(stack.engine.perpPosition(alice_pm[0], BTC)) == (2 * WAD, S, 0)
+    assert stack.engine.perpPosition(bob_pm[0], BTC)[0] == -2 * WAD
+
+
+def test_option_premium_and_capped_fee(stack, alice_pm, bob_pm):
+    """Premium moves buyer → seller; option fees are min(bps of S·|q|, 12.5% of premium)."""
+    call = option(stack, BTC, 90_000 * WAD, 30)
+    premium = 10 * WAD  # $10 per BTC: 12.5% of premium ($2.5 for 2 BTC) < 2 bps of $120k
+    tx = trade(stack, alice_pm, bob_pm, call, 2 * WAD, premium)
+    assert ints(tx.return_value) == (25 * WAD // 10, 25 * WAD // 10)
+    assert stack.vault.cashOf(alice_pm[0]) == 1_000_000 * WAD - 20 * WAD - 25 * WAD // 10
+    assert stack.vault.cashOf(bob_pm[0]) == 1_000_000 * WAD + 20 * WAD - 25 * WAD // 10
+    sid = call - (1 << 128)
+    assert stack.engine.optionPosition(alice_pm[0], sid) == 2 * WAD
+    assert stack.engine.optionPosition(bob_pm[0], sid) == -2 * WAD
+
+
+def test_option_fee_bps_when_below_cap(stack, alice_pm, bob_pm):
+    call = option(stack, BTC, 60_000 * WAD, 30)
+    tx = trade(stack, alice_pm, bob_pm, call, WAD, 4_000 * WAD)
+    assert ints(tx.return_value) == (12 * WAD, 30 * WAD)
+
+
+def test_fill_below_initial_margin_reverts(stack, carol, carol_pm, bob_pm):
+    """INV-2: $1000 cannot carry 10 BTC long: BelowInitialMargin(account, AE, IM) after the fill."""
+    from keel.deploy_engine import deposit
+
+    deposit(stack, carol_pm[0], carol, "USDC", 1_000)
+    cash = 1_000 * WAD - 300 * WAD  # after the 5 bps taker fee on $600k
+    with reverts("BelowInitialMargin", carol_pm[0], cash - cash // 100, 96_000 * WAD):
+        trade(stack, bob_pm, carol_pm, BTC, -10 * WAD, S)
+
+
+def test_risk_reducing_fill_allowed_below_im(stack, carol, carol_pm, bob_pm):
+    """Below IM after a price move, closing half the position is allowed (IM and shortfall fall)."""
+    from keel.deploy_engine import deposit
+
+    deposit(stack, carol_pm[0], carol, "USDC", 12_000)
+    trade(stack, bob_pm, carol_pm, BTC, -WAD, S)
+    fresh(stack, {BTC: (57_000 * WAD, 6 * WAD // 10)})
+    b = breakdown(stack, carol_pm[0])
+    assert b["AE"] < b["IM"]
+    trade(stack, bob_pm, carol_pm, BTC, WAD // 2, 57_000 * WAD)
+    after = breakdown(stack, carol_pm[0])
+    assert after["IM"] < b["IM"] and after["IM"] - after["AE"] <= b["IM"] - b["AE"]
+
+
+def test_off_market_close_below_im_reverts(stack, carol, carol_pm, bob_pm):
+    """INV-2: an account below IM cannot hand value away by closing at an off-market price."""
+    from keel.deploy_engine import deposit
+
+    deposit(stack, carol_pm[0], carol, "USDC", 12_000)
+    trade(stack, bob_pm, carol_pm, BTC, -WAD, S)
+    fresh(stack, {BTC: (57_000 * WAD, 6 * WAD // 10)})
+    with brownie.reverts(revert_pattern=rf"BelowInitialMargin: {carol_pm[0]}, -?\d+, \d+"):
+        trade(stack, bob_pm, carol_pm, BTC, WAD // 2, 40_000 * WAD)
+
+
+def test_risk_increasing_fill_below_im_reverts(stack, carol, carol_pm, bob_pm):
+    from keel.deploy_engine import deposit
+
+    deposit(stack, carol_pm[0], carol, "USDC", 12_000)
+    trade(stack, bob_pm, carol_pm, BTC, -WAD, S)
+    fresh(stack, {BTC: (57_000 * WAD, 6 * WAD // 10)})
+    with brownie.reverts(revert_pattern=rf"BelowInitialMargin: {carol_pm[0]}, -?\d+, \d+"):
+        trade(stack, bob_pm, carol_pm, BTC, -WAD // 10, 57_000 * WAD)
+
+
+def test_reduce_only_blocks_new_risk(stack, alice_pm, bob_pm):
+    """Circuit breaker: after a > 20% jump, fills on that underlying must not raise IM."""
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+    fresh(stack, {BTC: (75_000 * WAD, 6 * WAD // 10)})
+    assert stack.oracle.isReduceOnly(BTC)
+    im = breakdown(stack, alice_pm[0])["IM"]
+    new_im = im * 2  # q doubles at the same S and R
+    with reverts("ReduceOnly", alice_pm[0], BTC, im, new_im):
+        trade(stack, alice_pm, bob_pm, BTC, WAD, 75_000 * WAD)
+    trade(stack, alice_pm, bob_pm, BTC, -WAD // 2, 75_000 * WAD)  # reducing is fine
+    assert stack.engine.perpPosition(alice_pm[0], BTC)[0] == WAD // 2
+
+
+def test_stale_price_reverts_fill(stack, alice_pm, bob_pm):
+    sleep(3_601)
+    obs = stack.oracle.feed(BTC)[2]
+    with brownie.reverts(revert_pattern=rf"StalePrice: {BTC}, {obs}, \d+"):
+        trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+
+
+def test_stale_other_feed_reverts_fill(stack, alice_pm, bob_pm):
+    """A needed feed (ETH, of an existing position) is stale while BTC is fresh."""
+    trade(stack, alice_pm, bob_pm, ETH, WAD, 3_000 * WAD)
+    sleep(3_601)
+    from keel.deploy_engine import push_prices
+
+    push_prices(stack, {BTC: (S, 6 * WAD // 10)})
+    obs = stack.oracle.feed(ETH)[2]
+    with brownie.reverts(revert_pattern=rf"StalePrice: {ETH}, {obs}, \d+"):
+        trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+
+
+def test_unknown_instrument_reverts(stack, alice_pm, bob_pm):
+    with reverts("UnknownInstrument", 7):
+        trade(stack, alice_pm, bob_pm, 7, WAD, S)
+    with reverts("UnknownInstrument", (1 << 128) + 99):
+        trade(stack, alice_pm, bob_pm, (1 << 128) + 99, WAD, S)
+
+
+def test_expired_series_cannot_trade(stack, alice_pm, bob_pm):
+    call = option(stack, BTC, S, 1 / 24)
+    sid = call - (1 << 128)
+    expiry = stack.store.series(sid)[1]
+    sleep(3_700)
+    fresh(stack)
+    with brownie.reverts(revert_pattern=rf"SeriesExpired: {sid}, {expiry}, \d+"):
+        trade(stack, alice_pm, bob_pm, call, WAD, 100 * WAD)
+
+
+def test_too_many_series(stack, alice_pm, bob_pm, deployer):
+    stack.engine.setParam(key("maxSeriesPerUnderlying"), 2, {"from": deployer})
+    for k in (60_000, 61_000):
+        trade(stack, alice_pm, bob_pm, option(stack, BTC, k * WAD, 30), WAD, 1_000 * WAD)
+    third = option(stack, BTC, 62_000 * WAD, 30)
+    with reverts("TooManySeries", alice_pm[0], BTC, 3, 2):
+        trade(stack, alice_pm, bob_pm, third, WAD, 1_000 * WAD)
+
+
+def test_too_many_expiries(stack, alice_pm, bob_pm, deployer):
+    stack.engine.setParam(key("maxExpiriesPerUnderlying"), 1, {"from": deployer})
+    trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 30), WAD, 1_000 * WAD)
+    trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 30, False), WAD, 1_000 * WAD)
+    with reverts("TooManyExpiries", alice_pm[0], BTC, 2, 1):
+        trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 60), WAD, 1_000 * WAD)
+
+
+def test_too_many_underlyings(stack, alice_pm, bob_pm, deployer):
+    stack.engine.setParam(key("maxUnderlyings"), 1, {"from": deployer})
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+    with reverts("TooManyUnderlyings", alice_pm[0], 2, 1):
+        trade(stack, alice_pm, bob_pm, ETH, WAD, 3_000 * WAD)
+
+
+def test_closing_frees_limit_slots(stack, alice_pm, bob_pm, deployer):
+    stack.engine.setParam(key("maxUnderlyings"), 1, {"from": deployer})
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+    trade(stack, alice_pm, bob_pm, BTC, -WAD, S)
+    assert stack.engine.accountUnderlyings(alice_pm[0]) == []
+    trade(stack, alice_pm, bob_pm, ETH, WAD, 3_000 * WAD)
+
+
+def test_open_interest_cap(stack, alice_pm, bob_pm, deployer):
+    stack.engine.setOpenInterestCap(BTC, WAD, {"from": deployer})
+    with reverts("OpenInterestCapExceeded", BTC, 2 * WAD, WAD):
+        trade(stack, alice_pm, bob_pm, BTC, 2 * WAD, S)
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+    assert ints(stack.engine.openInterest(BTC)) == (WAD, WAD)
+
+
+@pytest.mark.parametrize(
+    "name,value,lo,hi",
+    [("correlationCredit", 8 * WAD // 10 + 1, 0, 8 * WAD // 10), ("maxUnderlyings", 5, 1, 4)],
+)
+def test_param_bounds(stack, deployer, name, value, lo, hi):
+    with brownie.reverts(f"ParamOutOfBounds: {key(name)}, {value}, {lo}, {hi}"):
+        stack.engine.setParam(key(name), value, {"from": deployer})
+
+
+def test_params_governance_only(stack, mallory):
+    """INV-7: only governance changes parameters."""
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setParam(key("somRate"), 0, {"from": mallory})
+
+
+def test_governance_functions_are_owner_only(stack, mallory):
+    """INV-7: listing, caps, wiring and ownership belong to governance."""
+    tx = {"from": mallory}
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.listPerp(9, WAD, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setOpenInterestCap(BTC, 0, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setExchange(mallory, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.transferOwnership(mallory, tx)
+    with reverts("Unauthorised", mallory.address):
+        stack.engine.setStore(mallory, tx)
