@@ -6,6 +6,7 @@ import {IVault} from "../interfaces/IVault.sol";
 import {IMarginHook} from "../interfaces/IMarginHook.sol";
 import {IMarginEngine, IExpiryRegistry} from "../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 
@@ -501,6 +502,7 @@ contract MarginEngine is IMarginEngine {
 
     /// @inheritdoc IMarginHook
     function checkWithdrawal(uint256 accountId) external view {
+        _checkNotInAuction(accountId); // SPEC §7: withdrawals stop while the account is in auction
         // SPEC §2: an account with no positions and no debt withdraws without prices
         if (_underlyings[accountId].length == 0 && vault.cashOf(accountId) >= 0) return;
         MarginBreakdown memory b = _asView(_margin)(accountId, _noBefore(), false);
@@ -751,5 +753,85 @@ contract MarginEngine is IMarginEngine {
     /// @inheritdoc IMarginEngine
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap) {
         return (_longOi[instrument], _oiCap[instrument]);
+    }
+
+    // --- Liquidation ---
+
+    /// @dev Liquidator contract (SPEC §7): the only caller of transferPositions.
+    address public liquidator;
+
+    /// @notice Sets the liquidator (governance; 0 disables liquidations).
+    function setLiquidator(address liquidator_) external onlyOwner {
+        liquidator = liquidator_;
+        emit LiquidatorSet(liquidator_);
+    }
+
+    /// @dev SPEC §7: an account in a running auction may not withdraw.
+    function _checkNotInAuction(uint256 accountId) internal view {
+        address l = liquidator;
+        if (l != address(0) && ILiquidator(l).inAuction(accountId)) revert AccountInLiquidation(accountId);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function transferPositions(uint256 from, uint256 to, uint256 fractionWad) external {
+        // INV-7: only the liquidator moves positions between accounts
+        if (msg.sender != liquidator || msg.sender == address(0)) revert Unauthorised(msg.sender);
+        if (from == to || fractionWad == 0 || fractionWad > uint256(WAD)) {
+            revert InvalidPositionTransfer(from, to, fractionWad);
+        }
+        uint256[] memory feeds = _underlyings[from]; // a copy: pruning reorders the stored list
+        for (uint256 k; k < feeds.length; ++k) {
+            _transferPerp(from, to, feeds[k], fractionWad);
+            _transferOptions(from, to, feeds[k], fractionWad);
+            _pruneUnderlying(from, feeds[k]);
+        }
+        emit PositionsTransferred(from, to, fractionWad);
+    }
+
+    /// @dev Fraction f of q, truncated towards zero (the liquidated account keeps the dust), exact at f = 1.
+    function _part(int256 q, uint256 f) internal pure returns (int256) {
+        return f == uint256(WAD) ? q : q * int256(f) / WAD; // |q| < 2^127, f <= 1e18: no overflow
+    }
+
+    /// @dev Moves fraction f of a perp. Both sides' PnL and funding are first realised into cash at
+    ///      the fresh spot (exactly the amounts E counts), so the position moves at entry = spot and
+    ///      the liquidator's move of the cash fraction carries the PnL with it.
+    function _transferPerp(uint256 from, uint256 to, uint256 feedId, uint256 f) internal {
+        int256 q = _perps[from][feedId].size;
+        if (q == 0) return;
+        int256 moved = _part(q, f);
+        if (moved == 0) return;
+        (uint256 spot,,) = oracle.freshFeed(feedId);
+        int256 idx = _accrue(feedId, spot);
+        int256 qTo = _perps[to][feedId].size;
+        _fillPerp(from, feedId, -moved, spot, idx);
+        _fillPerp(to, feedId, moved, spot, idx); // bidder's position limits apply (SPEC §4)
+        _moveOpenInterest(feedId, q, qTo, moved);
+    }
+
+    /// @dev Moves fraction f of every option position of `from` on one underlying.
+    function _transferOptions(uint256 from, uint256 to, uint256 feedId, uint256 f) internal {
+        OptionSlot[] memory slots = _options[from][feedId]; // a copy: removal reorders the slots
+        for (uint256 k; k < slots.length; ++k) {
+            int256 q = slots[k].size;
+            int256 moved = _part(q, f);
+            if (moved == 0) continue;
+            uint256 id = slots[k].seriesId;
+            Series memory s = store.series(id);
+            int256 qTo = _optionSize(to, feedId, id);
+            if (qTo == 0) _addUnderlying(to, feedId); // SPEC §4 limits apply to the bidder
+            _setOption(from, s, id, q - moved);
+            _setOption(to, s, id, qTo + moved);
+            if (qTo + moved == 0) _pruneUnderlying(to, feedId);
+            _moveOpenInterest(OPTION_INSTRUMENT_BASE + id, q, qTo, moved);
+        }
+    }
+
+    /// @dev Long open interest after moving `moved` (same sign as q, |moved| <= |q|) from a holder
+    ///      of q to a holder of qTo. It never rises (Σ max(x, 0) is subadditive), so no cap check:
+    ///      a liquidation is never blocked by an open-interest cap. INV-6: sizes are moved, not created.
+    function _moveOpenInterest(uint256 instrument, int256 q, int256 qTo, int256 moved) internal {
+        int256 delta = _pos(q - moved) - _pos(q) + _pos(qTo + moved) - _pos(qTo);
+        _longOi[instrument] = uint256(int256(_longOi[instrument]) + delta);
     }
 }

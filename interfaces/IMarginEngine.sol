@@ -172,4 +172,25 @@ interface IMarginEngine is IMarginHook {
     function fundingIndex(uint256 feedId) external view returns (int256);
     function markPrice(uint256 feedId) external view returns (uint256);
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap);
+
+    // --- Liquidation ---
+
+    /// @notice Governance set the liquidator (the only caller of transferPositions).
+    event LiquidatorSet(address liquidator);
+    /// @notice The liquidator moved fraction `fraction` [wad] of every position of `from` to `to`.
+    event PositionsTransferred(uint256 indexed from, uint256 indexed to, uint256 fraction);
+    /// @dev SPEC §7: `accountId` is in a running liquidation auction (withdrawals are stopped).
+    error AccountInLiquidation(uint256 accountId);
+    /// @dev transferPositions needs two distinct accounts and a fraction in (0, 1e18].
+    error InvalidPositionTransfer(uint256 from, uint256 to, uint256 fraction);
+
+    /// @notice Sets the liquidator contract (governance).
+    function setLiquidator(address liquidator_) external;
+    /// @notice The liquidator contract (0: none).
+    function liquidator() external view returns (address);
+    /// @notice Liquidator only: moves fraction `fractionWad` of every perp (after realising both
+    ///         sides' PnL and funding into cash at the fresh spot) and of every option position of
+    ///         `from` to `to`, amounts truncated towards zero (exact at 1e18). The receiver's
+    ///         position limits apply; open-interest caps do not (long OI never rises).
+    function transferPositions(uint256 from, uint256 to, uint256 fractionWad) external;
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from eth_utils import keccak
 
+from keel.deploy_liquidator import deploy_liquidator
 from keel.deploy_oracle import deploy_oracle, make_report
 from keel.orders import Order, exchange_domain, fill_args
 
@@ -107,6 +108,7 @@ class Stack:
     signer_keys: Sequence[str]
     quorum: int
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    liquidator: object = None  # Liquidator (SPEC §7), wired by deploy_stack
 
     def token(self, name: str):
         return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc}[name]
@@ -124,7 +126,7 @@ def deploy_stack(
     feeds: Mapping[int, tuple[int, int]] | None = None,
     oi_cap: int = DEFAULT_OI_CAP,
 ) -> Stack:
-    """Oracle (feeds reported now), USDC/WETH/WBTC, vault, engine with a perp per feed."""
+    """Oracle (feeds reported now), USDC/WETH/WBTC, vault, engine with a perp per feed, liquidator."""
     from keel.deploy_vault import deploy_vault, list_asset, volatile_config
 
     p = _project()
@@ -148,6 +150,7 @@ def deploy_stack(
     stack = Stack(
         deployer, oracle, vault, dep.engine, dep.store, dep.exchange, usdc, weth, wbtc, keys, quorum
     )
+    stack.liquidator = deploy_liquidator(deployer, vault, dep.engine)
     push_prices(stack, feeds)
     return stack
 
