@@ -35,6 +35,17 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 ///      account and the insolvency bonus round down, the penalty and the fraction cap round the
 ///      other way (penalty up, f_max down). Nothing is created: every transfer moves an existing
 ///      amount between accounts (INV-1, INV-6).
+///
+///      Readings of SPEC §7 where it is silent:
+///        - the bidder pays the penalty (on top of f·E·(1 − d)), hence p < startDiscount (setter);
+///        - the keeper fee is taken from the account's cash even if that makes it negative (a debt
+///          the bids carry); it is skipped when the starter names the liquidated account itself;
+///        - the insolvent receipt −E + bonus is paid in full to the bidder: the fund first, then the
+///          cash index (the bonus included: the bidder's reward for taking a bankrupt book);
+///        - perps move at entry = spot after the engine realised both sides' PnL and funding into
+///          cash (so the cash fraction carries the PnL); open-interest caps never block a transfer;
+///        - an account that the post-trade rule lets trade (AE ≥ IM while still flagged) is not
+///          further restricted: anyone may end its auction.
 contract Liquidator is ILiquidator, Ownable2Step {
     // --- Constants ---
 

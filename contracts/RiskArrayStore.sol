@@ -63,6 +63,7 @@ contract RiskArrayStore is IRiskArrayStore {
     /// @inheritdoc IRiskArrayStore
     function refreshRiskArrays(uint256[] calldata seriesIds) external returns (uint256 refreshed) {
         Market memory m;
+        GridCache memory c;
         for (uint256 k; k < seriesIds.length; ++k) {
             IMarginEngine.Series memory s = series(seriesIds[k]);
             if (m.feedId != s.feedId) {
@@ -70,7 +71,7 @@ contract RiskArrayStore is IRiskArrayStore {
                 m = Market(s.feedId, spot, vol, obs);
             }
             if (_pointer[seriesIds[k]] >> 160 == m.observedAt) continue;
-            _store(seriesIds[k], m.observedAt, _compute(s, m));
+            _store(seriesIds[k], m.observedAt, _compute(s, m, c));
             ++refreshed;
         }
     }
@@ -84,7 +85,8 @@ contract RiskArrayStore is IRiskArrayStore {
 
     /// @inheritdoc IRiskArrayStore
     function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values) {
-        (values,) = _arrayFor(seriesId, m);
+        GridCache memory c;
+        (values,) = _arrayFor(seriesId, m, c);
     }
 
     /// @inheritdoc IRiskArrayStore
@@ -94,8 +96,9 @@ contract RiskArrayStore is IRiskArrayStore {
         returns (int256 value, int256[31] memory pnl, uint256 shortSize)
     {
         if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        GridCache memory c;
         for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[33] memory a,) = _arrayFor(seriesIds[k], m);
+            (int256[33] memory a,) = _arrayFor(seriesIds[k], m, c);
             value += _accumulate(pnl, a, sizes[k]);
             if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
         }
@@ -108,8 +111,9 @@ contract RiskArrayStore is IRiskArrayStore {
     {
         if (msg.sender != engine) revert Unauthorised(msg.sender);
         if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        GridCache memory c;
         for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[33] memory a, bool computed) = _arrayFor(seriesIds[k], m);
+            (int256[33] memory a, bool computed) = _arrayFor(seriesIds[k], m, c);
             if (computed) _store(seriesIds[k], m.observedAt, a);
             value += _accumulate(pnl, a, sizes[k]);
             if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
@@ -120,7 +124,7 @@ contract RiskArrayStore is IRiskArrayStore {
 
     /// @dev The array of a series for market m: the stored one when it was computed for this
     ///      round (same observedAt), else computed now (`computed` true).
-    function _arrayFor(uint256 seriesId, Market calldata m)
+    function _arrayFor(uint256 seriesId, Market calldata m, GridCache memory c)
         internal
         view
         returns (int256[33] memory a, bool computed)
@@ -132,7 +136,7 @@ contract RiskArrayStore is IRiskArrayStore {
         }
         IMarginEngine.Series memory s = series(seriesId);
         if (s.feedId != m.feedId) revert WrongUnderlying(seriesId, s.feedId, m.feedId);
-        return (_compute(s, m), true);
+        return (_compute(s, m, c), true);
     }
 
     /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
@@ -158,8 +162,21 @@ contract RiskArrayStore is IRiskArrayStore {
         }
     }
 
+    /// @dev The last Black-Scholes grid built in one call: consecutive series of the same
+    ///      (underlying, expiry, round) share it (BlackScholes' per-expiry precomputation).
+    struct GridCache {
+        uint256 feedId;     // [feedId]
+        uint256 expiry;     // [unix s]
+        uint256 observedAt; // [unix s]
+        BlackScholes.Grid g;
+    }
+
     /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
-    function _compute(IMarginEngine.Series memory s, Market memory m) internal view returns (int256[33] memory a) {
+    function _compute(IMarginEngine.Series memory s, Market memory m, GridCache memory c)
+        internal
+        view
+        returns (int256[33] memory a)
+    {
         int256 spot = int256(m.spot);
         int256 strike = int256(uint256(s.strike));
         int256 r = PM.scanRange(m.vol);
@@ -179,16 +196,19 @@ contract RiskArrayStore is IRiskArrayStore {
             }
             return a;
         }
-        uint256 tau = s.expiry - m.observedAt;
-        (int256 up, int256 dn) = PM.volStates(m.vol, tau);
-        // per (underlying, expiry): the 13 spot points and 3 vol states of the scenario grid
-        int256[13] memory moves;
-        for (uint256 i; i < 13; ++i) {
-            moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
+        if (c.feedId != s.feedId || c.expiry != s.expiry || c.observedAt != m.observedAt) {
+            // per (underlying, expiry, round): the 13 spot points and 3 vol states of the grid
+            uint256 tau = s.expiry - m.observedAt;
+            (int256 up, int256 dn) = PM.volStates(m.vol, tau);
+            int256[13] memory moves;
+            for (uint256 i; i < 13; ++i) {
+                moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
+            }
+            c.g = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
+            (c.feedId, c.expiry, c.observedAt) = (s.feedId, s.expiry, m.observedAt);
         }
-        BlackScholes.Grid memory g = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
         // THE option valuation: every option value of the protocol comes from this call
-        uint256[31] memory v = BlackScholes.scenarioValues(g, uint256(s.strike), s.isCall);
+        uint256[31] memory v = BlackScholes.scenarioValues(c.g, uint256(s.strike), s.isCall);
         a[0] = int256(v[4]); // j = 4: x = 0, σ
         for (uint256 j; j < 31; ++j) {
             a[j + 1] = int256(v[j]) - a[0];
