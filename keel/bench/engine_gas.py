@@ -117,14 +117,14 @@ def measure_all(verbose: bool = True):
         fill = trade(stack, (acct, owner), cp, 1, WAD // 100, _wad(und["BTC"]["spot"]))
         row("trade", f"{name}: 0.01 BTC perp fill, both sides checked", fill.gas_used)
         if n_opt:
-            row("risk arrays", f"{name}: refresh per series ({n_opt} series batch)", per_series)
+            row("refresh", f"{name}: risk arrays, per series ({n_opt} series batch)", per_series)
             row(
-                "per option×scenario",
+                "opt×scenario",
                 f"{name}: IM check with current arrays / ({n_opt}×31)",
                 bd / (n_opt * 31),
             )
             row(
-                "per option×scenario",
+                "opt×scenario",
                 f"{name}: in-memory revaluation (stale − current) / ({n_opt}×31)",
                 (stale_bd - bd) / (n_opt * 31),
             )
