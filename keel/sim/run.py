@@ -652,6 +652,8 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "crash": f"ETH {sim.cfg.crash_eth:+.0%}, BTC {sim.cfg.crash_btc:+.0%} on day {sim.cfg.crash_at()}"
         if crash
         else "none",
+        "vol_before_crash": vols(sim.relayer_replies, "day"),
+        "vol_after_crash": vols(sim.relayer_replies, "crash"),
         "below_mm_after_crash": len(crash.get("below_mm", [])),
         "negative_equity_after_crash": len(crash.get("negative_equity", [])),
         "auctions_started": len(started),
@@ -732,8 +734,19 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
     }
 
 
+def vols(replies: list[dict], command: str) -> str:
+    """The vols the relayer pushed with its last `command` reply up to the crash ("BTC 62%, ...")."""
+    crash_at = next((i for i, r in enumerate(replies) if r["command"].startswith("crash")), None)
+    upto = replies[: crash_at + 1] if crash_at is not None else replies  # up to the crash
+    last = [r for r in upto if r["command"].split()[0] == command and "vols" in r]
+    if not last:
+        return "-"
+    v = {int(k): float(x) for k, x in last[-1]["vols"].items()}  # annualised fractions
+    return f"BTC {v.get(1, 0):.0%}, ETH {v.get(2, 0):.0%}"
+
+
 def ratio(b: dict | None):
-    if not b or b["IM"] <= 0:
+    if not b or b["IM"] < 1.0:  # a fully hedged book (IM under $1) has no meaningful ratio
         return None
     return round(b["AE"] / b["IM"], 3)
 
@@ -763,7 +776,9 @@ def bad_debt_note(sim, crash, insolvent, names, bad_debt, from_fund, socialised)
         f"when liquidated {where}: " + "; ".join(parts) + ". IM covers the SPEC's two-day 99% "
         "scan range (16% at least) and weighs moves of two to three scan ranges at 30%; a "
         f"one-step move of {sim.cfg.crash_eth:+.0%} on ETH and {sim.cfg.crash_btc:+.0%} on BTC "
-        "is beyond that, so an account whose loss at the crash prices exceeded its whole "
+        f"is beyond that (and the relayer's EWMA vol went from {vols(sim.relayer_replies, 'day')} "
+        f"to {vols(sim.relayer_replies, 'crash')}, which revalues options), so an account "
+        "whose loss at the crash prices exceeded its whole "
         "equity was insolvent before any auction could start. The margin rule did what it "
         "specifies."
     )
