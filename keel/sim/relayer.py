@@ -137,6 +137,7 @@ def main(argv=None) -> int:
                 "pushed": result.pushed,
                 "held": result.held,
                 "rejected": result.rejected,
+                "tx": result.tx_hash,
                 "label": source.label,
                 "prices": source.last,
                 "vols": {f: relayer.vol[f].vol for f in source.feed_ids},

@@ -521,6 +521,8 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
                 bar.update()
                 if day == crash_day:
                     crash = run_crash(sim, day)
+        if pending(sim):  # let the keepers finish what the last days started
+            liquidate(sim, sim.daily[-1]["t"], 2.0, "final auctions", wall_s=90)
         sim.measure(sim.daily[-1]["t"] + 0.01, "end")
     finally:
         codes = sim.stop_processes()
@@ -550,34 +552,17 @@ def run_crash(sim: Simulation, day: int) -> dict:
     fund_before = s.vault.insuranceFund() / WAD
     pre = {t.account: sim.breakdown(t.account) for t in sim.traders}
     reply = sim.relayer(f"crash {cfg.crash_eth} {cfg.crash_btc}")
-    block = brownie.chain.height
+    if not reply.get("tx"):
+        raise RuntimeError(f"the relayer did not push the crash: {reply}")
+    # the crash's own block (a keeper may already have acted in the next one)
+    block = brownie.web3.eth.get_transaction_receipt(reply["tx"])["blockNumber"]
     traders = [t.account for t in sim.traders]
     at_crash = {a: sim.breakdown(a, block) for a in traders}
     below = sorted(a for a, b in at_crash.items() if b["AE"] < b["MM"])
     negative = sorted(a for a, b in at_crash.items() if b["E"] <= 0)
     sim.measure(day + 1 / 48 + 1e-3, "crash")
-    steps = int(cfg.liquidation_hours * 3600 / STEP)
-    wall = time.time() + 180
-    quiet, i = 0, -1
-    from tqdm import tqdm
-
-    with tqdm(total=steps, desc="liquidating", unit="5min", position=1, leave=False) as bar:
-        for i in range(steps):
-            time.sleep(1.5)  # the keepers act on this chain time
-            pending = [
-                a for a in traders
-                if s.liquidator.inAuction(a) or sim.breakdown(a)["AE"] < sim.breakdown(a)["MM"]
-            ]  # fmt: skip
-            bar.set_postfix(pending=len(pending))
-            bar.update()
-            quiet = quiet + 1 if not pending else 0
-            if quiet >= 2 or time.time() > wall:
-                break
-            sim.advance(STEP)
-            sim.relayer("hold")
-            if i % 6 == 5:
-                sim.measure(day + 1 / 48 + (i + 1) * STEP / DAY, "liquidation")
-    after = sim.measure(day + 1 / 48 + (i + 1) * STEP / DAY, "after liquidations")
+    minutes = liquidate(sim, day + 1 / 48, cfg.liquidation_hours, "liquidating")
+    after = sim.measure(day + 1 / 48 + minutes * 60 / DAY, "after liquidations")
     return {
         "block": block,
         "reply": reply,
@@ -587,9 +572,48 @@ def run_crash(sim: Simulation, day: int) -> dict:
         "fund_before": fund_before,
         "before": before,
         "after": after,
-        "liquidation_minutes": (i + 1) * STEP / 60,
+        "liquidation_minutes": minutes,
         "pre": pre,
     }
+
+
+def pending(sim: Simulation) -> list[int]:
+    """Trader accounts in auction or below MM."""
+    out = []
+    for t in sim.traders:
+        if sim.s.liquidator.inAuction(t.account):
+            out.append(t.account)
+        else:
+            b = sim.breakdown(t.account)
+            if b["AE"] < b["MM"]:
+                out.append(t.account)
+    return out
+
+
+def liquidate(sim: Simulation, t0: float, hours: float, desc: str, wall_s: float = 180) -> float:
+    """Moves chain time in 5-minute steps (the relayer re-reporting the last prices) while the
+    keepers start, bid on and end auctions, until no trader is in auction or below MM for two
+    steps, `hours` of chain time or `wall_s` seconds passed. Returns the chain minutes moved."""
+    from tqdm import tqdm
+
+    steps = int(hours * 3600 / STEP)
+    wall = time.time() + wall_s
+    quiet = moved = 0
+    with tqdm(total=steps, desc=desc, unit="5min", position=1, leave=False) as bar:
+        for i in range(steps):
+            time.sleep(1.5)  # the keepers act on this chain time
+            left = pending(sim)
+            bar.set_postfix(pending=len(left))
+            bar.update()
+            quiet = quiet + 1 if not left else 0
+            if quiet >= 2 or time.time() > wall:
+                break
+            sim.advance(STEP)
+            sim.relayer("hold")
+            moved += 1
+            if i % 6 == 5:
+                sim.measure(t0 + moved * STEP / DAY, "liquidation")
+    return moved * STEP / 60
 
 
 def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> dict:
