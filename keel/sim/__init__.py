@@ -21,4 +21,14 @@ solvent with less capital than isolated margin needs.
    5-minute steps through the auction curve while the keeper liquidates;
 6. stop the processes, write `reports/simulation.json` (the stress slot of the report, format in
    keel/reports/html.py) and build the report (`python -m keel.reports`).
+
+Run `python -m keel.sim --help` for the options (`--config FILE` takes JSON or YAML with the same
+names, see keel/sim/example.yaml; `--quick` is a one-minute smoke run). Process logs go to
+`.keel/sim/` (relayer.log, keeper.log, settler.log).
+
+Reproducibility: the price path, the population and each trader's choices come from `--seed`,
+but the keepers are real processes acting in wall-clock time (and anvil stamps blocks with the
+wall clock plus the simulated offset), so auction timing, discounts, and therefore the exact
+liquidation figures, vary a little from run to run with the same seed. The figures reported are
+always the run's own, read from the chain and its events.
 """
