@@ -1,6 +1,6 @@
 # Keel: one idempotent install path and the project's entry points.
 #
-#   make demo     the main job on the embedded anvil chain (installs first)
+#   make demo     the main job: a market simulation on the embedded anvil chain (installs first)
 #   make test     the whole test suite (installs first); KEEL_PROFILE=ci|local picks fuzzing depth
 #   make bench    gas benchmark -> reports/gas.md and reports/gas.json
 #   make report   headless reports (reference model, no chain) -> reports/report.html + .json
@@ -20,7 +20,7 @@ export PATH := $(CURDIR)/$(TOOLCHAIN)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/$(TOOLCHAIN)/solcx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench report lint fmt clean env
+.PHONY: install demo demo-vault test bench report lint fmt clean env
 
 install: $(VENV)/.installed node_modules/.installed $(TOOLCHAIN)/.installed
 
@@ -53,7 +53,13 @@ env:
 	@echo 'export PATH="$(CURDIR)/$(TOOLCHAIN)/bin:$(CURDIR)/$(VENV)/bin:$$PATH"'
 	@echo 'export SOLCX_BINARY_PATH="$(CURDIR)/$(TOOLCHAIN)/solcx"'
 
+# The main job: a market on the embedded chain (relayer and keepers as processes, a crash,
+# liquidations) and the report it leaves in reports/report.html. `ARGS="--help"` lists the options.
 demo: install
+	$(VENV)/bin/python -m keel.sim $(ARGS)
+
+# The first stage's walkthrough: Vault + Oracle + relayer replay, deposits and withdrawals.
+demo-vault: install
 	$(VENV)/bin/python -m keel.demo $(ARGS)
 
 test: install
