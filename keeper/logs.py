@@ -8,9 +8,8 @@ Every decision is one record: `event(log, "decision", action="bid-solvent", prof
 from __future__ import annotations
 
 import logging
-import sys
 
-from oracle.logs import JsonFormatter, TextFormatter
+from oracle.logs import configure as _configure
 
 LOGGER_NAME = "keel.keeper"
 
@@ -21,10 +20,4 @@ def get_logger() -> logging.Logger:
 
 def configure(level: str = "INFO", fmt: str = "json", stream=None) -> logging.Logger:
     """Sends the keeper's records to `stream` (stderr) in `fmt` ("json" or "text")."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    logger = get_logger()
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
-    return logger
+    return _configure(level, fmt, stream, logger_name=LOGGER_NAME)

@@ -62,11 +62,14 @@ class TextFormatter(logging.Formatter):
         return line.rstrip()
 
 
-def configure(level: str = "INFO", fmt: str = "text", stream=None) -> logging.Logger:
-    """Sends the relayer's records to `stream` (stderr) in `fmt` ("text" or "json")."""
+def configure(
+    level: str = "INFO", fmt: str = "text", stream=None, logger_name: str = LOGGER_NAME
+) -> logging.Logger:
+    """Sends logger `logger_name`'s records (the relayer's by default; the keeper passes its own)
+    to `stream` (stderr) in `fmt` ("text" or "json")."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    logger = get_logger()
+    logger = logging.getLogger(logger_name)
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
