@@ -62,8 +62,9 @@ demo: install
 demo-vault: install
 	$(VENV)/bin/python -m keel.demo $(ARGS)
 
+TESTS ?= tests
 test: install
-	$(VENV)/bin/python -m pytest tests $(ARGS)
+	$(VENV)/bin/python -m pytest $(TESTS) $(ARGS)
 
 bench: install
 	$(VENV)/bin/python -m keel.bench.gas $(ARGS)
