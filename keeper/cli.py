@@ -14,6 +14,7 @@ Exit codes: 0 done, 1 RPC unavailable for too long, 2 usage or configuration err
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -152,9 +153,22 @@ def config_from_args(args):
     )
 
 
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM end the loop cleanly (exit 0). Installed explicitly: a process started in
+    the background by a non-interactive shell inherits SIGINT as *ignored*, and then Python never
+    raises KeyboardInterrupt, so a supervisor's Ctrl-C or terminate would go unheard."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     configure(args.log_level, args.log_format)
+    _stop_on_signals()
     try:
         cfg = config_from_args(args)
     except (OSError, ValueError) as exc:

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -204,7 +203,7 @@ class Simulation:
                 relayer.stdin.flush()
         for name, proc in self.procs.items():
             if proc.poll() is None and name != "relayer":
-                proc.send_signal(signal.SIGINT)  # the keepers exit 0 on Ctrl-C
+                proc.terminate()  # SIGTERM: the keepers stop and exit 0 (pending txs stay in their state files)
         for name, proc in self.procs.items():
             try:
                 codes[name] = proc.wait(timeout=20)
