@@ -35,7 +35,6 @@ from eth_utils.abi import collapse_if_tuple
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
-    TransactionNotFound,
     Web3RPCError,
 )
 
@@ -468,19 +467,10 @@ class Sender:
             event(self.log, "send-error", 30, tx=pending["tx"], error=str(exc)[:200])
 
     def _receipt(self, tx_hash: str):
-        def get():
-            try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-
-        return self.rpc.call("get_receipt", get)
+        return self.rpc.receipt(self.w3, tx_hash)
 
     def _nonce_consumed(self, nonce: int) -> bool:
-        latest = self.rpc.call(
-            "nonce_latest", lambda: self.w3.eth.get_transaction_count(self.address, "latest")
-        )
-        return latest > nonce
+        return self.rpc.nonce_consumed(self.w3, self.address, nonce)
 
     def _confirm(self, pending: dict) -> Sent:
         deadline = time.monotonic() + self.receipt_timeout

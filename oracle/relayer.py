@@ -255,6 +255,24 @@ class Rpc:
                 time.sleep(delay)
         raise RpcUnavailable(what)  # pragma: no cover - max_attempts >= 1
 
+    # --- Transaction reads shared by every sending process (relayer, keepers) ---
+
+    def receipt(self, w3, tx_hash: str):
+        """The receipt of `tx_hash`, or None while it is not mined (RPC errors retried)."""
+
+        def get():
+            try:
+                return w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        return self.call("get_receipt", get)
+
+    def nonce_consumed(self, w3, address: str, nonce: int) -> bool:
+        """Whether a mined transaction of `address` has already used `nonce`."""
+        latest = self.call("nonce_latest", lambda: w3.eth.get_transaction_count(address, "latest"))
+        return latest > nonce
+
 
 def decode_revert(data: Any) -> tuple[str, tuple] | None:
     """(error name, args) of an Oracle custom error from revert data, None if not one of ours."""
@@ -671,20 +689,10 @@ class Relayer:
             time.sleep(self.cfg.receipt_poll)
 
     def _receipt(self, tx_hash: str):
-        def get():
-            try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-
-        return self.rpc.call("get_receipt", get)
+        return self.rpc.receipt(self.w3, tx_hash)
 
     def _nonce_consumed(self, pending: dict) -> bool:
-        sender = self.cfg.sender.address
-        latest = self.rpc.call(
-            "nonce_latest", lambda: self.w3.eth.get_transaction_count(sender, "latest")
-        )
-        return latest > pending["nonce"]
+        return self.rpc.nonce_consumed(self.w3, self.cfg.sender.address, pending["nonce"])
 
     def _record(self, pending: dict, receipt) -> None:
         rounds = {int(f): r for f, r in pending["rounds"].items()}
