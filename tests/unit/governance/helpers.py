@@ -1,0 +1,63 @@
+"""Helpers of the governance tests: exact block times, the timelock's state bitmap, ABI walking."""
+
+from __future__ import annotations
+
+from brownie import ZERO_ADDRESS, chain, web3
+
+# OpenZeppelin TimelockController.OperationState: Unset, Waiting, Ready, Done
+UNSET, WAITING, READY, DONE = range(4)
+
+
+def state_bitmap(*states: int) -> bytes:
+    """`expectedStates` of TimelockUnexpectedOperationState: bit i set for each expected state i."""
+    bits = 0
+    for s in states:
+        bits |= 1 << s
+    return bits.to_bytes(32, "big")
+
+
+def b32(h) -> bytes:
+    """A bytes32 (hex string or bytes) as bytes, the form brownie renders in errors."""
+    if isinstance(h, (bytes, bytearray)):
+        return bytes(h)
+    return bytes.fromhex(str(h).removeprefix("0x"))
+
+
+def next_block_at(ts: int) -> None:
+    """The next block (the next transaction's) is mined at exactly `ts`."""
+    web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+
+
+def now() -> int:
+    return chain[-1].timestamp
+
+
+def _zero(abi_type: dict):
+    """A zero value of one ABI parameter (its components for tuples)."""
+    t = abi_type["type"]
+    if t.endswith("[]"):
+        return []
+    if t.endswith("]"):
+        n = int(t[t.rindex("[") + 1 : -1])
+        inner = dict(abi_type, type=t[: t.rindex("[")])
+        return [_zero(inner) for _ in range(n)]
+    if t == "tuple":
+        return tuple(_zero(c) for c in abi_type["components"])
+    if t == "address":
+        return ZERO_ADDRESS
+    if t == "bool":
+        return False
+    if t.startswith("bytes"):
+        return b"\0" * int(t[5:]) if t != "bytes" else b""
+    if t == "string":
+        return ""
+    return 0  # uint*, int*
+
+
+def state_changing(contract) -> dict[str, list]:
+    """Every non-view function of `contract`: name -> zero arguments of the right types."""
+    return {
+        f["name"]: [_zero(i) for i in f["inputs"]]
+        for f in contract.abi
+        if f["type"] == "function" and f["stateMutability"] not in ("view", "pure")
+    }
