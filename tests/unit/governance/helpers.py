@@ -1,8 +1,94 @@
-"""Helpers of the governance tests: exact block times, the timelock's state bitmap, ABI walking."""
+"""Helpers of the governance tests: who holds which power, exact block times, the timelock's
+state bitmap, ABI walking."""
 
 from __future__ import annotations
 
 from brownie import ZERO_ADDRESS, chain, web3
+
+OWNER = "OwnableUnauthorizedAccount"  # OpenZeppelin Ownable(2Step): error(address account)
+
+# Owner powers: function -> error for a caller without the power (the caller is its argument).
+# acceptOwnership is the pending owner's: after the hand-over there is none.
+RESTRICTED = {
+    "vault": dict.fromkeys(
+        [
+            "acceptOwnership",
+            "listAsset",
+            "renounceOwnership",
+            "setAssetConfig",
+            "setMarginHook",
+            "setModule",
+            "transferOwnership",
+        ],
+        OWNER,
+    ),
+    "oracle": {
+        **dict.fromkeys(
+            [
+                "acceptOwnership",
+                "addFeed",
+                "renounceOwnership",
+                "setFeedBounds",
+                "setParam",
+                "setQuorum",
+                "setRegistrar",
+                "setSigner",
+                "transferOwnership",
+            ],
+            OWNER,
+        ),
+        "registerExpiry": "NotRegistrar",  # owner or a registrar (the engine)
+    },
+    "engine": {
+        **dict.fromkeys(
+            [
+                "acceptOwnership",
+                "listPerp",
+                "renounceOwnership",
+                "setExchange",
+                "setGuardian",
+                "setLiquidator",
+                "setLister",
+                "setOpenInterestCap",
+                "setParam",
+                "setStore",
+                "transferOwnership",
+            ],
+            OWNER,
+        ),
+        "createSeries": "NotLister",  # owner or a lister
+        "setPaused": "NotGuardian",  # guardian or owner
+    },
+    "liquidator": dict.fromkeys(
+        ["acceptOwnership", "renounceOwnership", "setParam", "transferOwnership"], OWNER
+    ),
+    "store": {},
+    "exchange": {},
+}
+
+# Not owner powers: users' (accounts, orders, bids), keepers' and relayers' (permissionless), and
+# other contracts' (module / engine / exchange / liquidator only, checked in their own suites).
+PUBLIC = {
+    "vault": {
+        "adjustCash",
+        "collectFee",
+        "deposit",
+        "fundInsurance",
+        "moveCash",
+        "moveCollateral",
+        "openAccount",
+        "payFromInsurance",
+        "setOperator",
+        "socialiseLoss",
+        "transferAccount",
+        "withdraw",
+    },
+    "oracle": {"submit"},
+    "engine": {"accrueFunding", "executeFill", "realisePnl", "settle", "transferPositions"},
+    "liquidator": {"bid", "bidInsolvent", "endAuction", "startAuction"},
+    "store": {"addSeries", "optionRiskAndStore", "refreshRiskArrays"},
+    "exchange": {"cancel", "fill", "raiseNonceFloor"},
+}
 
 # OpenZeppelin TimelockController.OperationState: Unset, Waiting, Ready, Done
 UNSET, WAITING, READY, DONE = range(4)
