@@ -76,10 +76,13 @@ class Operation:
 
     def args(self) -> tuple:
         """Arguments of execute / executeBatch (schedule's are these plus the delay)."""
-        return _op_args(self.calls, self.predecessor, self.salt)
+        return operation_args(self.calls, self.predecessor, self.salt)
 
 
-def _op_args(calls: Sequence[Call], predecessor: bytes, salt: bytes) -> tuple:
+def operation_args(calls: Sequence[Call], predecessor=NO_PREDECESSOR, salt=0) -> tuple:
+    """Arguments of execute (one call) or executeBatch (several); schedule / scheduleBatch take
+    these and the delay. Pure: a client with its own RPC layer can use it as it is."""
+    predecessor, salt = _bytes32(predecessor), _bytes32(salt)
     if len(calls) == 1:
         c = calls[0]
         return (c.target, c.value, c.data, predecessor, salt)
@@ -92,18 +95,30 @@ def _op_args(calls: Sequence[Call], predecessor: bytes, salt: bytes) -> tuple:
     )
 
 
-def operation_id(timelock, calls: Sequence[Call], predecessor=NO_PREDECESSOR, salt=0) -> str:
-    """The id the timelock gives `calls` with `predecessor` and `salt` (a view call)."""
-    args = _op_args(calls, _bytes32(predecessor), _bytes32(salt))
-    h = timelock.hashOperation(*args) if len(calls) == 1 else timelock.hashOperationBatch(*args)
-    return str(h)
+def operation_id(calls: Sequence[Call], predecessor=NO_PREDECESSOR, salt=0) -> str:
+    """The id TimelockController gives `calls` with `predecessor` and `salt` (hashOperation or
+    hashOperationBatch: keccak256 of the abi-encoded arguments), computed locally."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    args = operation_args(calls, predecessor, salt)
+    data = [
+        bytes.fromhex(d.removeprefix("0x")) for d in ([args[2]] if len(calls) == 1 else args[2])
+    ]
+    if len(calls) == 1:
+        types = ["address", "uint256", "bytes", "bytes32", "bytes32"]
+        values = [args[0], args[1], data[0], args[3], args[4]]
+    else:
+        types = ["address[]", "uint256[]", "bytes[]", "bytes32", "bytes32"]
+        values = [args[0], args[1], data, args[3], args[4]]
+    return "0x" + keccak(encode(types, values)).hex()
 
 
 def free_salt(timelock, calls: Sequence[Call], predecessor=NO_PREDECESSOR) -> bytes:
     """The first salt 0, 1, 2, ... whose operation the timelock has never seen (so scheduling the
     same calls again, e.g. a parameter set back and forth, never collides with an old operation)."""
     n = 0
-    while timelock.isOperation(operation_id(timelock, calls, predecessor, n)):
+    while timelock.isOperation(operation_id(calls, predecessor, n)):
         n += 1
     return _bytes32(n)
 
@@ -128,10 +143,10 @@ def schedule(
     predecessor = _bytes32(predecessor)
     salt = free_salt(timelock, calls, predecessor) if salt is None else _bytes32(salt)
     delay = timelock.getMinDelay() if delay is None else delay
-    args = _op_args(calls, predecessor, salt)
+    args = operation_args(calls, predecessor, salt)
     fn = timelock.schedule if len(calls) == 1 else timelock.scheduleBatch
     _send(fn, *args, delay, {"from": proposer})
-    op_id = operation_id(timelock, calls, predecessor, salt)
+    op_id = operation_id(calls, predecessor, salt)
     return Operation(calls, predecessor, salt, op_id, int(timelock.getTimestamp(op_id)))
 
 

@@ -14,6 +14,8 @@ from keel.governance import (
     cancel,
     deploy_timelock,
     execute,
+    operation_args,
+    operation_id,
     schedule,
     wait,
 )
@@ -165,3 +167,17 @@ def test_closed_executor_role(deployer, gov_proposer, mallory):
         execute(tl, op, mallory)
     execute(tl, op, gov_proposer)
     assert tl.getMinDelay() == 700
+
+
+def test_operation_ids_are_computed_as_the_timelock_does(gov_timelock, gov_proposer, token, alice):
+    """keel.governance.operation_id is pure (clients with their own RPC layer use it) and agrees
+    with hashOperation / hashOperationBatch and with the id the timelock schedules under."""
+    tl = gov_timelock
+    one = [call(tl.updateDelay, 5)]
+    two = [call(token.mint, alice, 7), call(tl.updateDelay, 5)]
+    pred, salt = b"\x01" * 32, 9
+    assert operation_id(one, pred, salt) == tl.hashOperation(*operation_args(one, pred, salt))
+    assert operation_id(two, pred, salt) == tl.hashOperationBatch(*operation_args(two, pred, salt))
+    op = schedule(tl, two, gov_proposer)
+    assert tl.getTimestamp(op.id) == op.ready_at > 0
+    assert tl.getOperationState(op.id) == 1  # Waiting
