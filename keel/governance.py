@@ -101,16 +101,14 @@ def operation_id(calls: Sequence[Call], predecessor=NO_PREDECESSOR, salt=0) -> s
     from eth_abi import encode
     from eth_utils import keccak
 
-    args = operation_args(calls, predecessor, salt)
-    data = [
-        bytes.fromhex(d.removeprefix("0x")) for d in ([args[2]] if len(calls) == 1 else args[2])
-    ]
+    p, s = _bytes32(predecessor), _bytes32(salt)
+    data = [bytes.fromhex(c.data.removeprefix("0x")) for c in calls]
     if len(calls) == 1:
         types = ["address", "uint256", "bytes", "bytes32", "bytes32"]
-        values = [args[0], args[1], data[0], args[3], args[4]]
+        values = [calls[0].target, calls[0].value, data[0], p, s]
     else:
         types = ["address[]", "uint256[]", "bytes[]", "bytes32", "bytes32"]
-        values = [args[0], args[1], data, args[3], args[4]]
+        values = [[c.target for c in calls], [c.value for c in calls], data, p, s]
     return "0x" + keccak(encode(types, values)).hex()
 
 
