@@ -53,7 +53,7 @@ def expected_index(idx0, mark, spot, dt):
 def test_funding_accrues_and_realises_exactly(stack, alice_pm, bob_pm, mallory):
     """Mark above spot: longs pay. realisePnl (anyone) moves q(S − entry) − funding into cash."""
     t0 = trade(stack, alice_pm, bob_pm, BTC, WAD, 61_000 * WAD).timestamp  # mark = 61,000
-    assert stack.engine.markPrice(BTC) == 61_000 * WAD
+    assert stack.engine.perpMarkets(BTC)[3] == 61_000 * WAD
     cash0 = stack.vault.cashOf(alice_pm[0])
     sleep(1_800)
     fresh(stack)
@@ -73,7 +73,7 @@ def test_mark_is_ema_with_ten_minute_half_life(stack, alice_pm, bob_pm):
     sleep(599)
     trade(stack, alice_pm, bob_pm, BTC, WAD, 62_000 * WAD)
     # one half-life later the mark is halfway (to within the second of block-time slack)
-    mark = stack.engine.markPrice(BTC) / WAD
+    mark = stack.engine.perpMarkets(BTC)[3] / WAD
     assert 60_990 < mark < 61_010
 
 
