@@ -219,7 +219,7 @@ def test_settlement_goes_on_while_paused(
     expiry = next_listing_expiry(2 * 3_600)
     sid = e.createSeries(BTC, 60_000 * WAD, expiry, True, {"from": gov_lister}).return_value
     feed = gov_stack.oracle.feed(BTC)
-    model = gov_stack.store.riskArray(sid, (BTC, feed[0], feed[1], feed[2]))[0]
+    model = gov_stack.store.unitValue(sid, (BTC, feed[0], feed[1], feed[2]))  # [wad USD]
     trade(gov_stack, gov_long, gov_flat, (1 << 128) + sid, WAD, model)
     pause(gov_stack, gov_guardian)
     chain.sleep(expiry - chain[-1].timestamp + 1)
