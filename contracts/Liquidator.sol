@@ -176,8 +176,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         // SPEC §7: the auction ends when the account is empty or back above IM
         if (fraction == WAD) {
             _end(accountId, auctionId, false);
-        } else {
-            if (_cured(engine.marginBreakdown(accountId))) _end(accountId, auctionId, true);
+        } else if (_cured(engine.marginBreakdown(accountId))) {
+            _end(accountId, auctionId, true);
         }
     }
 
