@@ -26,11 +26,16 @@ def connect(network: str | None = None, *, quiet: bool = True):
     """Connect brownie to `network` (default: the embedded anvil chain, launched if needed).
 
     Loads the project as `brownie run` does (its settings, and its contracts importable as
-    `from brownie import Vault`). `quiet` silences brownie's line-per-transaction output.
+    `from brownie import Vault`), with keel.brownie_fix installed (brownie's false "Tx dropped").
+    `quiet` silences brownie's line-per-transaction output.
     """
     import brownie
     from brownie import project
     from brownie._config import CONFIG
+
+    from keel import brownie_fix
+
+    brownie_fix.install()
 
     if not project.get_loaded_projects():
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

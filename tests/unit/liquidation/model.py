@@ -38,6 +38,11 @@ def bonus(elapsed: int, mm: int, p: Params = P) -> int:
     return mm * p.bonus_rate * min(elapsed, p.bonus_duration) // (WAD * p.bonus_duration)
 
 
+def keeper_fee(equity: int, p: Params = P) -> int:
+    """SPEC §7 [v2]: min(keeperFee, max(E, 0)), exact."""
+    return min(p.keeper_fee, max(equity, 0))
+
+
 def per_unit(equity: int, d: int) -> int:
     return equity * (WAD - d) // WAD
 

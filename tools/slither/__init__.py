@@ -1,0 +1,1 @@
+"""Static analysis with slither, checked against a committed triage (see run.py)."""
