@@ -341,6 +341,8 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         FeedConfig memory cfg = _configs[feedId];
         if (!cfg.listed) revert UnknownFeed(feedId);
         if (report.feedId != feedId) revert ReportFeedMismatch(feedId, report.feedId);
+        // Expiries are 32-bit timestamps (registerExpiry); this also keeps expiry + window exact.
+        if (expiry > type(uint32).max) revert ExpiryOutOfRange(expiry);
         // No replay: a fixed settlement price never changes.
         uint256 fixedPrice = _settlementPrices[feedId][expiry];
         if (fixedPrice != 0) revert SettlementPriceAlreadyFixed(feedId, expiry, fixedPrice);

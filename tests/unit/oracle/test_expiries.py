@@ -416,6 +416,8 @@ def test_governance_report_must_name_the_feed(oracle, report, deployer):
         oracle.fixSettlementPrice(ETH, e, fix, {"from": deployer})
     with reverts("UnknownFeed", 7):
         oracle.fixSettlementPrice(7, e, fix, {"from": deployer})
+    with reverts("ExpiryOutOfRange", 2**32):
+        oracle.fixSettlementPrice(BTC, 2**32, fix, {"from": deployer})
 
 
 def test_a_governance_fix_of_a_pending_expiry_is_passed_silently(oracle, report, deployer):
