@@ -34,7 +34,7 @@ def _wad(x) -> int:
 
 def build_portfolio(stack, name, owner, cp, bench):
     """Open portfolio `name` for `owner` against counterparty (id, owner); returns (id, series)."""
-    from keel.deploy_engine import open_account, send, trade
+    from keel.deploy_engine import model_price, open_account, send, trade
     from keel.orders import option_instrument
 
     pf = bench["portfolios"][name]
@@ -57,8 +57,9 @@ def build_portfolio(stack, name, owner, cp, bench):
                 stack.engine.createSeries, feed, strike, expiry, is_call, {"from": stack.deployer}
             ).return_value
         series.append(sid)
-        premium = spot // 50  # 2% of spot per unit: any price works, cash absorbs it
-        trade(stack, me, cp, option_instrument(sid), _wad(pos["size"]), premium)
+        inst = option_instrument(sid)
+        # at the model value: the centre of the SPEC v2 §5 price band
+        trade(stack, me, cp, inst, _wad(pos["size"]), model_price(stack, inst))
     return acct, series
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from keel.deploy_engine import (
     WAD,
     deploy_stack,
+    model_price,
     open_account,
     push_prices,
     send,
@@ -81,7 +82,8 @@ def st_portfolio(draw):
         if draw(st.booleans()):
             notional = math.exp(draw(st.floats(math.log(1e3), math.log(3e6))))
             sign = draw(st.sampled_from((-1, 1)))
-            perps.append((f, sign * notional / spot, draw(st.floats(-0.05, 0.05))))
+            # fill price skew inside the 2% perp band (SPEC v2 §5)
+            perps.append((f, sign * notional / spot, draw(st.floats(-0.019, 0.019))))
         pool = draw(
             st.lists(st.integers(3_600, 2 * YEAR - 7_200), min_size=1, max_size=3, unique=True)
         )
@@ -94,7 +96,8 @@ def st_portfolio(draw):
                     "moneyness": math.exp(draw(st.floats(math.log(1 / 3), math.log(3)))),
                     "call": draw(st.booleans()),
                     "size": draw(st.sampled_from((-1, 1))) * notional / spot,
-                    "premium": draw(st.floats(0, 0.2)),
+                    # premium = model value · (1 + skew), inside the option band (SPEC v2 §5)
+                    "skew": draw(st.floats(-0.09, 0.09)),
                 }
             )
         if expired_feed == f:
@@ -105,7 +108,7 @@ def st_portfolio(draw):
                     "moneyness": math.exp(draw(st.floats(-0.2, 0.2))),
                     "call": draw(st.booleans()),
                     "size": draw(st.sampled_from((-1, 1))) * 1e5 / spot,
-                    "premium": 0.02,
+                    "skew": 0.0,
                     "expire": True,
                 }
             )
@@ -146,7 +149,9 @@ def build(stack, cp, owner, pf):
                 stack.engine.createSeries, f, strike, expiry, o["call"], {"from": stack.deployer}
             )
             sid = tx.return_value
-        trade(stack, me, cp, option_instrument(sid), wad(o["size"]), wad(spot * o["premium"]))
+        inst = option_instrument(sid)
+        price = model_price(stack, inst) * (10**9 + round(o["skew"] * 1e9)) // 10**9
+        trade(stack, me, cp, inst, wad(o["size"]), price)
     if any(o.get("expire") for o in pf["options"]):
         chain.sleep(3_700)
         moved = {f: (wad(s * (1 + pf["reprice"])), wad(v)) for f, (s, v) in market.items()}
