@@ -601,7 +601,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
         // notional weight n/(n + N₀) [wad]; n ≤ S·OI cap < 2^228 / 1e18, so n·1e18 fits
         uint256 weight = notional * 1e18 / (notional + markReferenceNotional);
-        m.mark = uint256(from + (int256(price) - from) * alpha / WAD * int256(weight) / WAD);
+        // |price − from| < 2^128, α and weight ≤ 1e18: the product stays below 2^248
+        m.mark = uint256(from + (int256(price) - from) * alpha * int256(weight) / (WAD * WAD));
         // the clock advances by the share of dt this fill used: a dust fill in every block cannot
         // reset it and so freeze the mark against the fills that follow it
         m.lastTradeAt = uint64(m.lastTradeAt + dt * weight / 1e18);
