@@ -275,3 +275,29 @@ def test_governance_functions_are_owner_only(stack, mallory):
         stack.engine.setLister(mallory, True, tx)
     with reverts("NotGuardian", mallory.address):
         stack.engine.setPaused(True, tx)
+
+
+def test_option_band_edges(stack, alice_pm, bob_pm):
+    """INV-9 (SPEC v2 §5): an option fills only within |p − V| ≤ 0.5%·S + 10%·V of its model
+    value V at the fresh feed; one wei past either edge reverts PriceOutsideBand."""
+    from keel.deploy_engine import model_price
+
+    inst = option(stack, BTC, 62_000 * WAD, 30)
+    v = model_price(stack, inst)
+    width = S * 5 // 1_000 + v * 10 // 100
+    lo, hi = v - width, v + width
+    with reverts("PriceOutsideBand", inst, hi + 1, lo, hi):
+        trade(stack, alice_pm, bob_pm, inst, WAD, hi + 1)
+    with reverts("PriceOutsideBand", inst, lo - 1, lo, hi):
+        trade(stack, alice_pm, bob_pm, inst, WAD, lo - 1)
+    trade(stack, alice_pm, bob_pm, inst, WAD, hi)
+    trade(stack, alice_pm, bob_pm, inst, -WAD, lo)
+    assert stack.engine.optionPosition(alice_pm[0], inst - (1 << 128)) == 0
+
+
+def test_perp_band_lower_edge(stack, alice_pm, bob_pm):
+    lo, hi = S - S * 2 // 100, S + S * 2 // 100
+    with reverts("PriceOutsideBand", BTC, lo - 1, lo, hi):
+        trade(stack, alice_pm, bob_pm, BTC, WAD, lo - 1)
+    trade(stack, alice_pm, bob_pm, BTC, WAD, lo)
+    assert stack.engine.perpPosition(alice_pm[0], BTC)[0] == WAD

@@ -67,7 +67,7 @@ def test_only_liquidator_transfers_positions(liq_stack, underwater, liq_bidder, 
 
 
 def test_only_governance_sets_liquidator(liq_stack, mallory):
-    with reverts("Unauthorised", mallory):
+    with reverts("OwnableUnauthorizedAccount", mallory):
         liq_stack.engine.setLiquidator(mallory, {"from": mallory})
 
 
