@@ -17,13 +17,19 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 ///        Active ──bid or bidInsolvent on a cured account (AE ≥ IM)─────▶ None (cured), nothing
 ///                                           bought, nothing paid, returns (0, 0), no revert
 ///        Active ──bid (AE < IM, E > 0, f ≤ f_max)──▶ Active, or None when the account is back at
-///                                           AE ≥ IM (cured) or the whole account (f = 1) was taken
+///                                           AE ≥ IM (cured) or the whole account (f = 1) was taken;
+///                                           at d(t) when AE < MM, at startDiscount when MM ≤ AE
 ///        Active ──bidInsolvent (AE < IM, E ≤ 0: the whole portfolio)───▶ None
 ///
 ///      The discount grows with time since the start: startDiscount → midDiscount linearly over
-///      fastDuration, then midDiscount → 100% linearly over slowDuration. Every auction gets a new
-///      id (a global counter); bids name it, so a bid aimed at an auction that ended or was
-///      restarted reverts (front-running guard), as does a bid whose price moved past its limit.
+///      fastDuration, then midDiscount → 100% linearly over slowDuration, while the account is below
+///      MM at the bid's fresh prices. At or above MM (MM ≤ AE < IM: not liquidatable, not cured) a
+///      bid gets startDiscount, whatever d(t) has grown to: a bidder never gets more than a freshly
+///      started auction would give (INV-8, below). The views currentDiscount and maxFraction
+///      report the d and f_max that a bid executed on the same state would use (same cap, same
+///      rounding). Every auction gets a new id (a global counter); bids name it, so a bid aimed at
+///      an auction that ended or was restarted reverts (front-running guard), as does a bid whose
+///      price moved past its limit.
 ///
 ///      INV-8 (SPEC §8 [v2]): no transaction the account's owner or operator did not sign lowers,
 ///      by acting on the account, the AE of an account at or above IM. The three third-party
@@ -32,7 +38,11 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 ///      the market or by its owner (deposit, risk-reducing trade), earlier in the same block
 ///      included, is never sold, whatever the discount has grown to: the bid ends the auction
 ///      instead. A cured-ending bid must not revert (that would undo the ending): it returns zeros
-///      and emits AuctionEnded(cured = true) only.
+///      and emits AuctionEnded(cured = true) only. An auction nobody ended while its account was
+///      cured, on an account that fell back between MM and IM (where no start is possible), sells
+///      at startDiscount only, as if it had just started: the running discount, up to 100%, is
+///      earned only below MM, so a dip just under IM (a report at the low edge of the observation
+///      spread, say) cannot hand the whole account to a bidder for the penalty.
 ///
 ///      Who pays what (INV-5 waterfall: account equity → liquidation penalty → insurance fund →
 ///      socialisation):
@@ -68,9 +78,15 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 ///          SelfBid, the bidder's right (INV-7), then cured (ends), then the bid itself; a caller
 ///          without a bidder account ends a cured auction through endAuction;
 ///        - an auction lives until a transaction ends it: an account that was cured and fell back
-///          between MM and IM before anyone ended the auction is bid on at the discount grown since
-///          the start (no transaction saw the cure): owners and keepers end cured auctions
-///          (endAuction, or any bid; keeper/ does it every cycle).
+///          between MM and IM before anyone ended the auction is still in the same auction (no
+///          transaction saw the cure), but a bid on it gets startDiscount, not the discount grown
+///          since the start; below MM the running d(t) applies again. Owners and keepers still end
+///          cured auctions (endAuction, or any bid; keeper/ does it every cycle);
+///        - the cap is on AE ≥ MM at the bid's prices (not on whether the auction was ever cured):
+///          a bid on an account that went from below MM to between MM and IM through the market
+///          or its owner's deposit gets startDiscount too. Only the solvent bid's discount is
+///          capped: there E ≥ AE ≥ MM (haircuts are ≥ 0), and the insolvent bid (E ≤ 0) has no
+///          discount, only the bonus(t), which the cap leaves alone.
 contract Liquidator is ILiquidator, Ownable2Step {
     // --- Constants ---
 
@@ -155,7 +171,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         }
         if (m.equity <= 0) revert AccountInsolvent(accountId, m.equity);
         uint256 equity = uint256(m.equity);
-        uint256 d = _discountAt(startedAt);
+        // INV-8: at or above MM a bid gets no more than a fresh auction's startDiscount
+        uint256 d = _bidDiscount(startedAt, m);
         // price per unit fraction E·(1 − d), rounded down (against the account)
         uint256 perUnit = Math.mulDiv(equity, WAD - d, WAD);
         // front-running guard: the bidder's price limit
@@ -298,6 +315,22 @@ contract Liquidator is ILiquidator, Ownable2Step {
         return WAD;
     }
 
+    /// @dev The discount a solvent bid gets now (SPEC §7 reading, INV-8)                   [wad]
+    ///      d(t) while the account is below MM at fresh prices; startDiscount once AE ≥ MM, when no
+    ///      new auction could start: a bidder never gets more than a freshly started auction
+    ///      would give, so an auction left running through a cure cannot sell a relapsed account
+    ///      (MM ≤ AE < IM) at the discount it grew meanwhile. d(t) ≥ startDiscount at every t
+    ///      (it rises from it), so the cap is startDiscount itself.
+    function _bidDiscount(uint256 startedAt, IMarginEngine.MarginBreakdown memory m)
+        internal
+        view
+        returns (uint256)
+    {
+        // INV-8: AE ≥ MM is not liquidatable; only a fresh auction's discount applies
+        if (m.adjustedEquity >= int256(m.maintenanceMargin)) return startDiscount;
+        return _discountAt(startedAt);
+    }
+
     /// @dev bonus(t) = bonusRate·MM·min(t, bonusDuration)/bonusDuration, rounded down.
     function _bonusAt(uint256 startedAt, uint256 mm) internal view returns (uint256) {
         uint256 t = block.timestamp - startedAt;
@@ -334,7 +367,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
     function currentDiscount(uint256 accountId) external view returns (uint256) {
         Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
-        return _discountAt(a.startedAt);
+        // the discount a bid would get now: capped at startDiscount while AE ≥ MM (INV-8)
+        return _bidDiscount(a.startedAt, engine.marginBreakdown(accountId));
     }
 
     /// @inheritdoc ILiquidator
@@ -344,7 +378,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
         if (_cured(m)) return 0; // INV-8: a bid on a cured account takes nothing (it ends the auction)
         if (m.equity <= 0) return WAD;
-        return _maxFraction(m, Math.mulDiv(uint256(m.equity), WAD - _discountAt(a.startedAt), WAD));
+        // the same d as bid (capped at startDiscount while AE ≥ MM), the same rounding
+        return _maxFraction(m, Math.mulDiv(uint256(m.equity), WAD - _bidDiscount(a.startedAt, m), WAD));
     }
 
     /// @inheritdoc ILiquidator

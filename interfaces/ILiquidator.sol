@@ -8,7 +8,9 @@ pragma solidity ^0.8.28;
 ///      Active --insolvent bid (E <= 0: whole portfolio)--> None.
 ///      Every auction has an id (a global counter) that bids must name, so a bid aimed at an auction
 ///      that ended (or was restarted) reverts instead of hitting a different one.
-///      Discount d(t): 5% -> 30% linearly over 15 min, then 30% -> 100% over 12 h (params).
+///      Discount d(t): 5% -> 30% linearly over 15 min, then 30% -> 100% over 12 h (params), while
+///      AE < MM; a bid on an account at or above MM (MM <= AE < IM) gets startDiscount (5% default)
+///      whatever d(t) has grown to: never more than a freshly started auction would give (INV-8).
 ///      Keeper fee: min(keeperFee, max(E, 0)) (SPEC §7 [v2]: the insurance fund never pays it).
 interface ILiquidator {
     struct Auction {
@@ -96,9 +98,12 @@ interface ILiquidator {
     /// @notice Solvent bid (E > 0): `bidderAccount` (caller must own it or hold its trade right)
     ///         takes fraction `fraction` [wad] of every collateral balance, position and the cash of
     ///         `accountId`, paying fraction·E·(1 − d) in cash to it and the penalty p·fraction·E to
-    ///         the insurance fund. Reverts unless fraction <= f_max (or the full-take cut-off
-    ///         applies), the payment per unit fraction E·(1 − d) is <= `maxPaymentPerUnit` [wad USD]
-    ///         (front-running guard), `auctionId` is the running auction, and the bidder passes IM.
+    ///         the insurance fund. d is d(t) while AE < MM and startDiscount once AE >= MM (an
+    ///         auction left running through a cure, on an account back between MM and IM, sells
+    ///         at the start discount only: INV-8). Reverts unless fraction <= f_max (or the
+    ///         full-take cut-off applies), the payment per unit fraction E·(1 − d) is <=
+    ///         `maxPaymentPerUnit` [wad USD] (front-running guard), `auctionId` is the running
+    ///         auction, and the bidder passes IM.
     ///         On an account at or above IM (cured) the bid ends the auction instead: nothing moves,
     ///         it returns (0, 0) and emits AuctionEnded(cured = true) only (SPEC §7 [v2], INV-8).
     function bid(uint256 accountId, uint256 auctionId, uint256 bidderAccount, uint256 fraction, uint256 maxPaymentPerUnit)
@@ -115,10 +120,13 @@ interface ILiquidator {
 
     function auction(uint256 accountId) external view returns (Auction memory);
     function inAuction(uint256 accountId) external view returns (bool);
-    /// @notice Current discount d of the running auction on `accountId`                 [wad]
+    /// @notice The discount d a bid on `accountId` would get now                        [wad]
+    ///         d(t) while AE < MM, startDiscount once AE >= MM (the same cap as `bid`), at fresh
+    ///         prices: reverts StalePrice on a stale feed, NoAuction when none is running.
     function currentDiscount(uint256 accountId) external view returns (uint256);
     /// @notice Largest fraction a solvent bid may take now (1e18 when the full take applies, 0
-    ///         when the account is cured: a bid then ends the auction and takes nothing)     [wad]
+    ///         when the account is cured: a bid then ends the auction and takes nothing), at
+    ///         the discount `currentDiscount` reports                                        [wad]
     function maxFraction(uint256 accountId) external view returns (uint256);
     /// @notice Current insolvency bonus of the running auction on `accountId`          [wad USD]
     function currentBonus(uint256 accountId) external view returns (uint256);

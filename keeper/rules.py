@@ -13,7 +13,11 @@ reads that from the receipt and does not retry).
 
 Solvent bid (E > 0). Taking fraction f of the account at discount d gives the keeper f of every
 balance and position (worth f·E at mark) for a payment f·E·(1 − d) to the account and a penalty
-p·f·E to the insurance fund. The keeper bids when
+p·f·E to the insurance fund. d and f_max are the liquidator's views (`currentDiscount`,
+`maxFraction`), which give what a bid gets: d(t) while AE < MM, the start discount once AE >= MM
+(INV-8: an auction left running through a cure sells a relapsed account at 5%, not at the
+discount grown since its start), so the price guard below is set on what the chain charges.
+The keeper bids when
 
     profit(f) = f·E·(d − p)  −  gas  −  k·max(0, ΔIM(f))  >=  min_profit
 

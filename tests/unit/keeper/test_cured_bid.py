@@ -118,3 +118,39 @@ def test_keeper_starts_a_bankrupt_account_for_no_fee(
     assert len(started) == 1 and started[0]["keeperFee"] == 0
     assert kp_stack.vault.cashOf(kp_keeper[0]) == cash
     assert k.stats.started == 1 and k.stats.failures == 0
+
+
+def test_keeper_bids_a_relapsed_auction_at_the_start_discount(
+    kp_stack, kp_victim, kp_keeper, make_keeper, chain, keeper_records
+):
+    """INV-8 on the keeper's side: an auction nobody ended while its account was cured (BTC
+    $58,000), 15 min + 12 h later at $56,500 (MM ≤ AE < IM). The liquidator's views report the
+    start discount (5%), not the 100% grown since the start; the keeper quotes from them, so its
+    price limit E·(1 − d)·(1 + slippage) covers what the chain charges and its bid is mined at
+    d = 5% (under the old rule the views said 100% and the keeper took f_max = 1 for nothing)."""
+    liq, acct = kp_stack.liquidator, kp_victim[0]
+    start = chain.height + 1
+    set_price(kp_stack, BTC, 55_000 * WAD)
+    make_keeper(kp_keeper, name="starter", bid=BidParams(min_profit=1e12)).step()
+    assert liq.inAuction(acct) and not events_of(liq, "SolventBid", start)
+    set_price(kp_stack, BTC, 58_000 * WAD)  # cured; no keeper runs, nobody ends the auction
+    b = kp_stack.engine.marginBreakdown(acct)
+    assert b[1] >= b[2]
+    chain.sleep(15 * 60 + 12 * 3600)
+    set_price(kp_stack, BTC, 56_500 * WAD)
+    b = kp_stack.engine.marginBreakdown(acct)
+    assert b[3] <= b[1] < b[2]  # MM ≤ AE < IM: no start possible, not cured
+    assert liq.currentDiscount(acct) == 5 * WAD // 100
+    f_max = liq.maxFraction(acct)
+    assert 0 < f_max < WAD
+
+    k = make_keeper(kp_keeper, name="bidder", bid=BidParams(min_profit=1.0))
+    k.step()
+    bids = [e for e in events_of(liq, "SolventBid", start) if e["accountId"] == acct]
+    assert len(bids) == 1, keeper_records.dump()
+    assert bids[0]["bidderAccount"] == kp_keeper[0]
+    assert bids[0]["discount"] == 5 * WAD // 100
+    assert 0 < bids[0]["fraction"] <= f_max
+    assert kp_stack.engine.perpPosition(acct, BTC)[0] == WAD - bids[0]["fraction"]
+    assert k.stats.bids == 1
+    assert k.stats.failures == 0 and k.stats.reverted == 0 and k.stats.preempted == 0

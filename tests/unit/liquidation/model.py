@@ -34,6 +34,14 @@ def discount(elapsed: int, p: Params = P) -> int:
     return WAD
 
 
+def bid_discount(elapsed: int, b: dict, p: Params = P) -> int:
+    """The discount a solvent bid gets (INV-8): d(t) while AE < MM, the start discount once
+    AE >= MM (never more than a freshly started auction would give)."""
+    if b["AE"] >= b["MM"]:
+        return p.start
+    return discount(elapsed, p)
+
+
 def bonus(elapsed: int, mm: int, p: Params = P) -> int:
     return mm * p.bonus_rate * min(elapsed, p.bonus_duration) // (WAD * p.bonus_duration)
 

@@ -57,8 +57,11 @@ def test_attack_2_cured_account_sold(
     assert b["AE"] == b["E"] - 11_995 * WAD // 100  # 1% haircut on the cash
     assert b["IM"] <= b["AE"] < b["IM"] * 115 // 100  # healthy, inside the old rule's band
     # what the old rule allowed: d = 100%, the whole account for a payment of 0
-    assert liquidator.currentDiscount(acct) == WAD
+    assert model.discount(FAST + SLOW) == WAD
     assert model.max_fraction(b, WAD) == WAD and model.per_unit(b["E"], WAD) == 0
+    # the view now reports what a bid would get at AE ≥ MM: the start discount (INV-8)
+    assert liquidator.currentDiscount(acct) == model.P.start
+    assert liquidator.maxFraction(acct) == 0  # cured: a bid takes nothing
     assert model.penalty(WAD, b["E"]) == 19_990 * WAD // 100
     before = protocol_state(liq_stack, [acct, bidder, liq_keeper[0], liq_counterparty[0]])
 
@@ -111,7 +114,8 @@ def test_bid_at_ae_one_wei_below_im_proceeds(
 ):
     """Boundary: AE == IM − 1 wei is not cured: endAuction refuses it and a bid buys, at f_max
     (exact payment and penalty), which brings the account back to IM·(1 + b) and ends the auction
-    as cured by the bid."""
+    as cured by the bid. AE ≥ MM there, so the bid's discount is the start discount (INV-8), not
+    d(t) (test_inv8.py: the relapse and the MM boundary)."""
     acct, bidder = underwater[0], liq_bidder[0]
     started = start(liquidator, acct, liq_keeper).timestamp
     btc_price_where(liq_stack, acct, lambda b: b["AE"] - b["IM"], -1, 57_291 * WAD)
@@ -120,9 +124,11 @@ def test_bid_at_ae_one_wei_below_im_proceeds(
     with reverts("NotCured", acct, b["AE"], b["IM"]):
         liquidator.endAuction(acct, {"from": liq_bidder[1]})
     at = now() + 5
-    d = model.discount(at - started)
+    d = model.bid_discount(at - started, b)
+    assert d == model.P.start < model.discount(at - started)
     f = model.max_fraction(b, d)
     assert 0 < f < WAD
+    assert (liquidator.currentDiscount(acct), liquidator.maxFraction(acct)) == (d, f)
     next_block_at(at)
     tx = liquidator.bid(acct, 1, bidder, f, MAX, {"from": liq_bidder[1]})
     assert [int(x) for x in tx.return_value] == [
