@@ -13,10 +13,12 @@ solvent with less capital than isolated margin needs.
 3. start three processes: the oracle relayer (`keel.sim.relayer`, signing with 5 TEST keys,
    3-of-5) replaying the CSV or a seeded GBM-with-jumps path one day per round, the liquidation
    keeper (`python -m keeper run`) and the settlement keeper (`python -m keeper settle`);
-4. each day: chain time +1 day, the relayer pushes the day's prices, funding accrues, directional
-   traders add or reduce, books roll expired options (weekly and monthly expiries,
-   `keel.sim.books.expiry_calendar`) once the settlement keeper settled them, thin accounts
-   sometimes top up;
+4. each day: chain time +1 day, the relayer pushes the day's prices (when an option expiry falls
+   within the day, the clock stops 30 s after it and the day's prices are pushed there, inside the
+   Oracle's 15-minute settlement window, SPEC v2 §3, then re-reported at the day's end), funding
+   accrues, directional traders add or reduce, books roll expired options (weekly and monthly
+   expiries, `keel.sim.books.expiry_calendar`) once the settlement keeper settled them, thin
+   accounts sometimes top up;
 5. on the crash day one relayer update moves ETH -40% and BTC -35%; chain time then moves in
    5-minute steps through the auction curve while the keeper liquidates;
 6. stop the processes, write `reports/simulation.json` (the stress slot of the report, format in

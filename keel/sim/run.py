@@ -29,6 +29,7 @@ KEEPER_USDC = 5_000_000
 SPREAD_PERP = 0.0005  # takers pay 5 bps over spot to the makers
 SPREAD_OPTION = 0.01  # and 1% over the model premium
 STEP = 300  # [s] chain time per step of the liquidation phase
+SETTLE_LAG = 30  # [s] after an expiry, the relayer reports (inside the settlementWindow, 15 min)
 
 
 def silenced():
@@ -212,11 +213,37 @@ class Simulation:
                 codes[name] = proc.wait()
         return codes
 
-    def advance(self, seconds: int) -> None:
+    def next_expiry(self) -> int:
+        """The earliest expiry pending on any feed [unix s] (0: none)."""
+        due = [e for f in (self.BTC, self.ETH) for e in self.s.oracle.pendingExpiries(f)[:1]]
+        return min(due, default=0)
+
+    def sleep_to(self, ts: int) -> None:
         from brownie import chain
 
-        chain.sleep(seconds)
+        chain.sleep(max(0, ts - self.now()))
         chain.mine()
+
+    def advance(self, seconds: int, at_expiry: str = "hold") -> dict | None:
+        """Moves chain time by `seconds`. SPEC v2 §3: an expiry's settlement price is fixed only by
+        a report observed within the Oracle's settlementWindow after it, so the clock stops
+        SETTLE_LAG s after each pending expiry on the way and the relayer reports there (it pushes
+        a due expiry whatever the price did): the first stop sends `at_expiry` ("day": the day's
+        tick is the one observed at the expiry), later stops "hold". Returns the first stop's
+        reply (None: no expiry on the way)."""
+        target = self.now() + seconds  # [unix s]
+        first = None
+        while (expiry := self.next_expiry()) and expiry + SETTLE_LAG < target:
+            self.sleep_to(expiry + SETTLE_LAG)
+            reply = self.relayer(at_expiry if first is None else "hold")
+            first = first or reply
+            if reply.get("done"):
+                return first
+            # the report did not pass the expiry: its window would be missed
+            if self.next_expiry() == expiry:
+                raise RuntimeError(f"the relayer did not report at expiry {expiry}: {reply}")
+        self.sleep_to(target)
+        return first
 
     # --- Trading ---
 
@@ -501,8 +528,12 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
     try:
         with tqdm(total=cfg.days, desc="trading days", unit="day") as bar:
             for day in range(1, cfg.days + 1):
-                sim.advance(DAY)
-                reply = sim.relayer("day")
+                # the day's tick is observed at an expiry on the way, if any (settlement window)
+                reply = sim.advance(DAY, at_expiry="day")
+                if reply is None:
+                    reply = sim.relayer("day")
+                elif not reply.get("done"):
+                    sim.relayer("hold")  # the day's prices again, fresh for trading (if due)
                 if reply.get("done"):
                     print(f"\nthe price path ended on day {day}")
                     break
@@ -623,6 +654,9 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
     insolvent = events(liq, "InsolventBid", start_block)
     ended = events(liq, "AuctionEnded", start_block)
     socialised_ev = events(liq, "LossSocialised", start_block)
+    settled = events(s.engine, "OptionSettled", start_block)
+    fixed = events(s.oracle, "SettlementPriceFixed", start_block)
+    missed = events(s.oracle, "SettlementWindowMissed", start_block)
     crash_block = crash.get("block", 10**18)
     names = {t.account: t.name for t in sim.traders}
     names |= {m[0]: "market maker" for m in sim.makers} | {sim.keeper_acct: "keeper"}
@@ -671,6 +705,9 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "option_trades": sim.stats.option_trades,
         "trades_refused_by_margin": sim.stats.rejected,
         "option_rolls": sim.stats.rolls,
+        "expiries_settlement_fixed": len(fixed),
+        "expiries_window_missed": len(missed),
+        "options_settled": len(settled),
         "margin_topups": sim.stats.margin_topups,
         "crash": f"ETH {sim.cfg.crash_eth:+.0%}, BTC {sim.cfg.crash_btc:+.0%} on day {sim.cfg.crash_at()}"
         if crash

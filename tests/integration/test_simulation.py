@@ -7,6 +7,7 @@ Checked from what the run wrote (reports/simulation.json's format, keel/reports/
   - value is conserved: what the vault holds (USDC + WETH + WBTC at the oracle's prices) equals
     Σ account equity + insurance fund (INV-1 seen through equity: perp PnL and option values are
     zero-sum, fees and penalties go to the fund, losses follow the waterfall, INV-5);
+  - no expiry's settlement window was missed (the chain stops at each expiry, SPEC v2 §3);
   - every account below MM right after the crash was liquidated (INV-3), and the bad debt equals
     what the fund paid plus what was socialised, less the bidders' bonuses;
   - report.html contains the stress section with its chart.
@@ -64,6 +65,11 @@ def test_quick_simulation_runs_end_to_end_and_reports(quick_run):
     ):  # fmt: skip
         assert key in s, key
     assert s["accounts"] == 10 and s["days"] == 10 and s["trades"] >= s["accounts"]
+
+    # SPEC v2 §3: the sim reports inside every expiry's settlement window, so none is missed
+    # (a missed one would need governance's fixSettlementPrice) and expired options settle
+    assert s["expiries_window_missed"] == 0
+    assert s["options_settled"] == 0 or s["expiries_settlement_fixed"] >= 1
 
     # conservation: vault holdings = Σ equity + fund (rounding: well under $1 per account)
     assert abs(s["conservation_gap"]) < 1.0 * (s["accounts"] + 3)
