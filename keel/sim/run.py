@@ -127,8 +127,8 @@ class Simulation:
         self.start_label = tick.label
         return dict(tick.prices)
 
-    def spot(self, feed: int) -> float:
-        return self.s.oracle.feed(feed)[0] / WAD
+    def spot(self, feed: int, block=None) -> float:
+        return self.s.oracle.feed(feed, block_identifier=block)[0] / WAD
 
     def now(self) -> int:
         from brownie import chain
@@ -434,33 +434,40 @@ class Simulation:
         return sorted([t.account for t in self.traders] + [m[0] for m in self.makers]
                       + [self.keeper_acct])  # fmt: skip
 
-    def measure(self, t: float, label: str) -> dict:
+    def measure(self, t: float, label: str, block=None) -> dict:
+        """One point of the daily series, every value read at `block` (None: the head)."""
         s = self.s
-        rows = {a: self.breakdown(a) for a in self.all_accounts()}
+        rows = {a: self.breakdown(a, block) for a in self.all_accounts()}
         traders = [t.account for t in self.traders]
         point = {
             "t": t,
             "label": label,
-            "btc": self.spot(self.BTC),
-            "eth": self.spot(self.ETH),
+            "btc": self.spot(self.BTC, block),
+            "eth": self.spot(self.ETH, block),
             "trader_equity": sum(rows[a]["E"] for a in traders),
             "trader_im": sum(rows[a]["IM"] for a in traders),
             "trader_mm": sum(rows[a]["MM"] for a in traders),
             "system_equity": sum(r["E"] for r in rows.values()),
-            "insurance_fund": s.vault.insuranceFund() / WAD,
+            "insurance_fund": s.vault.insuranceFund(block_identifier=block) / WAD,
             "below_mm": sum(rows[a]["AE"] < rows[a]["MM"] for a in traders),
-            "in_auction": sum(bool(s.liquidator.inAuction(a)) for a in traders),
+            "in_auction": sum(
+                bool(s.liquidator.inAuction(a, block_identifier=block)) for a in traders
+            ),
         }
-        point["value_in"] = self.value_in()
+        point["value_in"] = self.value_in(block)
         self.daily.append(point)
         return point
 
-    def value_in(self) -> float:
+    def value_in(self, block=None) -> float:
         """USD the vault holds: its USDC plus its WETH and WBTC at the oracle's prices."""
         s = self.s
-        total = s.usdc.balanceOf(s.vault) / USDC
-        total += s.weth.balanceOf(s.vault) / 1e18 * self.spot(self.ETH)
-        total += s.wbtc.balanceOf(s.vault) / 1e8 * self.spot(self.BTC)
+        total = s.usdc.balanceOf(s.vault, block_identifier=block) / USDC
+        total += (
+            s.weth.balanceOf(s.vault, block_identifier=block) / 1e18 * self.spot(self.ETH, block)
+        )
+        total += (
+            s.wbtc.balanceOf(s.vault, block_identifier=block) / 1e8 * self.spot(self.BTC, block)
+        )
         return total
 
     def capital_comparison(self) -> dict:
@@ -551,9 +558,9 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
                 bar.update()
                 if day == crash_day:
                     crash = run_crash(sim, day)
-        if pending(sim):  # let the keepers finish what the last days started
+        if pending(sim, sealed_block()):  # let the keepers finish what the last days started
             liquidate(sim, sim.daily[-1]["t"], 2.0, "final auctions", wall_s=90)
-        sim.measure(sim.daily[-1]["t"] + 0.01, "end")
+        sim.measure(sim.daily[-1]["t"] + 0.01, "end", sealed_block())  # keepers still run
     finally:
         codes = sim.stop_processes()
     capital_end = sim.capital_comparison()
@@ -587,12 +594,13 @@ def run_crash(sim: Simulation, day: int) -> dict:
     # the crash's own block (a keeper may already have acted in the next one)
     block = brownie.web3.eth.get_transaction_receipt(reply["tx"])["blockNumber"]
     traders = [t.account for t in sim.traders]
+    sealed_block()  # the crash block is then below the head: anvil serves its own state
     at_crash = {a: sim.breakdown(a, block) for a in traders}
     below = sorted(a for a, b in at_crash.items() if b["AE"] < b["MM"])
     negative = sorted(a for a, b in at_crash.items() if b["E"] <= 0)
-    sim.measure(day + 1 / 48 + 1e-3, "crash")
+    sim.measure(day + 1 / 48 + 1e-3, "crash", sealed_block())  # the keepers are starting auctions
     minutes = liquidate(sim, day + 1 / 48, cfg.liquidation_hours, "liquidating")
-    after = sim.measure(day + 1 / 48 + minutes * 60 / DAY, "after liquidations")
+    after = sim.measure(day + 1 / 48 + minutes * 60 / DAY, "after liquidations", sealed_block())
     return {
         "block": block,
         "reply": reply,
@@ -607,14 +615,32 @@ def run_crash(sim: Simulation, day: int) -> dict:
     }
 
 
-def pending(sim: Simulation) -> list[int]:
-    """Trader accounts in auction or below MM."""
+def sealed_block() -> int:
+    """A block every read of one snapshot can pin while the keeper processes may be mining.
+
+    anvil 1.7.1 answers a call at its head from the live database, and a block being mined
+    publishes its state there before its block environment (upstream foundry-rs/foundry PR
+    #16368): a call can see block N+1's state with block N's timestamp, a chain no real node
+    serves. After a keeper's bid accrued funding in N+1 (lastAccrual = T(N+1)), the engine's
+    `block.timestamp - m.lastAccrual` (MarginEngine._fundingIndexAt) then underflows. anvil
+    serves a block below its head from that block's own stored state and header, so: mine an
+    empty block (everything sent so far, the sim's own transactions included, is then below
+    the head) and pin the block under the head."""
+    import brownie
+
+    brownie.web3.provider.make_request("evm_mine", [])
+    return brownie.web3.eth.block_number - 1
+
+
+def pending(sim: Simulation, block: int) -> list[int]:
+    """Trader accounts in auction or below MM at `block` (a `sealed_block()`: the keepers
+    may be mining while this reads)."""
     out = []
     for t in sim.traders:
-        if sim.s.liquidator.inAuction(t.account):
+        if sim.s.liquidator.inAuction(t.account, block_identifier=block):
             out.append(t.account)
         else:
-            b = sim.breakdown(t.account)
+            b = sim.breakdown(t.account, block)
             if b["AE"] < b["MM"]:
                 out.append(t.account)
     return out
@@ -632,7 +658,7 @@ def liquidate(sim: Simulation, t0: float, hours: float, desc: str, wall_s: float
     with tqdm(total=steps, desc=desc, unit="5min", position=1, leave=False) as bar:
         for i in range(steps):
             time.sleep(1.5)  # the keepers act on this chain time
-            left = pending(sim)
+            left = pending(sim, sealed_block())  # the keepers are bidding
             bar.set_postfix(pending=len(left))
             bar.update()
             quiet = quiet + 1 if not left else 0
@@ -642,7 +668,7 @@ def liquidate(sim: Simulation, t0: float, hours: float, desc: str, wall_s: float
             sim.relayer("hold")
             moved += 1
             if i % 6 == 5:
-                sim.measure(t0 + moved * STEP / DAY, "liquidation")
+                sim.measure(t0 + moved * STEP / DAY, "liquidation", sealed_block())
     return moved * STEP / 60
 
 
