@@ -261,14 +261,13 @@ def _write_survey(checker: Checker, figures: dict) -> None:
     from pathlib import Path
 
     out = Path(os.environ.get("KEEL_ATTACKER_SURVEY", "/tmp/attacker_survey.json"))
-    first: dict = {}
+    by_rule: dict = {}
     for r in checker.records:
-        first.setdefault(r.kind, []).append({"rule": r.rule, "detail": r.detail, "steps": r.trace})
-    out.write_text(
-        json.dumps(
-            {"figures": figures, "violations": {k: v[:5] for k, v in first.items()}}, indent=2
-        )
-    )
+        entry = by_rule.setdefault(f"{r.kind} <- {r.rule}", {"count": 0, "first": []})
+        entry["count"] += 1
+        if len(entry["first"]) < 3:
+            entry["first"].append({"detail": r.detail, "steps": r.trace})
+    out.write_text(json.dumps({"figures": figures, "violations": by_rule}, indent=2))
 
 
 @pytest.fixture(scope="module")
@@ -477,6 +476,7 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
                 for s in self.snap.accounts.values()
                 if s.fresh and s.IM > 0 and any(s.perps[f][0] for f in FEEDS)
             ]
+            cands.sort(key=lambda s: not s.in_auction)  # auctions first: cured, or deeper
             s = self.pick(cands, k)
             if s is None:
                 step.kind = "noop"
@@ -778,14 +778,21 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
                     chosen = args
                     continue
                 chosen = args
-                self.step.note = f"{off} bps"
+                self.step.note += f" {off} bps"
                 break
             return self.tx(rpc.send(taker_sender, ex, *chosen))
 
-        @rule(i=st.integers(0, 3), j=st.integers(0, 3), feed=st.sampled_from(FEEDS))
-        def atk_drain(self, i, j, feed):
-            """Attacks 1 and 3: an own account (preferably below IM or in an auction) closes a
-            whole underlying's perp to another own account at the most extreme price accepted."""
+        @rule(
+            i=st.integers(0, 3),
+            j=st.integers(0, 3),
+            feed=st.sampled_from(FEEDS),
+            part=st.sampled_from((50, 90, 100)),
+        )
+        def atk_drain(self, i, j, feed, part):
+            """Attacks 1 and 3: an own account (preferably below IM or in an auction) closes part
+            or all of a perp to another own account at the most extreme price the chain accepts:
+            a partial close may lose as much AE as it frees IM; a whole underlying's close is
+            checked against a "before" state that forgot that underlying."""
             step = self.begin("atk_drain", "attacker")
             mk, tk = self.own_pair(i, j)
             cands = [
@@ -801,11 +808,12 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             mk = (weak or cands or [mk])[0]
             s = self.snap.accounts[mk.id]
             f = feed if s.perps[feed][0] else (BTC if s.perps[BTC][0] else ETH)
-            q = -s.perps[f][0]
+            q = -s.perps[f][0] * part // 100
             if q == 0 or mk.id == tk.id:
                 step.kind = "noop"
                 return
             step.consent |= {mk.id, tk.id}
+            step.note = f"{part}%"
             self._search_and_fill(mk, mk.owner, tk, tk.owner, f, q, self.spot(f))
 
         @rule(feed=st.sampled_from(FEEDS), up=st.booleans(), first=st.booleans())
