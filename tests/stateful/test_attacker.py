@@ -84,7 +84,8 @@ KEEL_ATTACKER_MODE=survey records violations instead of failing at the first one
 every kind of violation an unfixed protocol shows; KEEL_ATTACKER_SURVEY names its JSON output); the
 default `strict` fails and lets hypothesis shrink to a minimal falsifying sequence, and
 KEEL_ATTACKER_ONLY=kind[,kind] restricts that to some kinds (one attack at a time).
-KEEL_ATTACKER_MIN_STEPS overrides the profile's number of steps.
+KEEL_ATTACKER_MIN_STEPS overrides the profile's number of steps; KEEL_ATTACKER_SKIP=rule[,rule]
+leaves rules out.
 """
 
 from __future__ import annotations
@@ -198,6 +199,10 @@ def test_attacker_stateful(attacker_world: World):
     chain.snapshot()
 
     machine = _machine(world, checker, run, base_accounts, base_series)
+    for name in filter(None, os.environ.get("KEEL_ATTACKER_SKIP", "").split(",")):
+        delattr(
+            machine, name
+        )  # KEEL_ATTACKER_SKIP=rule[,rule]: leave rules out (one attack at a time)
     cfg = settings(
         max_examples=DEPTH["examples"],
         stateful_step_count=DEPTH["steps"],
