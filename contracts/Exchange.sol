@@ -43,25 +43,40 @@ contract Exchange is IExchange, EIP712 {
         // INV-7: only the taker account's owner or trade operator fills for it
         _auth(takerAccount);
         if (amount == 0) revert ZeroFill();
-        bytes32 h = _verify(order, v, r, s);
+        (bytes32 h, address signer) = _verify(order, v, r, s);
         uint256 size = uint256(order.size > 0 ? order.size : -order.size);
         // fills tracked per order hash: never more than the signed size (no replay)
         if (filled[h] + amount > size) revert OrderOverfilled(h, filled[h], amount, size);
         filled[h] += amount;
-        (makerFee, takerFee) = engine.executeFill(
-            IMarginEngine.Fill(
-                order.makerAccount,
-                takerAccount,
-                order.instrument,
-                order.size > 0 ? int256(amount) : -int256(amount),
-                order.limitPrice
-            )
-        );
+        (makerFee, takerFee) = engine.executeFill(_fill(order, signer, takerAccount, amount));
         emit OrderFilled(h, order.makerAccount, takerAccount, amount, filled[h]);
     }
 
-    /// @dev The order is live and signed by the maker's owner or trade operator; returns its hash.
-    function _verify(Order calldata order, uint8 v, bytes32 r, bytes32 s) internal view returns (bytes32 h) {
+    /// @dev The engine's view of a fill of `amount` of `order`, signed by `signer`, sent by the caller.
+    function _fill(Order calldata order, address signer, uint256 takerAccount, uint256 amount)
+        internal
+        view
+        returns (IMarginEngine.Fill memory)
+    {
+        return IMarginEngine.Fill(
+            order.makerAccount,
+            takerAccount,
+            order.instrument,
+            order.size > 0 ? int256(amount) : -int256(amount),
+            order.limitPrice,
+            // SPEC v2 §5 equity rule: an operator's side may not give equity away (attack 7)
+            signer != vault.accountOwner(order.makerAccount),
+            msg.sender != vault.accountOwner(takerAccount)
+        );
+    }
+
+    /// @dev The order is live and signed by the maker's owner or trade operator; returns its hash
+    ///      and signer.
+    function _verify(Order calldata order, uint8 v, bytes32 r, bytes32 s)
+        internal
+        view
+        returns (bytes32 h, address signer)
+    {
         h = orderHash(order);
         if (block.timestamp > order.expiry) revert OrderExpired(h, order.expiry, block.timestamp);
         if (cancelled[h]) revert OrderIsCancelled(h);
@@ -69,7 +84,8 @@ contract Exchange is IExchange, EIP712 {
             revert NonceBelowFloor(h, order.nonce, nonceFloor[order.makerAccount]);
         }
         // INV-7: the maker's owner or trade operator signed this exact order
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(h, v, r, s);
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecover(h, v, r, s);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(h);
         if (!_mayTrade(order.makerAccount, signer)) revert UnauthorisedSigner(order.makerAccount, signer);
     }

@@ -9,21 +9,46 @@ import {IVault} from "../interfaces/IVault.sol";
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 
 /// @title Keel Dutch-auction liquidator (SPEC §7).
-/// @dev The auction's state machine, per account:
+/// @dev The auction's state machine, per account (every check at fresh prices: marginBreakdown
+///      reverts StalePrice on a stale feed, so no transition happens on stale prices):
 ///
-///        None ──startAuction (AE < MM, fresh feeds; keeper fee paid)──▶ Active(id, startedAt)
-///        Active ──endAuction (AE ≥ IM: cured)──────────────────────────▶ None
-///        Active ──bid (E > 0, f ≤ f_max)──▶ Active, or None when the account is back at AE ≥ IM
-///                                           or the whole account (f = 1) was taken
-///        Active ──bidInsolvent (E ≤ 0: the whole portfolio)────────────▶ None
+///        None ──startAuction (AE < MM; keeper fee min(fee, E⁺) paid)────▶ Active(id, startedAt)
+///        Active ──endAuction (AE ≥ IM: cured)──────────────────────────▶ None (cured)
+///        Active ──bid or bidInsolvent on a cured account (AE ≥ IM)─────▶ None (cured), nothing
+///                                           bought, nothing paid, returns (0, 0), no revert
+///        Active ──bid (AE < IM, E > 0, f ≤ f_max)──▶ Active, or None when the account is back at
+///                                           AE ≥ IM (cured) or the whole account (f = 1) was taken;
+///                                           at d(t) when AE < MM, at startDiscount when MM ≤ AE
+///        Active ──bidInsolvent (AE < IM, E ≤ 0: the whole portfolio)───▶ None
 ///
 ///      The discount grows with time since the start: startDiscount → midDiscount linearly over
-///      fastDuration, then midDiscount → 100% linearly over slowDuration. Every auction gets a new
-///      id (a global counter); bids name it, so a bid aimed at an auction that ended or was
-///      restarted reverts (front-running guard), as does a bid whose price moved past its limit.
+///      fastDuration, then midDiscount → 100% linearly over slowDuration, while the account is below
+///      MM at the bid's fresh prices. At or above MM (MM ≤ AE < IM: not liquidatable, not cured) a
+///      bid gets startDiscount, whatever d(t) has grown to: a bidder never gets more than a freshly
+///      started auction would give (INV-8, below). The views currentDiscount and maxFraction
+///      report the d and f_max that a bid executed on the same state would use (same cap, same
+///      rounding). Every auction gets a new id (a global counter); bids name it, so a bid aimed at
+///      an auction that ended or was restarted reverts (front-running guard), as does a bid whose
+///      price moved past its limit.
+///
+///      INV-8 (SPEC §8 [v2]): no transaction the account's owner or operator did not sign lowers,
+///      by acting on the account, the AE of an account at or above IM. The three third-party
+///      transitions that touch an account: start needs AE < MM ≤ IM; end moves nothing; a bid
+///      re-checks AE < IM when it executes (not when the bidder quoted it), so an account cured by
+///      the market or by its owner (deposit, risk-reducing trade), earlier in the same block
+///      included, is never sold, whatever the discount has grown to: the bid ends the auction
+///      instead. A cured-ending bid must not revert (that would undo the ending): it returns zeros
+///      and emits AuctionEnded(cured = true) only. An auction nobody ended while its account was
+///      cured, on an account that fell back between MM and IM (where no start is possible), sells
+///      at startDiscount only, as if it had just started: the running discount, up to 100%, is
+///      earned only below MM, so a dip just under IM (a report at the low edge of the observation
+///      spread, say) cannot hand the whole account to a bidder for the penalty.
 ///
 ///      Who pays what (INV-5 waterfall: account equity → liquidation penalty → insurance fund →
 ///      socialisation):
+///        start: the keeper fee min(keeperFee, max(E, 0)) from the account's cash to the starter
+///          (SPEC §7 [v2]): never above the positive equity, so the fee never makes an account
+///          insolvent and the insurance fund never pays a keeper fee (E ≤ 0: no fee).
 ///        solvent bid of fraction f: the bidder receives f of every collateral balance, position
 ///          and the cash of the account, pays f·E·(1 − d) to the account and the penalty p·f·E to
 ///          the insurance fund; p < startDiscount keeps the bid worth f·E·(d − p) > 0 to the bidder.
@@ -33,19 +58,35 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 ///      Rounding (always against the liquidated account, towards the protocol): moved amounts are
 ///      truncated towards zero (the account keeps the dust, exact at f = 1), the payment to the
 ///      account and the insolvency bonus round down, the penalty and the fraction cap round the
-///      other way (penalty up, f_max down). Nothing is created: every transfer moves an existing
-///      amount between accounts (INV-1, INV-6).
+///      other way (penalty up, f_max down). The keeper fee is exact (a min of two wad figures).
+///      Nothing is created: every transfer moves an existing amount between accounts (INV-1, INV-6).
 ///
 ///      Readings of SPEC §7 where it is silent:
 ///        - the bidder pays the penalty (on top of f·E·(1 − d)), hence p < startDiscount (setter);
-///        - the keeper fee is taken from the account's cash even if that makes it negative (a debt
-///          the bids carry); it is skipped when the starter names the liquidated account itself;
+///        - the keeper fee is capped by E (not AE, SPEC [v2]) and taken from the account's cash even
+///          if the cash goes negative (E stays ≥ 0: a debt the collateral and positions carry); it
+///          is zero when the starter names the liquidated account itself (the event says 0);
+///        - an account whose fee took its whole equity (E = 0) is insolvent for the bids: the fund
+///          pays the bonus(t) only, the reward for taking a book worth nothing;
 ///        - the insolvent receipt −E + bonus is paid in full to the bidder: the fund first, then the
 ///          cash index (the bonus included: the bidder's reward for taking a bankrupt book);
 ///        - perps move at entry = spot after the engine realised both sides' PnL and funding into
 ///          cash (so the cash fraction carries the PnL); open-interest caps never block a transfer;
 ///        - an account that the post-trade rule lets trade (AE ≥ IM while still flagged) is not
-///          further restricted: anyone may end its auction.
+///          further restricted: anyone may end its auction, and any bid ends it;
+///        - the bid checks run in this order: auction running and named (NoAuction, StaleAuction),
+///          SelfBid, the bidder's right (INV-7), then cured (ends), then the bid itself; a caller
+///          without a bidder account ends a cured auction through endAuction;
+///        - an auction lives until a transaction ends it: an account that was cured and fell back
+///          between MM and IM before anyone ended the auction is still in the same auction (no
+///          transaction saw the cure), but a bid on it gets startDiscount, not the discount grown
+///          since the start; below MM the running d(t) applies again. Owners and keepers still end
+///          cured auctions (endAuction, or any bid; keeper/ does it every cycle);
+///        - the cap is on AE ≥ MM at the bid's prices (not on whether the auction was ever cured):
+///          a bid on an account that went from below MM to between MM and IM through the market
+///          or its owner's deposit gets startDiscount too. Only the solvent bid's discount is
+///          capped: there E ≥ AE ≥ MM (haircuts are ≥ 0), and the insolvent bid (E ≤ 0) has no
+///          discount, only the bonus(t), which the cap leaves alone.
 contract Liquidator is ILiquidator, Ownable2Step {
     // --- Constants ---
 
@@ -99,9 +140,9 @@ contract Liquidator is ILiquidator, Ownable2Step {
         auctionId = ++auctionCount;
         // ids < 2^64 (one per start), times < 2^64, account ids < 2^128 (opened one by one)
         _auctions[accountId] = Packed(uint64(auctionId), uint64(block.timestamp), uint128(starterAccount));
-        // keeper fee from the account's cash (it may go negative: a debt the bids settle)
-        uint256 fee = keeperFee;
-        if (fee != 0 && starterAccount != accountId) vault.moveCash(accountId, starterAccount, int256(fee));
+        // keeper fee from the account's cash (the cash may go negative: a debt the bids settle)
+        uint256 fee = starterAccount == accountId ? 0 : _keeperFeeFor(m.equity);
+        if (fee != 0) vault.moveCash(accountId, starterAccount, int256(fee));
         emit AuctionStarted(accountId, auctionId, starterAccount, fee, m.adjustedEquity, m.maintenanceMargin);
     }
 
@@ -111,9 +152,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
         if (id == 0) revert NoAuction(accountId);
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
         // SPEC §7: anyone may end a cured auction (AE ≥ IM)
-        if (m.adjustedEquity < int256(m.initialMargin)) {
-            revert NotCured(accountId, m.adjustedEquity, m.initialMargin);
-        }
+        if (!_cured(m)) revert NotCured(accountId, m.adjustedEquity, m.initialMargin);
         _end(accountId, id, true);
     }
 
@@ -124,9 +163,16 @@ contract Liquidator is ILiquidator, Ownable2Step {
     {
         uint256 startedAt = _checkBid(accountId, auctionId, bidderAccount);
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        // SPEC §7 [v2], INV-8: a cured account (AE ≥ IM at fresh prices) is never sold: the bid
+        // ends the auction and buys nothing (no revert, or the ending would be undone)
+        if (_cured(m)) {
+            _end(accountId, auctionId, true);
+            return (0, 0);
+        }
         if (m.equity <= 0) revert AccountInsolvent(accountId, m.equity);
         uint256 equity = uint256(m.equity);
-        uint256 d = _discountAt(startedAt);
+        // INV-8: at or above MM a bid gets no more than a fresh auction's startDiscount
+        uint256 d = _bidDiscount(startedAt, m);
         // price per unit fraction E·(1 − d), rounded down (against the account)
         uint256 perUnit = Math.mulDiv(equity, WAD - d, WAD);
         // front-running guard: the bidder's price limit
@@ -147,9 +193,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         // SPEC §7: the auction ends when the account is empty or back above IM
         if (fraction == WAD) {
             _end(accountId, auctionId, false);
-        } else {
-            IMarginEngine.MarginBreakdown memory a = engine.marginBreakdown(accountId);
-            if (a.adjustedEquity >= int256(a.initialMargin)) _end(accountId, auctionId, true);
+        } else if (_cured(engine.marginBreakdown(accountId))) {
+            _end(accountId, auctionId, true);
         }
     }
 
@@ -160,6 +205,12 @@ contract Liquidator is ILiquidator, Ownable2Step {
     {
         uint256 startedAt = _checkBid(accountId, auctionId, bidderAccount);
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        // SPEC §7 [v2], INV-8: a cured account (AE ≥ IM, whatever the sign of E: E > 0 ends here
+        // rather than reverting AccountSolvent) is never taken: the auction ends, the fund pays nothing
+        if (_cured(m)) {
+            _end(accountId, auctionId, true);
+            return (0, 0);
+        }
         if (m.equity > 0) revert AccountSolvent(accountId, m.equity);
         uint256 bonus = _bonusAt(startedAt, m.maintenanceMargin);
         uint256 receipt = uint256(-m.equity) + bonus;
@@ -233,6 +284,20 @@ contract Liquidator is ILiquidator, Ownable2Step {
         if (movedCash != 0) vault.moveCash(from, to, movedCash);
     }
 
+    /// @dev Cured: AE ≥ IM (SPEC §7), on a breakdown read at fresh prices (it reverts StalePrice).
+    function _cured(IMarginEngine.MarginBreakdown memory m) internal pure returns (bool) {
+        return m.adjustedEquity >= int256(m.initialMargin);
+    }
+
+    /// @dev The keeper fee an account of equity E pays: min(keeperFee, max(E, 0))     [wad USD]
+    ///      SPEC §7 [v2]: never more than the positive equity, so the fee alone never makes an
+    ///      account insolvent and the insurance fund never pays it (attack 10).
+    function _keeperFeeFor(int256 equity) internal view returns (uint256) {
+        if (equity <= 0) return 0;
+        uint256 fee = keeperFee;
+        return uint256(equity) < fee ? uint256(equity) : fee;
+    }
+
     /// @dev Ends the auction of `accountId` (state: Active → None).
     function _end(uint256 accountId, uint256 auctionId, bool cured) internal {
         delete _auctions[accountId];
@@ -248,6 +313,22 @@ contract Liquidator is ILiquidator, Ownable2Step {
         t -= fastDuration;
         if (t < slowDuration) return d1 + (WAD - d1) * t / slowDuration;
         return WAD;
+    }
+
+    /// @dev The discount a solvent bid gets now (SPEC §7 reading, INV-8)                   [wad]
+    ///      d(t) while the account is below MM at fresh prices; startDiscount once AE ≥ MM, when no
+    ///      new auction could start: a bidder never gets more than a freshly started auction
+    ///      would give, so an auction left running through a cure cannot sell a relapsed account
+    ///      (MM ≤ AE < IM) at the discount it grew meanwhile. d(t) ≥ startDiscount at every t
+    ///      (it rises from it), so the cap is startDiscount itself.
+    function _bidDiscount(uint256 startedAt, IMarginEngine.MarginBreakdown memory m)
+        internal
+        view
+        returns (uint256)
+    {
+        // INV-8: AE ≥ MM is not liquidatable; only a fresh auction's discount applies
+        if (m.adjustedEquity >= int256(m.maintenanceMargin)) return startDiscount;
+        return _discountAt(startedAt);
     }
 
     /// @dev bonus(t) = bonusRate·MM·min(t, bonusDuration)/bonusDuration, rounded down.
@@ -286,7 +367,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
     function currentDiscount(uint256 accountId) external view returns (uint256) {
         Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
-        return _discountAt(a.startedAt);
+        // the discount a bid would get now: capped at startDiscount while AE ≥ MM (INV-8)
+        return _bidDiscount(a.startedAt, engine.marginBreakdown(accountId));
     }
 
     /// @inheritdoc ILiquidator
@@ -294,8 +376,10 @@ contract Liquidator is ILiquidator, Ownable2Step {
         Packed storage a = _auctions[accountId];
         if (a.id == 0) revert NoAuction(accountId);
         IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        if (_cured(m)) return 0; // INV-8: a bid on a cured account takes nothing (it ends the auction)
         if (m.equity <= 0) return WAD;
-        return _maxFraction(m, Math.mulDiv(uint256(m.equity), WAD - _discountAt(a.startedAt), WAD));
+        // the same d as bid (capped at startDiscount while AE ≥ MM), the same rounding
+        return _maxFraction(m, Math.mulDiv(uint256(m.equity), WAD - _bidDiscount(a.startedAt, m), WAD));
     }
 
     /// @inheritdoc ILiquidator
@@ -310,7 +394,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
     /// @inheritdoc ILiquidator
     function setParam(bytes32 what, uint256 value) external onlyOwner {
         if (what == "keeperFee") {
-            // a fee that cannot itself push a healthy-ish account into insolvency
+            // at most $100: a flat fee is a tax on small accounts (each start also caps it at E⁺)
             _bound(what, value, 0, 100e18);
             keeperFee = value;
         } else if (what == "startDiscount") {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
-import {IVault} from "../interfaces/IVault.sol";
+import {IVault, RIGHT_TRADE} from "../interfaces/IVault.sol";
 import {IMarginHook} from "../interfaces/IMarginHook.sol";
 import {IMarginEngine, IExpiryRegistry} from "../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
@@ -19,13 +21,22 @@ import {WadMath} from "./libraries/WadMath.sol";
 ///      Perp accounting: every fill realises the account's existing perp PnL at the fill price
 ///      and settles its accrued funding into cash, then the position carries entry = fill price.
 ///      This keeps E = cash + q(S − entry) − funding owed exact across fills.
-contract MarginEngine is IMarginEngine {
+///
+///      Who may do what (docs/SECURITY.md): governance (the owner, behind a timelock; two-step
+///      transfer) sets parameters and lists; a lister it names lists series on the expiry schedule;
+///      the guardian pauses new risk and nothing else; the Exchange alone fills; the Liquidator alone
+///      moves positions; an account's owner or trade operator realises its PnL; anyone accrues
+///      funding and settles expired series at the fixed price.
+contract MarginEngine is IMarginEngine, Ownable2Step {
     // --- Constants ---
 
     uint256 public constant OPTION_INSTRUMENT_BASE = 1 << 128;
     uint256 public constant MAX_SERIES_HORIZON = 2 * 365 days;      // [s]
     uint256 internal constant FUNDING_PERIOD = 8 hours;             // [s]
     int256 internal constant WAD = 1e18;
+    /// @dev Equity-rule tolerance: the floors and ceilings of one fill's cash and valuation
+    ///      (premium up, q·V and PnL down) can cost an account at most this much at a fair price.
+    int256 internal constant EQUITY_ROUNDING = 4;                   // [wad USD]
 
     // --- Data ---
 
@@ -57,8 +68,10 @@ contract MarginEngine is IMarginEngine {
     IOracle public immutable oracle;            // prices, vols, settlement prices
     address public immutable settlementAsset;   // the Vault's cash token
     IRiskArrayStore public store;               // series and risk arrays (set once)
-    address public owner;                       // governance
     address public exchange;                    // the only caller of executeFill
+    address public guardian;                    // may pause new risk (SPEC v2 §8b)
+    bool public paused;                         // new risk paused by the guardian or governance
+    mapping(address => bool) public isLister;   // may list series on the expiry schedule
 
     // Governance parameters (setParam; bounds there)
     uint256 public correlationCredit = 0.5e18;  // c                                  [wad]
@@ -73,6 +86,12 @@ contract MarginEngine is IMarginEngine {
     uint256 public maxSeriesPerUnderlying = 16; // per account and underlying         [count]
     uint256 public maxExpiriesPerUnderlying = 4; // per account and underlying        [count]
     uint256 public defaultSeriesOiCap = 1e24;   // OI cap of a new series             [wad units]
+    uint256 public bandPerp = 0.02e18;          // perp fill band, of S               [wad]
+    uint256 public bandOptAbs = 0.005e18;       // option fill band, of S             [wad]
+    uint256 public bandOptRel = 0.10e18;        // option fill band, of V             [wad]
+    uint256 public markReferenceNotional = 100_000e18; // N₀ of the mark's notional weight [wad USD]
+    uint256 public expiryTimeOfDay = 8 hours;   // listers' expiries: this time of day [s after 00:00 UTC]
+    uint256 public maxHorizon = MAX_SERIES_HORIZON; // latest expiry from now         [s]
 
     mapping(uint256 => PerpMarket) public perpMarkets;                // feedId →
     mapping(uint256 => uint256) internal _longOi;                     // instrument → [wad units]
@@ -86,18 +105,10 @@ contract MarginEngine is IMarginEngine {
     mapping(uint256 => mapping(uint256 => mapping(uint256 => uint256))) internal _expiryUse; // acct→feed→expiry→[count]
     mapping(uint256 => mapping(uint256 => uint256)) internal _expiryCount;  // account → feed → distinct expiries
 
-    constructor(IVault vault_, IOracle oracle_) {
+    constructor(IVault vault_, IOracle oracle_) Ownable(msg.sender) {
         vault = vault_;
         oracle = oracle_;
         settlementAsset = vault_.settlementAsset();
-        owner = msg.sender;
-    }
-
-    // --- Auth ---
-
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert Unauthorised(msg.sender);
-        _;
     }
 
     // --- Governance ---
@@ -115,8 +126,23 @@ contract MarginEngine is IMarginEngine {
     }
 
     /// @inheritdoc IMarginEngine
-    function transferOwnership(address newOwner) external onlyOwner {
-        owner = newOwner;
+    function setGuardian(address guardian_) external onlyOwner {
+        guardian = guardian_;
+        emit GuardianSet(guardian_);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setPaused(bool paused_) external {
+        // SPEC v2 §8b: the guardian acts at once, without the timelock; governance may too
+        if (msg.sender != guardian && msg.sender != owner()) revert NotGuardian(msg.sender);
+        paused = paused_;
+        emit PausedSet(paused_, msg.sender);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setLister(address lister, bool authorised) external onlyOwner {
+        isLister[lister] = authorised;
+        emit ListerSet(lister, authorised);
     }
 
     /// @inheritdoc IMarginEngine
@@ -161,6 +187,28 @@ contract MarginEngine is IMarginEngine {
             // sizes stay below 2^127 so that q·ΔV never overflows
             _bound(what, value, 0, 1e30);
             defaultSeriesOiCap = value;
+        } else if (what == "bandPerp") {
+            // SPEC v2 §5: wide enough for honest fills between oracle rounds, narrow enough that an
+            // off-market fill moves little equity (the equity rule covers the rest)
+            _bound(what, value, 0.001e18, 0.1e18);
+            bandPerp = value;
+        } else if (what == "bandOptAbs") {
+            _bound(what, value, 0, 0.05e18);
+            bandOptAbs = value;
+        } else if (what == "bandOptRel") {
+            _bound(what, value, 0, 0.5e18);
+            bandOptRel = value;
+        } else if (what == "markReferenceNotional") {
+            // > 0: a lone fill never sets the mark outright (SPEC v2 §4); ≤ 1e30 keeps n + N₀ exact
+            _bound(what, value, 1, 1e30);
+            markReferenceNotional = value;
+        } else if (what == "expiryTimeOfDay") {
+            _bound(what, value, 0, 1 days - 1);
+            expiryTimeOfDay = value;
+        } else if (what == "maxHorizon") {
+            // ≤ 2 y: the Black-Scholes accuracy domain (docs/ENGINE.md)
+            _bound(what, value, 1 days, MAX_SERIES_HORIZON);
+            maxHorizon = value;
         } else {
             revert UnknownParam(what);
         }
@@ -196,15 +244,22 @@ contract MarginEngine is IMarginEngine {
         external
         returns (uint256 seriesId)
     {
+        // SPEC v2 §4 listing: governance or a lister only, so nobody can take or exhaust the
+        // Oracle's pending-expiry slots (attack 5)
+        bool byOwner = msg.sender == owner();
+        if (!byOwner && !isLister[msg.sender]) revert NotLister(msg.sender);
+        // SPEC v2 §8b: the guardian's pause stops new series
+        if (paused) revert Paused();
         if (!perpMarkets[feedId].listed) revert UnknownInstrument(feedId);
-        // Series bounds: expiry in the future and at most two years out (BS accuracy domain)
-        if (expiry <= block.timestamp || expiry > block.timestamp + MAX_SERIES_HORIZON) {
-            revert InvalidExpiry(expiry, block.timestamp, block.timestamp + MAX_SERIES_HORIZON);
-        }
-        if (msg.sender == owner) {
+        // Series bounds: expiry in the future and at most maxHorizon (≤ 2 y: BS accuracy domain) out
+        uint256 latest = block.timestamp + maxHorizon;
+        if (expiry <= block.timestamp || expiry > latest) revert InvalidExpiry(expiry, block.timestamp, latest);
+        if (byOwner) {
             if (strike == 0 || strike > type(uint128).max) revert InvalidStrike(strike, 1, type(uint128).max);
         } else {
-            // Permissionless series: strike within [S/3, 3S] of the fresh spot
+            // A lister's expiries follow the schedule (a fixed time of day)
+            if (expiry % 1 days != expiryTimeOfDay) revert InvalidExpiry(expiry, block.timestamp, latest);
+            // A lister's strikes: within [S/3, 3S] of the fresh spot
             (uint256 spot,,) = oracle.freshFeed(feedId);
             if (strike < spot / 3 || strike > 3 * spot) revert InvalidStrike(strike, spot / 3, 3 * spot);
         }
@@ -225,6 +280,8 @@ contract MarginEngine is IMarginEngine {
 
     /// @inheritdoc IMarginEngine
     function realisePnl(uint256 accountId, uint256 feedId) external {
+        // INV-8: realised PnL takes the cash haircut, so only the account's side may choose it (attack 9)
+        if (!vault.isAuthorised(accountId, msg.sender, RIGHT_TRADE)) revert NotAccountAuthorised(accountId, msg.sender);
         PerpPosition storage p = _perps[accountId][feedId];
         if (p.size == 0) revert NoPosition(accountId, feedId);
         (uint256 spot,,) = oracle.freshFeed(feedId);
@@ -245,7 +302,7 @@ contract MarginEngine is IMarginEngine {
         int256 q = _optionSize(accountId, s.feedId, seriesId);
         if (q == 0) revert NoPosition(accountId, OPTION_INSTRUMENT_BASE + seriesId);
         int256 cash = PM.mulWadFloor(q, PM.intrinsic(s.isCall, int256(price), int256(uint256(s.strike))));
-        _setOption(accountId, s, seriesId, 0);
+        _setOption(accountId, s, seriesId, 0, false);
         if (q > 0) _longOi[OPTION_INSTRUMENT_BASE + seriesId] -= uint256(q);
         settledSize[seriesId] += q;
         _pruneUnderlying(accountId, s.feedId);
@@ -261,11 +318,15 @@ contract MarginEngine is IMarginEngine {
         if (f.makerAccount == f.takerAccount) revert SelfTrade(f.makerAccount);
         if (f.makerSize == 0) revert ZeroSize();
         (uint256 feedId, uint256 seriesId) = _resolve(f.instrument);
-        (uint256 spot,,) = oracle.freshFeed(feedId);
-        (Before memory mk, Before memory tk, uint256 premium) = _applyFill(f, feedId, seriesId, spot);
+        IRiskArrayStore.Market memory m;
+        m.feedId = feedId;
+        (m.spot, m.vol, m.observedAt) = oracle.freshFeed(feedId);
+        // INV-9: the price lies in the band around the model value (attacks 1, 6, 7)
+        _checkBand(f.instrument, seriesId, f.price, m);
+        uint256 notional = m.spot * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) / 1e18; // S·|q| [wad USD]
+        (Before memory mk, Before memory tk, uint256 premium) = _applyFill(f, feedId, seriesId, m.spot, notional);
         _checkOpenInterest(f.instrument, mk.size, f.makerSize, tk.size);
         // fees: bps of notional S·|q|; options at most optionFeeCap of the premium
-        uint256 notional = spot * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) / 1e18;
         makerFee = _fee(notional, makerFeeRate, premium, seriesId != 0);
         takerFee = _fee(notional, takerFeeRate, premium, seriesId != 0);
         if (makerFee != 0) vault.collectFee(f.makerAccount, makerFee);
@@ -274,22 +335,43 @@ contract MarginEngine is IMarginEngine {
         tk.cashDelta -= int256(takerFee);
 
         bool reduceOnly = oracle.isReduceOnly(feedId);
-        _postTradeCheck(f.makerAccount, mk, reduceOnly);
-        _postTradeCheck(f.takerAccount, tk, reduceOnly);
+        _postTradeCheck(f.makerAccount, mk, reduceOnly, f.makerByOperator, makerFee);
+        _postTradeCheck(f.takerAccount, tk, reduceOnly, f.takerByOperator, takerFee);
         emit Traded(f.instrument, f.makerAccount, f.takerAccount, f.makerSize, f.price, makerFee, takerFee);
     }
 
+    /// @dev SPEC v2 §5 price band: perps |p − S| ≤ bandPerp·S; options |p − V| ≤ bandOptAbs·S +
+    ///      bandOptRel·V, V the series' model value per unit at the fresh feed (its risk array).
+    function _checkBand(uint256 instrument, uint256 seriesId, uint256 price, IRiskArrayStore.Market memory m)
+        internal
+        view
+    {
+        uint256 model; // model value per unit                                   [wad USD]
+        uint256 width; // half-width of the band                                 [wad USD]
+        if (seriesId == 0) {
+            model = m.spot;
+            width = m.spot * bandPerp / 1e18;
+        } else {
+            int256 v = store.unitValue(seriesId, m);
+            model = v > 0 ? uint256(v) : 0;
+            width = m.spot * bandOptAbs / 1e18 + model * bandOptRel / 1e18;
+        }
+        uint256 lo = model > width ? model - width : 0;
+        uint256 hi = model + width;
+        if (price < lo || price > hi) revert PriceOutsideBand(instrument, price, lo, hi);
+    }
+
     /// @dev Moves positions and cash of a fill; returns both sides' "before" states and the premium.
-    function _applyFill(Fill calldata f, uint256 feedId, uint256 seriesId, uint256 spot)
+    function _applyFill(Fill calldata f, uint256 feedId, uint256 seriesId, uint256 spot, uint256 notional)
         internal
         returns (Before memory mk, Before memory tk, uint256 premium)
     {
         if (seriesId == 0) {
             if (f.price == 0) revert ZeroPrice();
             int256 idx = _accrue(feedId, spot);
-            mk = _fillPerp(f.makerAccount, feedId, f.makerSize, f.price, idx);
-            tk = _fillPerp(f.takerAccount, feedId, -f.makerSize, f.price, idx);
-            _updateMark(feedId, f.price);
+            mk = _fillPerp(f.makerAccount, feedId, f.makerSize, f.price, idx, true);
+            tk = _fillPerp(f.takerAccount, feedId, -f.makerSize, f.price, idx, true);
+            _updateMark(feedId, f.price, spot, notional);
             return (mk, tk, 0);
         }
         Series memory s = store.series(seriesId);
@@ -319,13 +401,14 @@ contract MarginEngine is IMarginEngine {
     }
 
     /// @dev Applies a perp fill of `d` at `price` to one account (funding and old PnL into cash).
-    function _fillPerp(uint256 account, uint256 feedId, int256 d, uint256 price, int256 idx)
+    ///      `limits`: the SPEC §4 position limits apply (fills), or not (liquidation transfers).
+    function _fillPerp(uint256 account, uint256 feedId, int256 d, uint256 price, int256 idx, bool limits)
         internal
         returns (Before memory b)
     {
         PerpPosition storage p = _perps[account][feedId];
         b = Before(true, feedId, 0, p.size, p.entryPrice, p.fundingIndexAtEntry, 0);
-        if (p.size == 0) _addUnderlying(account, feedId);
+        if (p.size == 0) _addUnderlying(account, feedId, limits);
         int256 cashDelta = PM.mulWadFloor(p.size, int256(price) - int256(p.entryPrice)) - _fundingOwed(p, idx);
         p.size += d;
         p.entryPrice = price;
@@ -342,22 +425,36 @@ contract MarginEngine is IMarginEngine {
     {
         int256 q = _optionSize(account, s.feedId, seriesId);
         b = Before(true, s.feedId, seriesId, q, 0, 0, 0);
-        if (q == 0) _addUnderlying(account, s.feedId);
-        _setOption(account, s, seriesId, q + d);
+        if (q == 0) _addUnderlying(account, s.feedId, true);
+        _setOption(account, s, seriesId, q + d, true);
         if (q + d == 0) _pruneUnderlying(account, s.feedId);
     }
 
     /// @dev INV-2 (SPEC §5): after a fill the account passes IM, or the fill neither raised its IM
-    ///      nor its shortfall IM − AE. Under the circuit breaker the fill must not raise IM at all.
-    function _postTradeCheck(uint256 account, Before memory b, bool reduceOnly) internal {
+    ///      nor its shortfall IM − AE. Under the circuit breaker or the guardian's pause the fill
+    ///      must not raise IM at all. INV-9 (SPEC v2 §5 equity rule): a side below IM after the
+    ///      fill, in an auction, or committed by an operator loses no equity at model prices
+    ///      beyond its fee.
+    function _postTradeCheck(uint256 account, Before memory b, bool reduceOnly, bool byOperator, uint256 fee)
+        internal
+    {
         MarginBreakdown memory a = _margin(account, _noBefore(), true);
-        if (!reduceOnly && a.adjustedEquity >= int256(a.initialMargin)) return;
+        bool healthy = a.adjustedEquity >= int256(a.initialMargin);
+        bool inAuction = _inAuction(account);
+        if (healthy && !reduceOnly && !paused && !byOperator && !inAuction) return;
         MarginBreakdown memory p = _margin(account, b, true);
         // Circuit breaker (SPEC §3): reduce-only trades must not raise the account's IM
         if (reduceOnly && a.initialMargin > p.initialMargin) {
             revert ReduceOnly(account, b.feedId, p.initialMargin, a.initialMargin);
         }
-        if (a.adjustedEquity >= int256(a.initialMargin)) return;
+        // SPEC v2 §8b: while new risk is paused no fill may raise the account's IM
+        if (paused && a.initialMargin > p.initialMargin) revert NewRiskPaused(account, p.initialMargin, a.initialMargin);
+        // INV-9 equity rule: E_after ≥ E_before − fee, so no shortfall, auction discount or
+        // operator's reach leaves the account through prices (attacks 1, 3, 7)
+        if ((!healthy || inAuction || byOperator) && a.equity + EQUITY_ROUNDING < p.equity - int256(fee)) {
+            revert EquityLoss(account, p.equity, a.equity, fee);
+        }
+        if (healthy) return;
         // INV-2: risk-reducing exception: IM not raised and shortfall not increased
         if (
             a.initialMargin <= p.initialMargin
@@ -394,13 +491,14 @@ contract MarginEngine is IMarginEngine {
         feedId = store.series(seriesId).feedId;
     }
 
-    function _addUnderlying(uint256 account, uint256 feedId) internal {
+    function _addUnderlying(uint256 account, uint256 feedId, bool limits) internal {
         uint256[] storage us = _underlyings[account];
         for (uint256 k; k < us.length; ++k) {
             if (us[k] == feedId) return;
         }
-        // SPEC §4 limit: at most maxUnderlyings underlyings per account
-        if (us.length >= maxUnderlyings) revert TooManyUnderlyings(account, us.length + 1, maxUnderlyings);
+        // SPEC §4 limit: at most maxUnderlyings underlyings per account; SPEC v2: never on a
+        // liquidation transfer (attack 8: a lowered limit must not make bids revert, INV-3)
+        if (limits && us.length >= maxUnderlyings) revert TooManyUnderlyings(account, us.length + 1, maxUnderlyings);
         us.push(feedId);
     }
 
@@ -417,7 +515,8 @@ contract MarginEngine is IMarginEngine {
     }
 
     /// @dev Sets an account's size in a series, maintaining the slot list and expiry counts.
-    function _setOption(uint256 account, Series memory s, uint256 seriesId, int256 size) internal {
+    ///      `limits`: the SPEC §4 limits bind a new series (fills), or not (liquidation transfers).
+    function _setOption(uint256 account, Series memory s, uint256 seriesId, int256 size, bool limits) internal {
         uint256 feedId = s.feedId;
         OptionSlot[] storage slots = _options[account][feedId];
         uint256 at = _slotOf[account][seriesId];
@@ -437,12 +536,15 @@ contract MarginEngine is IMarginEngine {
         }
         if (size == 0) return;
         // SPEC §4 limits: at most maxSeriesPerUnderlying series and maxExpiriesPerUnderlying expiries
-        if (slots.length >= maxSeriesPerUnderlying) {
+        // (SPEC v2: they bind what an account opens by trading, never a liquidation transfer)
+        if (limits && slots.length >= maxSeriesPerUnderlying) {
             revert TooManySeries(account, feedId, slots.length + 1, maxSeriesPerUnderlying);
         }
         if (_expiryUse[account][feedId][s.expiry]++ == 0) {
             uint256 n = ++_expiryCount[account][feedId];
-            if (n > maxExpiriesPerUnderlying) revert TooManyExpiries(account, feedId, n, maxExpiriesPerUnderlying);
+            if (limits && n > maxExpiriesPerUnderlying) {
+                revert TooManyExpiries(account, feedId, n, maxExpiriesPerUnderlying);
+            }
         }
         slots.push(OptionSlot(uint64(seriesId), int192(size)));
         _slotOf[account][seriesId] = slots.length;
@@ -485,17 +587,24 @@ contract MarginEngine is IMarginEngine {
         return -PM.mulWadFloor(-p.size, idx - p.fundingIndexAtEntry);
     }
 
-    /// @dev Mark EMA with half-life markHalfLife: mark += (price − mark)·(1 − 2^(−dt/h)).
-    function _updateMark(uint256 feedId, uint256 price) internal {
+    /// @dev SPEC v2 §4 mark: an EMA of fill prices weighted by time and notional n = S·|q|:
+    ///      mark += (price − mark)·α·n/(n + N₀), α = 1 − 2^(−dt/h) (h = markHalfLife, N₀ =
+    ///      markReferenceNotional). The first fill pulls from the spot with α = 1. A dust fill moves
+    ///      nothing, and no lone fill sets the mark outright (attack 6); only in-band fills get here.
+    function _updateMark(uint256 feedId, uint256 price, uint256 spot, uint256 notional) internal {
         PerpMarket storage m = perpMarkets[feedId];
-        if (m.mark == 0) {
-            m.mark = price;
-        } else {
-            uint256 dt = block.timestamp - m.lastTradeAt;
-            int256 w = int256(WadMath.expWad(-int256(dt) * PM.LN2 / int256(markHalfLife))); // 2^(−dt/h)
-            m.mark = uint256(int256(price) + (int256(m.mark) - int256(price)) * w / WAD);
+        int256 from = int256(m.mark == 0 ? spot : m.mark); // [wad USD]
+        int256 alpha = WAD; // time weight α                                        [wad]
+        uint256 dt = block.timestamp - m.lastTradeAt; // [s]
+        if (m.mark != 0) {
+            alpha = WAD - int256(WadMath.expWad(-int256(dt) * PM.LN2 / int256(markHalfLife))); // 1 − 2^(−dt/h)
         }
-        m.lastTradeAt = uint64(block.timestamp);
+        // notional weight n/(n + N₀) [wad]; n ≤ S·OI cap < 2^228 / 1e18, so n·1e18 fits
+        uint256 weight = notional * 1e18 / (notional + markReferenceNotional);
+        m.mark = uint256(from + (int256(price) - from) * alpha / WAD * int256(weight) / WAD);
+        // the clock advances by the share of dt this fill used: a dust fill in every block cannot
+        // reset it and so freeze the mark against the fills that follow it
+        m.lastTradeAt = uint64(m.lastTradeAt + dt * weight / 1e18);
     }
 
     // --- Margin ---
@@ -549,7 +658,7 @@ contract MarginEngine is IMarginEngine {
         Totals memory t;
         t.equity = cash;
         t.haircuts = int256(cashHaircut);
-        uint256[] memory feeds = _feedsOf(account, coll);
+        uint256[] memory feeds = _feedsOf(account, coll, b);
         r.underlyings = new UnderlyingRisk[](feeds.length);
         int256[31] memory joint;
         for (uint256 k; k < coll.length; ++k) {
@@ -576,15 +685,23 @@ contract MarginEngine is IMarginEngine {
         r.maintenanceMargin = r.initialMargin * mmRatio / 1e18;
     }
 
-    /// @dev Position underlyings, then underlyings linked to collateral held (collateral moves
-    ///      with its underlying's scenarios).
-    function _feedsOf(uint256 account, IVault.CollateralValue[] memory coll) internal view returns (uint256[] memory f) {
+    /// @dev Position underlyings, then the "before" state's underlying (a fill may have closed it:
+    ///      attack 3, SPEC v2 §5 equity rule), then underlyings linked to collateral held
+    ///      (collateral moves with its underlying's scenarios).
+    function _feedsOf(uint256 account, IVault.CollateralValue[] memory coll, Before memory b)
+        internal
+        view
+        returns (uint256[] memory f)
+    {
         uint256[] memory held = _underlyings[account];
-        f = new uint256[](held.length + coll.length);
+        f = new uint256[](held.length + coll.length + 1);
         uint256 n = held.length;
+        bool beforeSeen = !b.active;
         for (uint256 k; k < n; ++k) {
             f[k] = held[k];
+            if (held[k] == b.feedId) beforeSeen = true;
         }
+        if (!beforeSeen) f[n++] = b.feedId;
         for (uint256 c; c < coll.length; ++c) {
             uint256 l = coll[c].linkedUnderlying;
             if (l == 0) continue;
@@ -703,11 +820,6 @@ contract MarginEngine is IMarginEngine {
     }
 
     /// @inheritdoc IMarginEngine
-    function seriesCount() external view returns (uint256) {
-        return store.seriesCount();
-    }
-
-    /// @inheritdoc IMarginEngine
     function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory) {
         return _perps[accountId][feedId];
     }
@@ -746,11 +858,6 @@ contract MarginEngine is IMarginEngine {
     }
 
     /// @inheritdoc IMarginEngine
-    function markPrice(uint256 feedId) external view returns (uint256) {
-        return perpMarkets[feedId].mark;
-    }
-
-    /// @inheritdoc IMarginEngine
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap) {
         return (_longOi[instrument], _oiCap[instrument]);
     }
@@ -768,8 +875,12 @@ contract MarginEngine is IMarginEngine {
 
     /// @dev SPEC §7: an account in a running auction may not withdraw.
     function _checkNotInAuction(uint256 accountId) internal view {
+        if (_inAuction(accountId)) revert AccountInLiquidation(accountId);
+    }
+
+    function _inAuction(uint256 accountId) internal view returns (bool) {
         address l = liquidator;
-        if (l != address(0) && ILiquidator(l).inAuction(accountId)) revert AccountInLiquidation(accountId);
+        return l != address(0) && ILiquidator(l).inAuction(accountId);
     }
 
     /// @inheritdoc IMarginEngine
@@ -804,8 +915,8 @@ contract MarginEngine is IMarginEngine {
         (uint256 spot,,) = oracle.freshFeed(feedId);
         int256 idx = _accrue(feedId, spot);
         int256 qTo = _perps[to][feedId].size;
-        _fillPerp(from, feedId, -moved, spot, idx);
-        _fillPerp(to, feedId, moved, spot, idx); // bidder's position limits apply (SPEC §4)
+        _fillPerp(from, feedId, -moved, spot, idx, false);
+        _fillPerp(to, feedId, moved, spot, idx, false); // SPEC v2 §4: limits never block a liquidation
         _moveOpenInterest(feedId, q, qTo, moved);
     }
 
@@ -819,9 +930,9 @@ contract MarginEngine is IMarginEngine {
             uint256 id = slots[k].seriesId;
             Series memory s = store.series(id);
             int256 qTo = _optionSize(to, feedId, id);
-            if (qTo == 0) _addUnderlying(to, feedId); // SPEC §4 limits apply to the bidder
-            _setOption(from, s, id, q - moved);
-            _setOption(to, s, id, qTo + moved);
+            if (qTo == 0) _addUnderlying(to, feedId, false); // SPEC v2 §4: limits never block a liquidation
+            _setOption(from, s, id, q - moved, false);
+            _setOption(to, s, id, qTo + moved, false);
             if (qTo + moved == 0) _pruneUnderlying(to, feedId);
             _moveOpenInterest(OPTION_INSTRUMENT_BASE + id, q, qTo, moved);
         }

@@ -15,12 +15,25 @@ import {IOracle, IKeelOracle} from "../interfaces/IOracle.sol";
 ///         - staleness: a feed is fresh while now - observedAt <= heartbeat;
 ///         - circuit breaker: a relative price jump above `jumpThreshold` makes the feed reduce-only
 ///           until now + coolDown (the first report of a feed never trips);
-///         - expiries: registered expiries wait in a sorted per-feed queue; the first accepted
-///           report with observedAt >= expiry fixes the settlement price of every expiry it passes.
-///           The earliest pending expiry is cached beside the bounds, so an update with nothing due
-///           costs one comparison.
+///         - observation spread [v2]: every observation of a report lies within maxSpread of the
+///           report's median price and within maxVolSpread (relative) of its median vol. Whoever
+///           submits chooses which signed observations form a report; with the spread rule, colluding
+///           signers plus copied honest observations move the accepted price by about maxSpread at
+///           most, never to any price they like;
+///         - threat model [v2]: f faulty or colluding signers are tolerated when quorum >= 2f + 1 and
+///           signers >= quorum + f; the signer and quorum setters keep f = `faultTolerance()` >= 1
+///           (and the quorum a strict majority of the signers);
+///         - expiries: registered expiries wait in a sorted per-feed queue. The first accepted report
+///           with observedAt >= expiry passes it: if observedAt <= expiry + settlementWindow it fixes
+///           the settlement price, otherwise the expiry's window was missed (`SettlementWindowMissed`)
+///           and governance fixes the price from quorum-signed observations of the window
+///           (`fixSettlementPrice`). Either way the report moves the queue past it, so a missed
+///           expiry never blocks later ones. The earliest pending expiry is cached beside the bounds,
+///           so an update with nothing due costs one comparison.
 /// @dev Storage per feed: `FeedState` (one slot, read and written once per report) and `FeedConfig`
-///      (two slots, read once per report, written on a breaker trip or an expiry fix only).
+///      (two slots, read once per report, written on a breaker trip or an expiry fix only). Global:
+///      `Params` (one slot, read once per submission) and `Settings` (one slot: heartbeat for the
+///      staleness views, the settlement window, the signer-set bookkeeping).
 contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     // --- Types ---
 
@@ -36,13 +49,23 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint32 expiryHead;       // index in _expiries[feedId] of the first pending expiry  [index]
     }
 
-    /// @dev Global parameters, packed so that a submission reads them with one SLOAD.
+    /// @dev What a submission needs, packed so that it reads them with one SLOAD (240 bits). The
+    ///      narrow fields hold their setter bounds: drift <= 300 s, coolDown <= 1 day (< 2^24 s),
+    ///      jumpThreshold <= 1e18, maxSpread <= 0.1e18 and maxVolSpread <= 0.5e18 (< 2^64).
     struct Params {
-        uint32 heartbeat;        // max age of a fresh feed                                 [s]
-        uint32 maxFutureDrift;   // max lead of observedAt over the block                   [s]
-        uint32 coolDown;         // reduce-only duration after a trip                       [s]
+        uint16 maxFutureDrift;   // max lead of observedAt over the block                   [s]
+        uint24 coolDown;         // reduce-only duration after a trip                       [s]
         uint64 jumpThreshold;    // |dS|/S above which the breaker trips                    [wad]
+        uint64 maxSpread;        // max |price - median| / median in a report               [wad]
+        uint64 maxVolSpread;     // max |vol - median vol| / median vol in a report          [wad]
         uint8 quorum;            // distinct signatures a report needs                      [count]
+    }
+
+    /// @dev What submissions do not read on every report: the heartbeat (staleness views), the
+    ///      settlement window (read only when an expiry is due) and the signer-set bookkeeping.
+    struct Settings {
+        uint32 heartbeat;        // max age of a fresh feed                                 [s]
+        uint32 settlementWindow; // an expiry's price is fixed by a report observed within  [s]
         uint8 signerCount;       // authorised signers                                      [count]
         uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
     }
@@ -63,10 +86,14 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     bytes32 internal constant MAX_FUTURE_DRIFT = "maxFutureDrift";
     bytes32 internal constant JUMP_THRESHOLD = "jumpThreshold";
     bytes32 internal constant COOL_DOWN = "coolDown";
+    bytes32 internal constant MAX_SPREAD = "maxSpread";
+    bytes32 internal constant MAX_VOL_SPREAD = "maxVolSpread";
+    bytes32 internal constant SETTLEMENT_WINDOW = "settlementWindow";
 
     // --- Data ---
 
-    Params internal _params;                                                   // global parameters
+    Params internal _params;                                                   // submission parameters
+    Settings internal _settings;                                               // heartbeat, window, signer set
     mapping(uint256 => FeedState) internal _feeds;                             // feedId => last accepted state
     mapping(uint256 => FeedConfig) internal _configs;                          // feedId => bounds, bookkeeping
     mapping(uint256 => uint32[]) internal _expiries;                           // feedId => registered expiries, ascending [unix s]
@@ -78,19 +105,26 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
     /// @param initialOwner governance (Ownable2Step: later transfers must be accepted)
     /// @param signers the initial signer set (distinct, non-zero, at most 32)
-    /// @param quorum_ signatures a report needs: 1 <= quorum <= signers.length < 2 * quorum
+    /// @param quorum_ signatures a report needs: tolerates f >= 1 faulty signers (quorum >= 3,
+    ///        signers.length >= quorum + 1) and is a strict majority (signers.length < 2 * quorum)
     constructor(address initialOwner, address[] memory signers, uint256 quorum_)
         Ownable(initialOwner)
         EIP712("Keel Oracle", "1")
     {
-        _params.heartbeat = 1 hours;
+        _settings.heartbeat = 1 hours;
         _params.maxFutureDrift = 60;
         _params.jumpThreshold = 0.2e18;
         _params.coolDown = 30 minutes;
+        _params.maxSpread = 0.01e18;
+        _params.maxVolSpread = 0.1e18;
+        _settings.settlementWindow = 15 minutes;
         emit ParamSet(HEARTBEAT, 1 hours);
         emit ParamSet(MAX_FUTURE_DRIFT, 60);
         emit ParamSet(JUMP_THRESHOLD, 0.2e18);
         emit ParamSet(COOL_DOWN, 30 minutes);
+        emit ParamSet(MAX_SPREAD, 0.01e18);
+        emit ParamSet(MAX_VOL_SPREAD, 0.1e18);
+        emit ParamSet(SETTLEMENT_WINDOW, 15 minutes);
         for (uint256 i = 0; i < signers.length; ++i) {
             _addSigner(signers[i]);
         }
@@ -129,7 +163,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint256 n = report.observations.length;
         if (n < p.quorum) revert QuorumNotMet(feedId, n, p.quorum);
 
-        (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, n);
+        (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, p, n);
 
         // Casts are exact: price <= maxPrice < 2^128, vol <= maxVol < 2^64, observedAt is at most
         // maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
@@ -162,8 +196,9 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     /// @dev Checks every observation (bounds, signature, distinct authorised signer) and returns the
-    ///      medians of prices and vols, each sorted independently by insertion into memory arrays.
-    function _verifiedMedians(Report calldata report, FeedConfig memory cfg, uint256 n)
+    ///      medians of prices and vols, each sorted independently by insertion into memory arrays,
+    ///      after checking the observation spread around them.
+    function _verifiedMedians(Report calldata report, FeedConfig memory cfg, Params memory p, uint256 n)
         internal
         view
         returns (uint256 price, uint256 vol)
@@ -190,6 +225,36 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         }
         price = _median(prices);
         vol = _median(vols);
+
+        // SPEC §3 [v2] observation spread: every price within maxSpread of the median price and every
+        // vol within maxVolSpread of the median vol (relative), so that the submitter's choice of
+        // observations cannot carry a minority's values. The sorted ends are the farthest from the
+        // median, so two comparisons check them all.
+        (uint256 farPrice, uint256 dPrice) = _farthest(prices, price);
+        (uint256 farVol, uint256 dVol) = _farthest(vols, vol);
+        unchecked {
+            // No overflow: prices and vols are below 2^128 (bounds), WAD and the spreads below 2^60.
+            if (dPrice * WAD > uint256(p.maxSpread) * price || dVol * WAD > uint256(p.maxVolSpread) * vol) {
+                revert ObservationSpread(report.feedId, farPrice, price, farVol, vol);
+            }
+        }
+    }
+
+    /// @dev The end of ascending `a` farthest from its median `m` (the low end on a tie), and its
+    ///      distance |end - m|. `a` is not empty (a report has >= quorum >= 3 observations); the
+    ///      ends are read in assembly: with bounds checks (and checked arithmetic) the rule cost 3x.
+    function _farthest(uint256[] memory a, uint256 m) internal pure returns (uint256 far, uint256 d) {
+        uint256 lo;
+        uint256 hi;
+        assembly ("memory-safe") {
+            // a[0] and a[a.length - 1]
+            lo := mload(add(a, 0x20))
+            hi := mload(add(a, shl(5, mload(a))))
+        }
+        unchecked {
+            // lo <= m <= hi: no underflow
+            (far, d) = hi - m > m - lo ? (hi, hi - m) : (lo, m - lo);
+        }
     }
 
     /// @dev The bit (1 << signer index) of observation `i`'s signer; reverts unless the signature is a
@@ -234,22 +299,70 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         return lo + (a[mid] - lo) / 2;
     }
 
-    /// @dev Fixes the settlement price of every pending expiry <= observedAt, then caches the next.
+    /// @dev Passes every pending expiry <= observedAt: fixes its settlement price when observedAt lies
+    ///      within its settlement window, else records the miss; then caches the next pending expiry.
     function _fixExpiries(uint256 feedId, uint256 price, uint256 observedAt, uint256 round) internal {
         FeedConfig storage cfg = _configs[feedId];
         uint32[] storage queue = _expiries[feedId];
+        mapping(uint256 => uint256) storage prices = _settlementPrices[feedId];
+        uint256 window = _settings.settlementWindow;
         uint256 head = cfg.expiryHead;
         uint256 len = queue.length;
         while (head < len) {
             uint256 expiry = queue[head];
             if (expiry > observedAt) break;
-            _settlementPrices[feedId][expiry] = price;
-            emit SettlementPriceFixed(feedId, expiry, price, round);
+            // Governance may have fixed a missed expiry before any report passed it: leave it alone.
+            if (prices[expiry] == 0) {
+                // SPEC §3 [v2] settlement window: only a report observed within settlementWindow after
+                // the expiry fixes its price; a later one (chosen by its submitter) never does.
+                if (observedAt - expiry <= window) {
+                    prices[expiry] = price;
+                    emit SettlementPriceFixed(feedId, expiry, price, round);
+                } else {
+                    emit SettlementWindowMissed(feedId, expiry, observedAt);
+                }
+            }
+            // Passed either way: a missed expiry must not hold back the later ones.
             ++head;
         }
         // head <= len <= expiries ever registered, far below 2^32.
         cfg.expiryHead = uint32(head);
         cfg.nextExpiry = head < len ? queue[head] : 0;
+    }
+
+    // --- Settlement by governance ---
+
+    /// @inheritdoc IKeelOracle
+    function fixSettlementPrice(uint256 feedId, uint256 expiry, Report calldata report)
+        external
+        override
+        onlyOwner
+    {
+        FeedConfig memory cfg = _configs[feedId];
+        if (!cfg.listed) revert UnknownFeed(feedId);
+        if (report.feedId != feedId) revert ReportFeedMismatch(feedId, report.feedId);
+        // Expiries are 32-bit timestamps (registerExpiry); this also keeps expiry + window exact.
+        if (expiry > type(uint32).max) revert ExpiryOutOfRange(expiry);
+        // No replay: a fixed settlement price never changes.
+        uint256 fixedPrice = _settlementPrices[feedId][expiry];
+        if (fixedPrice != 0) revert SettlementPriceAlreadyFixed(feedId, expiry, fixedPrice);
+        // SPEC §3 [v2]: governance steps in only once the window passed without an on-time report.
+        uint256 windowEnd = expiry + _settings.settlementWindow;
+        if (block.timestamp <= windowEnd) revert SettlementWindowOpen(feedId, expiry, windowEnd);
+        // The price must come from observations of the window, like an on-time report's.
+        uint256 observedAt = report.observedAt;
+        if (observedAt < expiry || observedAt > windowEnd) {
+            revert ObservationOutsideSettlementWindow(feedId, expiry, observedAt, windowEnd);
+        }
+        Params memory p = _params;
+        uint256 n = report.observations.length;
+        if (n < p.quorum) revert QuorumNotMet(feedId, n, p.quorum);
+        // Same signatures, bounds and spread rules as a feed update. The round is only part of the
+        // signed message: observations signed for any round of the feed are accepted (those of a
+        // round that never landed, or signed afterwards for the window, e.g. with round 0).
+        (uint256 price,) = _verifiedMedians(report, cfg, p, n);
+        _settlementPrices[feedId][expiry] = price;
+        emit SettlementPriceFixedByGovernance(feedId, expiry, price, observedAt, report.round, msg.sender);
     }
 
     // --- Expiries ---
@@ -334,27 +447,27 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             uint256 index = _signerIndex[signer];
             if (index == 0) revert SignerUnchanged(signer, false);
             delete _signerIndex[signer];
-            _params.usedIndices &= ~uint32(1 << (index - 1));
-            --_params.signerCount;
-            emit SignerSet(signer, false, _params.signerCount);
+            _settings.usedIndices &= ~uint32(1 << (index - 1));
+            --_settings.signerCount;
+            emit SignerSet(signer, false, _settings.signerCount);
         }
         // The quorum rule must hold for the new signer set; change the quorum first when growing
-        // past 2q - 1 signers, and remove signers first when shrinking the quorum.
-        _checkQuorum(_params.quorum, _params.signerCount);
+        // past 2q - 1 signers, and add a signer before removing one when at q + 1 signers.
+        _checkQuorum(_params.quorum, _settings.signerCount);
     }
 
     /// @dev Gives `signer` the lowest free index (bits of `usedIndices`); index + 1 is stored.
     function _addSigner(address signer) internal {
         if (signer == address(0)) revert InvalidSigner(signer);
         if (_signerIndex[signer] != 0) revert SignerUnchanged(signer, true);
-        uint256 used = _params.usedIndices;
-        if (_params.signerCount >= MAX_SIGNERS) revert TooManySigners(MAX_SIGNERS);
+        uint256 used = _settings.usedIndices;
+        if (_settings.signerCount >= MAX_SIGNERS) revert TooManySigners(MAX_SIGNERS);
         uint256 index = 0;
         while (used & (1 << index) != 0) ++index; // a free index < 32 exists: count < 32
         _signerIndex[signer] = uint8(index + 1);
-        _params.usedIndices = uint32(used | (1 << index));
-        ++_params.signerCount;
-        emit SignerSet(signer, true, _params.signerCount);
+        _settings.usedIndices = uint32(used | (1 << index));
+        ++_settings.signerCount;
+        emit SignerSet(signer, true, _settings.signerCount);
     }
 
     /// @inheritdoc IKeelOracle
@@ -363,16 +476,26 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     function _setQuorum(uint256 quorum_) internal {
-        _checkQuorum(quorum_, _params.signerCount);
+        _checkQuorum(quorum_, _settings.signerCount);
         _params.quorum = uint8(quorum_); // <= signerCount <= 32
         emit QuorumSet(quorum_);
     }
 
-    /// @dev 1 <= quorum (a report needs a signature); quorum <= signerCount (else no report can ever be
-    ///      accepted); 2 * quorum > signerCount (a strict majority: two disjoint signer groups cannot
-    ///      both reach quorum, so a minority cannot outvote the honest majority's round).
+    /// @dev SPEC §3 [v2] threat model: the set must tolerate f >= 1 faulty or colluding signers, i.e.
+    ///      quorum >= 3 (a quorum has f + 1 honest signatures) and signerCount >= quorum + 1 (the
+    ///      honest signers reach quorum without the faulty one); and 2 * quorum > signerCount (a strict
+    ///      majority: two disjoint signer groups cannot both reach quorum).
     function _checkQuorum(uint256 quorum_, uint256 count) internal pure {
-        if (quorum_ == 0 || quorum_ > count || 2 * quorum_ <= count) revert InvalidQuorum(quorum_, count);
+        if (_faultTolerance(quorum_, count) == 0 || 2 * quorum_ <= count) revert InvalidQuorum(quorum_, count);
+    }
+
+    /// @dev The largest f with quorum >= 2f + 1 and count >= quorum + f (0 when quorum is 0 or
+    ///      unreachable).
+    function _faultTolerance(uint256 quorum_, uint256 count) internal pure returns (uint256) {
+        if (quorum_ == 0 || quorum_ > count) return 0;
+        uint256 byQuorum = (quorum_ - 1) / 2;
+        uint256 bySigners = count - quorum_;
+        return byQuorum < bySigners ? byQuorum : bySigners;
     }
 
     /// @inheritdoc IKeelOracle
@@ -381,12 +504,12 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             // >= 1 min: relayers cannot push faster than blocks land; <= 1 day: margin must not run on
             // prices older than a day.
             _checkParam(what, value, 1 minutes, 1 days);
-            _params.heartbeat = uint32(value);
+            _settings.heartbeat = uint32(value);
         } else if (what == MAX_FUTURE_DRIFT) {
             // <= 5 min: a far-future report would block every honest report dated before it and fix
             // expiry prices early; 0 allowed (signers' clocks never ahead of the chain).
             _checkParam(what, value, 0, 5 minutes);
-            _params.maxFutureDrift = uint32(value);
+            _params.maxFutureDrift = uint16(value);
         } else if (what == JUMP_THRESHOLD) {
             // >= 1%: below that ordinary noise would keep markets reduce-only; <= 100%: above it no
             // fall (at most -100%) could ever trip the breaker.
@@ -396,7 +519,23 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             // >= 1 min: the breaker cannot be silently disabled; <= 1 day: users must not be kept from
             // adding hedges for longer than that (liquidations run regardless).
             _checkParam(what, value, 1 minutes, 1 days);
-            _params.coolDown = uint32(value);
+            _params.coolDown = uint24(value);
+        } else if (what == MAX_SPREAD) {
+            // >= 0.1%: honest sources disagree by more than that in a fast market, and a report must
+            // still pass; <= 10%: colluders with copied honest observations move the accepted price
+            // by about maxSpread, which must stay well inside the 20% breaker and the margin scans.
+            _checkParam(what, value, 0.001e18, 0.1e18);
+            _params.maxSpread = uint64(value);
+        } else if (what == MAX_VOL_SPREAD) {
+            // >= 1%: vol sources (venues, strikes, EWMA vs implied) disagree by more than prices do;
+            // <= 50%: beyond that a minority could halve the vol that scales margin.
+            _checkParam(what, value, 0.01e18, 0.5e18);
+            _params.maxVolSpread = uint64(value);
+        } else if (what == SETTLEMENT_WINDOW) {
+            // >= 1 min: an on-time report must be able to land (blocks, maxFutureDrift); <= 1 h: a
+            // price observed later than that is no longer the expiry's price.
+            _checkParam(what, value, 1 minutes, 1 hours);
+            _settings.settlementWindow = uint32(value);
         } else {
             revert UnknownParam(what);
         }
@@ -440,7 +579,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     /// @dev Never reported (observedAt 0) or now - observedAt > heartbeat. Written as a sum because
     ///      observedAt may be up to maxFutureDrift ahead of the block.
     function _stale(uint256 observedAt) internal view returns (bool) {
-        return observedAt == 0 || block.timestamp > observedAt + _params.heartbeat;
+        return observedAt == 0 || block.timestamp > observedAt + _settings.heartbeat;
     }
 
     /// @inheritdoc IOracle
@@ -472,16 +611,22 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     /// @inheritdoc IKeelOracle
     function pendingExpiries(uint256 feedId) external view override returns (uint256[] memory out) {
         uint32[] storage queue = _expiries[feedId];
+        mapping(uint256 => uint256) storage prices = _settlementPrices[feedId];
         uint256 head = _configs[feedId].expiryHead;
         out = new uint256[](queue.length - head);
-        for (uint256 i = 0; i < out.length; ++i) {
-            out[i] = queue[head + i];
+        uint256 k = 0;
+        for (uint256 i = head; i < queue.length; ++i) {
+            // Skip an expiry governance already fixed: the next report passes it silently.
+            if (prices[queue[i]] == 0) out[k++] = queue[i];
+        }
+        assembly ("memory-safe") {
+            mstore(out, k) // shrink to the unfixed ones (k <= the allocated length)
         }
     }
 
     /// @inheritdoc IKeelOracle
     function heartbeat() external view override returns (uint256) {
-        return _params.heartbeat;
+        return _settings.heartbeat;
     }
 
     /// @inheritdoc IKeelOracle
@@ -506,7 +651,27 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
     /// @inheritdoc IKeelOracle
     function signerCount() external view override returns (uint256) {
-        return _params.signerCount;
+        return _settings.signerCount;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function faultTolerance() external view override returns (uint256) {
+        return _faultTolerance(_params.quorum, _settings.signerCount);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function maxSpread() external view override returns (uint256) {
+        return _params.maxSpread;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function maxVolSpread() external view override returns (uint256) {
+        return _params.maxVolSpread;
+    }
+
+    /// @inheritdoc IKeelOracle
+    function settlementWindow() external view override returns (uint256) {
+        return _settings.settlementWindow;
     }
 
     /// @inheritdoc IKeelOracle

@@ -90,6 +90,13 @@ contract RiskArrayStore is IRiskArrayStore {
     }
 
     /// @inheritdoc IRiskArrayStore
+    function unitValue(uint256 seriesId, Market calldata m) external view returns (int256 value) {
+        GridCache memory c;
+        (int256[33] memory a,) = _arrayFor(seriesId, m, c);
+        value = a[0];
+    }
+
+    /// @inheritdoc IRiskArrayStore
     function optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
         view

@@ -61,6 +61,8 @@ interface IMarginEngine is IMarginHook {
         uint256 instrument;   // perp feed id or OPTION_INSTRUMENT_BASE + seriesId
         int256 makerSize;     // signed size the maker receives (taker gets −)   [wad units]
         uint256 price;        // perp price or option premium per unit           [wad USD]
+        bool makerByOperator; // the maker order was signed by an operator, not the owner
+        bool takerByOperator; // the taker side was sent by an operator, not the owner
     }
 
     // --- Events ---
@@ -70,6 +72,12 @@ interface IMarginEngine is IMarginHook {
     event OpenInterestCapSet(uint256 indexed instrument, uint256 cap);
     event ParamSet(bytes32 indexed what, uint256 value);
     event ExchangeSet(address exchange);
+    /// @notice Governance named `guardian` (may pause new risk at once; nothing else).
+    event GuardianSet(address guardian);
+    /// @notice New risk (IM-raising fills, new series) was paused or resumed by `by`.
+    event PausedSet(bool paused, address by);
+    /// @notice Governance gave or took the lister role (lists series on the expiry schedule).
+    event ListerSet(address indexed lister, bool authorised);
     /// @notice A fill was settled; fees are what each side paid to the insurance fund.
     event Traded(
         uint256 indexed instrument,
@@ -117,6 +125,21 @@ interface IMarginEngine is IMarginHook {
     error ZeroPrice();
     /// @dev INV-2: after a fill the account is below IM and the fill raised its IM or its shortfall.
     error BelowInitialMargin(uint256 accountId, int256 adjustedEquity, uint256 initialMargin);
+    /// @dev SPEC v2 §5 price band (INV-9): the fill price is outside [lo, hi] around the model value.
+    error PriceOutsideBand(uint256 instrument, uint256 price, uint256 lo, uint256 hi);
+    /// @dev SPEC v2 §5 equity rule (INV-9): a side below IM after the fill, in an auction, or
+    ///      committed by an operator lost equity at model prices beyond its fee.
+    error EquityLoss(uint256 accountId, int256 equityBefore, int256 equityAfter, uint256 fee);
+    /// @dev SPEC v2 §4 listing: only governance or a lister creates series.
+    error NotLister(address caller);
+    /// @dev SPEC v2 §8b: the guardian paused new risk (no new series).
+    error Paused();
+    /// @dev SPEC v2 §8b: new risk is paused and the fill raised the account's IM.
+    error NewRiskPaused(uint256 accountId, uint256 imBefore, uint256 imAfter);
+    /// @dev Neither governance nor the guardian called.
+    error NotGuardian(address caller);
+    /// @dev INV-8: only the account's owner or a trade operator may act on it here.
+    error NotAccountAuthorised(uint256 accountId, address caller);
     /// @dev Circuit breaker: the underlying is reduce-only and the fill raised the account's IM.
     error ReduceOnly(uint256 accountId, uint256 feedId, uint256 imBefore, uint256 imAfter);
     /// @dev Withdrawal hook: AE < IM after the withdrawal.
@@ -127,23 +150,33 @@ interface IMarginEngine is IMarginHook {
     /// @notice Sets a parameter within its bounds (governance): correlationCredit ≤ 0.8,
     ///         somRate ≤ 0.2, mmRatio ∈ [0.5, 1], maker/takerFeeRate ≤ 1%, optionFeeCap ≤ 50%,
     ///         fundingCapPerHour ≤ 1%, markHalfLife ∈ [1 min, 1 day], maxUnderlyings ≤ 4,
-    ///         maxSeriesPerUnderlying ≤ 16, maxExpiriesPerUnderlying ≤ 4, defaultSeriesOiCap ≤ 1e30.
+    ///         maxSeriesPerUnderlying ≤ 16, maxExpiriesPerUnderlying ≤ 4, defaultSeriesOiCap ≤ 1e30,
+    ///         bandPerp ∈ [0.1%, 10%], bandOptAbs ≤ 5%, bandOptRel ≤ 50%,
+    ///         markReferenceNotional ∈ [1, 1e30], expiryTimeOfDay < 1 day, maxHorizon ∈ [1 day, 2 y].
     function setParam(bytes32 what, uint256 value) external;
     /// @notice Sets the long open-interest cap of an instrument (governance, ≤ 1e30).
     function setOpenInterestCap(uint256 instrument, uint256 cap) external;
     /// @notice Sets the only contract allowed to call executeFill (governance).
     function setExchange(address exchange) external;
-    /// @notice Hands governance to `newOwner` (governance).
-    function transferOwnership(address newOwner) external;
+    /// @notice Names the guardian (governance).
+    function setGuardian(address guardian) external;
+    /// @notice Pauses or resumes new risk (guardian or governance): while paused no series is
+    ///         created and no fill may raise an account's IM; nothing else stops (SPEC v2 §8b).
+    function setPaused(bool paused) external;
+    /// @notice Gives or takes the lister role (governance).
+    function setLister(address lister, bool authorised) external;
 
     // --- Instruments ---
 
     /// @notice Lists the perpetual of `feedId` (governance).
     function listPerp(uint256 feedId, uint256 openInterestCap) external;
-    /// @notice Creates an option series. Governance: any strike > 0; anyone else: strike within
-    ///         [S/3, 3S] of the fresh spot. Expiry in (now, now + 2 y]; registered with the Oracle.
+    /// @notice Creates an option series (SPEC v2 §4 listing). Governance: any strike > 0 and any
+    ///         expiry in (now, now + maxHorizon]. A lister: strike within [S/3, 3S] of the fresh
+    ///         spot and an expiry at expiryTimeOfDay within maxHorizon. Nobody else. The expiry is
+    ///         registered with the Oracle.
     function createSeries(uint256 feedId, uint256 strike, uint256 expiry, bool isCall) external returns (uint256 seriesId);
-    /// @notice Moves an account's perp PnL and funding into cash at the current spot (anyone).
+    /// @notice Moves an account's perp PnL and funding into cash at the current spot (the
+    ///         account's owner or a trade operator: cash takes a haircut, so INV-8 forbids others).
     function realisePnl(uint256 accountId, uint256 feedId) external;
     /// @notice Accrues a perp's funding index up to now (anyone).
     function accrueFunding(uint256 feedId) external;
@@ -160,7 +193,6 @@ interface IMarginEngine is IMarginHook {
     /// @notice The full margin breakdown of an account (stale risk arrays computed in memory).
     function marginBreakdown(uint256 accountId) external view returns (MarginBreakdown memory);
     function series(uint256 seriesId) external view returns (Series memory);
-    function seriesCount() external view returns (uint256);
     function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory);
     function optionPosition(uint256 accountId, uint256 seriesId) external view returns (int256);
     /// @notice The account's underlyings with positions, and per underlying its option series ids.
@@ -168,9 +200,8 @@ interface IMarginEngine is IMarginHook {
     function accountSeries(uint256 accountId, uint256 feedId) external view returns (uint256[] memory);
     /// @notice Funding the account owes on its perp of `feedId` if accrued now (negative: receives).
     function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256);
-    /// @notice The funding index accrued to now, and the mark (EMA of trade prices).
+    /// @notice The funding index accrued to now (the mark, the EMA of trade prices, is in perpMarkets).
     function fundingIndex(uint256 feedId) external view returns (int256);
-    function markPrice(uint256 feedId) external view returns (uint256);
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap);
 
     // --- Liquidation ---

@@ -41,7 +41,14 @@ interface IOracle {
 ///      "1", chainId, verifyingContract = the oracle) over
 ///      `Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)`,
 ///      one per distinct authorised signer; every signer signs the same (feedId, round, observedAt)
-///      and its own price and vol. The accepted price and vol are the medians of the observations.
+///      and its own price and vol. The accepted price and vol are the medians of the observations,
+///      and every observation must lie within maxSpread of the median price and maxVolSpread
+///      (relative) of the median vol [v2].
+///
+///      Threat model [v2]: f = `faultTolerance()` faulty or colluding signers are tolerated, where f is
+///      the largest number with quorum >= 2f + 1 and signers >= quorum + f; the setters keep f >= 1.
+///      Whoever submits chooses which signed observations form a report; the spread rule bounds what
+///      that choice can do.
 interface IKeelOracle is IOracle {
     // --- Types ---
 
@@ -68,10 +75,24 @@ interface IKeelOracle is IOracle {
     event FeedUpdated(uint256 indexed feedId, uint256 indexed round, uint256 price, uint256 vol, uint256 observedAt);
     /// @notice The price moved more than the jump threshold: the feed is reduce-only until `until`.
     event CircuitBreakerTripped(uint256 indexed feedId, uint256 previousPrice, uint256 price, uint256 until);
-    /// @notice `expiry` will get its settlement price from the first report observed at or after it.
+    /// @notice `expiry` will get its settlement price from the first report observed at or after it,
+    ///         if that report is observed within settlementWindow after it.
     event ExpiryRegistered(uint256 indexed feedId, uint256 indexed expiry);
     /// @notice The settlement price of (`feedId`, `expiry`) was fixed by the report of `round`.
     event SettlementPriceFixed(uint256 indexed feedId, uint256 indexed expiry, uint256 price, uint256 round);
+    /// @notice The first report past `expiry` was observed at `observedAt`, after its settlement
+    ///         window: it did not fix the price; governance fixes it with `fixSettlementPrice`.
+    event SettlementWindowMissed(uint256 indexed feedId, uint256 indexed expiry, uint256 observedAt);
+    /// @notice Governance (`caller`) fixed the settlement price of (`feedId`, `expiry`) from a
+    ///         quorum-signed report observed at `observedAt` (signed for `round`).
+    event SettlementPriceFixedByGovernance(
+        uint256 indexed feedId,
+        uint256 indexed expiry,
+        uint256 price,
+        uint256 observedAt,
+        uint256 round,
+        address indexed caller
+    );
     /// @notice Governance listed a new feed with its acceptance bounds.
     event FeedAdded(uint256 indexed feedId, uint256 minPrice, uint256 maxPrice, uint256 maxVol);
     /// @notice Governance changed a feed's acceptance bounds.
@@ -80,7 +101,8 @@ interface IKeelOracle is IOracle {
     event SignerSet(address indexed signer, bool authorised, uint256 signerCount);
     /// @notice Governance changed the number of signatures a report needs.
     event QuorumSet(uint256 quorum);
-    /// @notice Governance changed parameter `what` (heartbeat, maxFutureDrift, jumpThreshold, coolDown).
+    /// @notice Governance changed parameter `what` (heartbeat, maxFutureDrift, jumpThreshold, coolDown,
+    ///         maxSpread, maxVolSpread, settlementWindow).
     event ParamSet(bytes32 indexed what, uint256 value);
     /// @notice `registrar` may (or may no longer) register expiries.
     event RegistrarSet(address indexed registrar, bool authorised);
@@ -110,6 +132,10 @@ interface IKeelOracle is IOracle {
     error PriceOutOfBounds(uint256 feedId, uint256 price, uint256 minPrice, uint256 maxPrice);
     /// @dev An observed vol is zero or above the feed's maxVol.
     error VolOutOfBounds(uint256 feedId, uint256 vol, uint256 maxVol);
+    /// @dev [v2] An observation lies too far from the report's medians: |price - medianPrice| >
+    ///      maxSpread * medianPrice or |vol - medianVol| > maxVolSpread * medianVol. `price` and `vol`
+    ///      are the report's observed price and vol farthest from their medians (the lower on a tie).
+    error ObservationSpread(uint256 feedId, uint256 price, uint256 medianPrice, uint256 vol, uint256 medianVol);
 
     // --- Errors: expiries ---
 
@@ -121,6 +147,14 @@ interface IKeelOracle is IOracle {
     error ExpiryOutOfRange(uint256 expiry);
     /// @dev The feed already has the maximum number of pending expiries.
     error TooManyPendingExpiries(uint256 feedId, uint256 maxPending);
+    /// @dev The settlement price of (`feedId`, `expiry`) is already fixed (`price`): it never changes.
+    error SettlementPriceAlreadyFixed(uint256 feedId, uint256 expiry, uint256 price);
+    /// @dev Governance may fix a settlement price only after its window ends (block time > windowEnd).
+    error SettlementWindowOpen(uint256 feedId, uint256 expiry, uint256 windowEnd);
+    /// @dev A governance settlement report must be observed in [expiry, windowEnd].
+    error ObservationOutsideSettlementWindow(uint256 feedId, uint256 expiry, uint256 observedAt, uint256 windowEnd);
+    /// @dev The report is for another feed than the one named.
+    error ReportFeedMismatch(uint256 feedId, uint256 reportFeedId);
 
     // --- Errors: governance ---
 
@@ -136,7 +170,8 @@ interface IKeelOracle is IOracle {
     error SignerUnchanged(address signer, bool authorised);
     /// @dev Signer indices are bits of a 32-bit bitmap: at most 32 signers.
     error TooManySigners(uint256 maxSigners);
-    /// @dev Quorum must satisfy 1 <= quorum <= signerCount < 2 * quorum.
+    /// @dev [v2] The signer set must tolerate f >= 1 faulty signers with a strict-majority quorum:
+    ///      3 <= quorum <= signerCount - 1 and signerCount < 2 * quorum (e.g. 3 of 4 or 5, 4 of 5 to 7).
     error InvalidQuorum(uint256 quorum, uint256 signerCount);
     /// @dev `what` names no parameter.
     error UnknownParam(bytes32 what);
@@ -153,9 +188,18 @@ interface IKeelOracle is IOracle {
     // --- Expiries ---
 
     /// @notice Registers `expiry` (must be after the feed's last observation) so that the first
-    ///         report observed at or after it fixes its settlement price. Owner or registrar only.
-    ///         Registering a pending expiry again does nothing.
+    ///         report observed at or after it fixes its settlement price, if observed within the
+    ///         settlement window. Owner or registrar only. Registering a pending expiry again does
+    ///         nothing.
     function registerExpiry(uint256 feedId, uint256 expiry) external;
+
+    /// @notice [v2] Owner only, once no report fixed the expiry in its window (block time >
+    ///         expiry + settlementWindow): fixes the settlement price of (`feedId`, `expiry`) to the
+    ///         median price of `report`, whose observations must be observed in [expiry, expiry +
+    ///         settlementWindow] and pass the quorum, signer, bounds and spread rules of `submit`.
+    ///         The report's round is not checked against the feed (the signatures cover it), and the
+    ///         feed's state does not change. Reverts `SettlementPriceAlreadyFixed` once fixed.
+    function fixSettlementPrice(uint256 feedId, uint256 expiry, Report calldata report) external;
 
     // --- Governance (owner only) ---
 
@@ -167,7 +211,8 @@ interface IKeelOracle is IOracle {
     function setSigner(address signer, bool authorised) external;
     /// @notice Sets the number of distinct signatures a report needs.
     function setQuorum(uint256 quorum) external;
-    /// @notice Sets "heartbeat", "maxFutureDrift", "jumpThreshold" or "coolDown" (bytes32 names).
+    /// @notice Sets "heartbeat", "maxFutureDrift", "jumpThreshold", "coolDown", "maxSpread",
+    ///         "maxVolSpread" or "settlementWindow" (bytes32 names).
     function setParam(bytes32 what, uint256 value) external;
     /// @notice Authorises or removes an expiry registrar (e.g. the margin engine).
     function setRegistrar(address registrar, bool authorised) external;
@@ -181,7 +226,8 @@ interface IKeelOracle is IOracle {
         returns (uint256 minPrice, uint256 maxPrice, uint256 maxVol, bool listed);
     /// @notice End of the feed's reduce-only period (reduce-only while now < until)   [unix s]
     function reduceOnlyUntil(uint256 feedId) external view returns (uint256);
-    /// @notice Pending (registered, not yet fixed) expiries of a feed, ascending.
+    /// @notice Pending expiries of a feed (registered, not yet passed by a report nor fixed by
+    ///         governance), ascending.
     function pendingExpiries(uint256 feedId) external view returns (uint256[] memory);
     /// @notice Max age of a fresh feed                                                [s]
     function heartbeat() external view returns (uint256);
@@ -195,6 +241,15 @@ interface IKeelOracle is IOracle {
     function quorum() external view returns (uint256);
     /// @notice Number of authorised signers.
     function signerCount() external view returns (uint256);
+    /// @notice [v2] f: faulty or colluding signers tolerated (largest f with quorum >= 2f + 1 and
+    ///         signerCount >= quorum + f); the setters keep it >= 1.
+    function faultTolerance() external view returns (uint256);
+    /// @notice [v2] Max |price - median| / median of an observation in a report             [wad]
+    function maxSpread() external view returns (uint256);
+    /// @notice [v2] Max |vol - median vol| / median vol of an observation in a report        [wad]
+    function maxVolSpread() external view returns (uint256);
+    /// @notice [v2] How long after an expiry a report's observedAt may be to fix its price     [s]
+    function settlementWindow() external view returns (uint256);
     /// @notice True if `account` is an authorised signer.
     function isSigner(address account) external view returns (bool);
     /// @notice True if `account` may register expiries (owner excluded).

@@ -45,6 +45,8 @@ interface IRiskArrayStore {
     function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[33] memory values);
     /// @notice The array of a series for market `m`, from storage when current, else computed.
     function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values);
+    /// @notice One unit's model value V of a series for market `m` (element 0 of its risk array).
+    function unitValue(uint256 seriesId, Market calldata m) external view returns (int256 value);
 
     /// @notice Σ q·V and Σ q·ΔV_j over positions (`seriesIds`, `sizes`) of underlying m.feedId
     ///         [wad USD], computing stale arrays in memory; and Σ |q| over short positions in

@@ -231,6 +231,19 @@ def sign_order(stack: Stack, order: Order, signer) -> tuple:
     return order.sign(signing_key(signer), stack.domain())
 
 
+def model_price(stack: Stack, instrument: int) -> int:
+    """The engine's model value per unit of `instrument` at the fresh feed [wad USD]: the spot of a
+    perp, V(S, σ, τ) of an option series (the centre of the SPEC v2 §5 price band)."""
+    from keel.orders import OPTION_INSTRUMENT_BASE
+
+    if instrument < OPTION_INSTRUMENT_BASE:
+        return int(stack.oracle.freshFeed(instrument)[0])
+    sid = instrument - OPTION_INSTRUMENT_BASE
+    feed = int(stack.store.series(sid)[0])
+    spot, vol, observed = stack.oracle.freshFeed(feed)
+    return int(stack.store.unitValue(sid, (feed, spot, vol, observed)))
+
+
 def trade(
     stack: Stack,
     maker: tuple[int, object],

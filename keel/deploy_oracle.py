@@ -14,7 +14,15 @@ from keel.eip712 import Domain
 from oracle.report import Observation, oracle_domain, report_calldata
 
 # setParam's names (bytes32, right-padded ASCII, as Solidity's `bytes32 x = "heartbeat"`).
-PARAMS = ("heartbeat", "maxFutureDrift", "jumpThreshold", "coolDown")
+PARAMS = (
+    "heartbeat",
+    "maxFutureDrift",
+    "jumpThreshold",
+    "coolDown",
+    "maxSpread",
+    "maxVolSpread",
+    "settlementWindow",
+)
 
 
 def param_key(name: str) -> bytes:

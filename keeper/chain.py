@@ -389,15 +389,42 @@ class Reader:
 # --- Transactions ---
 
 
+@dataclass(frozen=True)
+class Log:
+    """One log of a mined transaction: emitting address (checksummed), topics and data (hex)."""
+
+    address: str
+    topics: tuple[str, ...]
+    data: str = "0x"
+
+
 @dataclass
 class Sent:
-    """Outcome of one action's transaction."""
+    """Outcome of one action's transaction (`logs`: the receipt's logs once mined)."""
 
     tx: str | None
     status: str  # "mined" | "reverted" | "preflight-revert" | "pending" | "dropped"
     error: str = ""
     gas_used: int = 0
     block: int = 0
+    logs: tuple[Log, ...] = ()
+    action: dict | None = None  # the action recorded with the transaction
+
+
+def _hex(b) -> str:
+    return b if isinstance(b, str) else "0x" + bytes(b).hex()
+
+
+def receipt_logs(receipt) -> tuple[Log, ...]:
+    """The logs of a receipt as `Log`s."""
+    return tuple(
+        Log(
+            to_checksum_address(lg["address"]),
+            tuple(_hex(t) for t in lg["topics"]),
+            _hex(lg.get("data", "0x")),
+        )
+        for lg in receipt.get("logs", ())
+    )
 
 
 class Sender:
@@ -497,6 +524,8 @@ class Sender:
             "mined" if ok else "reverted",
             gas_used=int(receipt["gasUsed"]),
             block=int(receipt["blockNumber"]),
+            logs=receipt_logs(receipt) if ok else (),
+            action=pending.get("action"),
         )
         event(
             self.log,

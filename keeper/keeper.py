@@ -15,7 +15,12 @@ One cycle (`Keeper.step`):
      the rule of keeper.rules says the discount pays (keeper.model.carry sizes what the keeper's
      own account can carry). Every transaction is pre-flighted with eth_estimateGas: one that would
      revert (another keeper got there first, the auction moved) is logged and skipped, and the
-     account is re-read next cycle; a mined-but-reverted one is logged as a lost race.
+     account is re-read next cycle; a mined-but-reverted one is logged as a lost race. A bid that
+     reaches an account cured after the quote (the market recovered, the owner deposited) does not
+     revert: the liquidator ends the auction and sells nothing (SPEC §7 [v2]). The keeper reads
+     that from the receipt (AuctionEnded(cured) without a SolventBid/InsolventBid), logs
+     `bid-ended-auction`, counts an ended auction (not a bid) and forgets the auction: nothing is
+     retried, the next cycle finds the account out of auction.
 The last processed block, the followed accounts and the pending transaction are in the state file,
 written atomically after each step and before each transaction leaves the process.
 """
@@ -36,7 +41,7 @@ from oracle.relayer import RetryPolicy, Rpc, RpcUnavailable
 from . import model as kmodel
 from . import rules
 from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, VAULT_ABI, decode_error, topic
-from .chain import Addresses, Batch, Breakdown, Call, CallReverted, Reader, Sender, _fn
+from .chain import Addresses, Batch, Breakdown, Call, CallReverted, Log, Reader, Sender, Sent, _fn
 from .logs import get_logger
 
 STATE_VERSION = 1
@@ -118,6 +123,7 @@ class Stats:
     ended: int = 0
     bids: int = 0
     insolvent_bids: int = 0
+    bids_ended_cured: int = 0  # bids that found the account cured: auction ended, nothing bought
     preempted: int = 0  # actions skipped because the pre-flight said they would revert
     reverted: int = 0  # mined but reverted (lost races)
     failures: int = 0  # cycles failed on RPC outages
@@ -145,8 +151,28 @@ _LIQ_EVENTS = {
 }
 
 
+_SOLVENT_BID = topic(LIQUIDATOR_ABI, "SolventBid")
+_INSOLVENT_BID = topic(LIQUIDATOR_ABI, "InsolventBid")
+_AUCTION_ENDED = topic(LIQUIDATOR_ABI, "AuctionEnded")
+
+
 def _hex(t) -> str:
     return t if isinstance(t, str) else "0x" + bytes(t).hex()
+
+
+def bid_outcome(logs: tuple[Log, ...], liquidator: str, account: int) -> str:
+    """What a mined bid on `account` did, from its receipt's logs: "bought" (SolventBid or
+    InsolventBid), "ended-cured" (SPEC §7 [v2]: the account was at or above IM when the bid
+    executed, so the liquidator ended the auction and sold nothing), else "unknown"."""
+    acc = "0x" + account.to_bytes(32, "big").hex()
+    mine = [lg for lg in logs if lg.address == liquidator and len(lg.topics) > 1]
+    mine = [lg for lg in mine if lg.topics[1].lower() == acc]
+    if any(lg.topics[0] in (_SOLVENT_BID, _INSOLVENT_BID) for lg in mine):
+        return "bought"
+    for lg in mine:
+        if lg.topics[0] == _AUCTION_ENDED and int(lg.data, 16) == 1:  # cured = true
+            return "ended-cured"
+    return "unknown"
 
 
 class Keeper:
@@ -243,6 +269,9 @@ class Keeper:
         resolved = self.sender.resolve_pending()
         if resolved is not None:
             self._count(resolved.status)
+            kind = (resolved.action or {}).get("kind", "")
+            if resolved.status == "mined" and kind.startswith("bid-"):
+                self._bid_mined(resolved, kind)
         head = self.reader.block()
         block = head["number"]
         price_moved = self._follow_logs(block)
@@ -366,9 +395,13 @@ class Keeper:
 
     def _transact(self, action: dict, fn_name: str, *args) -> str:
         """Pre-flights and sends one liquidator call. Returns the outcome status."""
+        return self._transact_sent(action, fn_name, *args).status
+
+    def _transact_sent(self, action: dict, fn_name: str, *args) -> Sent:
+        """Pre-flights and sends one liquidator call. Returns the outcome (receipt logs if mined)."""
         if self.state.pending:  # one transaction in flight at a time (resolved next cycle)
             event(self.log, "waiting-pending", 20, tx=self.state.pending["tx"], **action)
-            return "pending"
+            return Sent(None, "pending", action=action)
         call = Call(self.addrs.liquidator, _fn(LIQUIDATOR_ABI, fn_name), tuple(args))
         data = call.data()
         try:
@@ -378,16 +411,40 @@ class Keeper:
             self.dirty.add(action["account"])
             if error.startswith("StalePrice"):  # SPEC §3: no liquidation on stale prices
                 event(self.log, "stale-price", 30, error=error, **action)
-                return "stale"
+                return Sent(None, "stale", error, action=action)
             self.stats.preempted += 1
             event(self.log, "preempted", 30, error=error, **action)
-            return "preflight-revert"
+            return Sent(None, "preflight-revert", error, action=action)
         sent = self.sender.send(action, self.addrs.liquidator, data, gas)
         self._count(sent.status)
         if sent.status == "reverted":
             event(self.log, "lost-race", 30, tx=sent.tx, **action)
         self.dirty.add(action["account"])
-        return sent.status
+        return sent
+
+    def _bid_mined(self, sent: Sent, kind: str) -> None:
+        """Counts a mined bid by what it did (module docstring, step 6): a bid that found the
+        account cured ended the auction and bought nothing; it is not retried."""
+        acc = sent.action["account"]
+        self.dirty |= {acc, self.cfg.account}
+        outcome = bid_outcome(sent.logs, self.addrs.liquidator, acc)
+        if outcome == "ended-cured":
+            self.stats.ended += 1
+            self.stats.bids_ended_cured += 1
+            self.auctions.discard(acc)
+            self._last_quote.pop((acc, sent.action.get("auction")), None)
+            event(
+                self.log,
+                "bid-ended-auction",
+                account=acc,
+                auction=sent.action.get("auction"),
+                tx=sent.tx,
+                note="account cured when the bid executed: auction ended, nothing bought",
+            )
+        elif kind == "bid-solvent":
+            self.stats.bids += 1
+        else:
+            self.stats.insolvent_bids += 1
 
     def _act(self, b: Breakdown, head: dict) -> None:
         acc = b.account
@@ -496,13 +553,12 @@ class Keeper:
                   "fraction": q.fraction, "guard": q.guard}  # fmt: skip
         if q.kind == "solvent":
             fraction = min(q.fraction_wad(), f_wad)  # float rounding must not exceed f_max
-            status = self._transact(action, "bid", acc, b.auction_id, own, fraction, q.guard_wad())
-            if status == "mined":
-                self.stats.bids += 1
+            args = ("bid", acc, b.auction_id, own, fraction, q.guard_wad())
         else:
-            status = self._transact(action, "bidInsolvent", acc, b.auction_id, own, q.guard_wad())
-            if status == "mined":
-                self.stats.insolvent_bids += 1
+            args = ("bidInsolvent", acc, b.auction_id, own, q.guard_wad())
+        sent = self._transact_sent(action, *args)
+        if sent.status == "mined":
+            self._bid_mined(sent, action["kind"])
         self.dirty.add(own)
 
     def _bonus(self, acc: int, b: Breakdown, head: dict) -> float:

@@ -1,14 +1,23 @@
 """The keeper's decision rules (SPEC §7), as pure functions of plain numbers (USD floats).
 
 Start. An auction is started on every account the chain itself reports below maintenance
-(AE < MM) with fresh feeds: the flat keeper fee pays for the gas, and an account left below MM is
-a risk to everyone (INV-3). The model only chooses which accounts to ask the chain about.
+(AE < MM) with fresh feeds: an account left below MM is a risk to everyone (INV-3), whether or not
+the start pays. The keeper fee is min($5, max(E, 0)) (SPEC §7 [v2]: never above the account's
+positive equity, so the insurance fund never pays it): it pays for the gas on ordinary accounts,
+and may be nothing on dust or bankrupt ones. The model only chooses which accounts to ask the
+chain about.
 
-End. An auction whose account is cured (AE >= IM on chain) is ended.
+End. An auction whose account is cured (AE >= IM on chain) is ended. A bid that reaches an account
+cured after it was quoted ends the auction too and buys nothing (SPEC §7 [v2]; keeper.keeper
+reads that from the receipt and does not retry).
 
 Solvent bid (E > 0). Taking fraction f of the account at discount d gives the keeper f of every
 balance and position (worth f·E at mark) for a payment f·E·(1 − d) to the account and a penalty
-p·f·E to the insurance fund. The keeper bids when
+p·f·E to the insurance fund. d and f_max are the liquidator's views (`currentDiscount`,
+`maxFraction`), which give what a bid gets: d(t) while AE < MM, the start discount once AE >= MM
+(INV-8: an auction left running through a cure sells a relapsed account at 5%, not at the
+discount grown since its start), so the price guard below is set on what the chain charges.
+The keeper bids when
 
     profit(f) = f·E·(d − p)  −  gas  −  k·max(0, ΔIM(f))  >=  min_profit
 
@@ -32,8 +41,10 @@ guarded by `minReceipt`, so the keeper never takes the portfolio for less than i
 
 Dust. An account whose whole portfolio may be taken (f = 1: E < ½·MM, or insolvent) but is too
 small for any discount to pay the gas would otherwise sit below MM until it becomes bad debt. The
-keeper clears it anyway when the loss is at most `max_subsidy` (default $5, the keeper fee an
-auction start earns): profit >= −max_subsidy with f = 1 is logged as "clears-dust".
+keeper clears it anyway when the loss is at most `max_subsidy` (default $5, the most an auction
+start earns; since SPEC v2 the start of a dust account earns only its positive equity, so this is
+a budget for keeping the book clean, not a fee passed on): profit >= −max_subsidy with f = 1 is
+logged as "clears-dust".
 
 Front-running guards: every bid names the auction id read with the quote; a solvent bid caps the
 payment per unit fraction at E·(1 − d)·(1 + slippage) (a higher E or a lower discount at execution

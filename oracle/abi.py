@@ -74,7 +74,11 @@ FUNCTIONS = [
     _fn("maxFutureDrift", [], [("", "uint256")]),
     _fn("jumpThreshold", [], [("", "uint256")]),
     _fn("coolDown", [], [("", "uint256")]),
+    _fn("maxSpread", [], [("", "uint256")]),
+    _fn("maxVolSpread", [], [("", "uint256")]),
+    _fn("settlementWindow", [], [("", "uint256")]),
     _fn("reduceOnlyUntil", [("feedId", "uint256")], [("", "uint256")]),
+    _fn("pendingExpiries", [("feedId", "uint256")], [("", "uint256[]")]),
 ]
 
 EVENTS = [
@@ -122,6 +126,14 @@ ERRORS = [
         ("maxPrice", "uint256"),
     ),
     _error("VolOutOfBounds", ("feedId", "uint256"), ("vol", "uint256"), ("maxVol", "uint256")),
+    _error(
+        "ObservationSpread",
+        ("feedId", "uint256"),
+        ("price", "uint256"),
+        ("medianPrice", "uint256"),
+        ("vol", "uint256"),
+        ("medianVol", "uint256"),
+    ),
 ]
 
 ORACLE_ABI: list[dict] = FUNCTIONS + EVENTS + ERRORS

@@ -15,6 +15,10 @@ NEVER = "never-reported"
 DEVIATION = "deviation"
 HEARTBEAT = "heartbeat"
 HOLD = "hold"
+# Decided by the relayer beside the policy: a registered expiry is due (its settlement price needs a
+# report within the Oracle's settlementWindow), or the tick's report was front-run and is re-signed.
+EXPIRY = "expiry"
+RESUBMIT = "resubmit"
 
 
 @dataclass(frozen=True)

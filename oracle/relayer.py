@@ -5,19 +5,28 @@ One cycle per source tick:
      nonce) so that a round is never sent twice;
   2. optionally advance an anvil chain's clock (`advance_time`, off by default);
   3. read chain time (latest block timestamp) and the on-chain state of every feed;
-  4. ask the push policy, per feed, whether to push (deviation, half heartbeat, never reported);
+  4. ask the push policy, per feed, whether to push (deviation, half heartbeat, never reported), and
+     push anyway when a registered expiry is due (its settlement price is fixed only by a report
+     observed within the Oracle's settlementWindow after it, SPEC §3 [v2]);
   5. build one report per pushed feed: round = on-chain round + 1, observedAt = latest block
      timestamp (never ahead of the chain), price from the tick, vol from the source or the EWMA,
-     clamped to the feed's bounds; sign with the first `quorum` signers or all of them;
+     clamped to the feed's bounds; sign with the first `quorum` signers or all of them. Each
+     signer's simulated disagreement (`noise`) stays within a third of the Oracle's maxSpread and
+     maxVolSpread, so a relayer report always passes the observation-spread rule;
   6. check the submission with `oracle.rules` and `eth_estimateGas`: a doomed one is not sent;
   7. sign the transaction with the pending nonce, write it to the state file, then send it (a resend
-     of the same signed bytes is idempotent) and wait for its receipt.
+     of the same signed bytes is idempotent) and wait for its receipt;
+  8. if it reverted although the pre-flight check passed, another submission landed first (a
+     front-run round: `WrongRound`): re-read the chain and sign the next round, at most
+     `resubmit_attempts` times per tick.
 
 Safety argument (no double submission, no reverted relayer transaction): the chain is the source of
 truth for rounds; a new report is only built once the previous transaction is resolved (mined,
 or its nonce consumed by something else, or re-broadcast byte for byte); the state file is written
 before a transaction leaves the process, so a kill -9 at any point leaves either no transaction or
-a recorded one that the next start resolves first.
+a recorded one that the next start resolves first. A relayer transaction reverts only when another
+submission lands between the pre-flight check and mining (a front-run round, SPEC §3 attack 4);
+the spread rule bounds what that submission could set, and step 8 re-signs the next round.
 
 RPC failures (connection refused, timeouts, 5xx, truncated responses) are retried with bounded
 exponential backoff and jitter; a cycle that still fails is retried on the same tick later.
@@ -53,7 +62,7 @@ from web3.exceptions import (
 from oracle import rules
 from oracle.abi import ERROR_SELECTORS, ORACLE_ABI
 from oracle.logs import event, get_logger
-from oracle.policy import PushPolicy
+from oracle.policy import EXPIRY, RESUBMIT, PushPolicy
 from oracle.report import Observation, oracle_domain
 from oracle.signers import Signer, noisy
 from oracle.sources import PriceSource, Tick
@@ -126,6 +135,7 @@ class RelayerConfig:
     receipt_timeout: float = 60.0  # [s]
     receipt_poll: float = 0.2  # [s]
     max_failures: int | None = 20  # consecutive failed attempts at one tick before giving up
+    resubmit_attempts: int = 2  # re-signed submissions per tick after a reverted one
     gas_margin: float = 1.25  # gas limit = estimate * margin
     jitter_seed: int | None = None
 
@@ -137,6 +147,7 @@ class CycleResult:
     held: dict[int, str] = field(default_factory=dict)  # feedId -> reason not pushed
     tx_hash: str | None = None
     rejected: str | None = None
+    reverted: list[str] = field(default_factory=list)  # hashes of reverted (front-run) submissions
 
 
 @dataclass
@@ -147,6 +158,7 @@ class RunSummary:
     rounds: dict[int, int] = field(default_factory=dict)  # feedId -> last on-chain round
     failures: int = 0  # failed cycle attempts (RPC outages)
     rejected: int = 0  # submissions not sent because they would revert
+    reverted: int = 0  # submissions that reverted on chain (another one landed first)
 
 
 # --- State file ---
@@ -332,6 +344,9 @@ class Relayer:
         self.policy: PushPolicy | None = None
         self.chain_id = 0
         self._signed_by: dict[bytes, str] = {}  # r || s -> signer, of this cycle's signatures
+        # feedId -> earliest pending expiry (0: none), as of the last read_chain
+        self._due: dict[int, int] = {}
+        self._last_status: int | None = None  # status of the last recorded receipt
 
     # --- Setup ---
 
@@ -400,9 +415,13 @@ class Relayer:
                 c.jumpThreshold().call(),
                 c.coolDown().call(),
                 c.heartbeat().call(),
+                c.maxSpread().call(),
+                c.maxVolSpread().call(),
             )
 
-        feeds, authorised, quorum, drift, jump, cool, heartbeat = self.rpc.call("params", read)
+        feeds, authorised, quorum, drift, jump, cool, heartbeat, spread, vol_spread = self.rpc.call(
+            "params", read
+        )
         unauthorised = [s.address for s in self.cfg.signers if s.address not in authorised]
         if unauthorised:
             event(self.log, "signers-unauthorised", 30, signers=unauthorised)
@@ -415,6 +434,8 @@ class Relayer:
             drift,
             jump,
             cool,
+            spread,
+            vol_spread,
         )
         self.policy = PushPolicy(
             self.cfg.deviation, self.cfg.heartbeat or heartbeat, self.cfg.heartbeat_fraction
@@ -424,6 +445,8 @@ class Relayer:
             "params",
             quorum=quorum,
             max_future_drift=drift,
+            max_spread=spread,
+            max_vol_spread=vol_spread,
             heartbeat=self.policy.heartbeat,
             authorised_signers=len(authorised),
             feeds={f: asdict(cfg) for f, cfg in feeds.items()},
@@ -503,45 +526,80 @@ class Relayer:
                     self.w3.provider.make_request("evm_mine", []),
                 ),
             )
-        now, states = self.read_chain()
-        reports: list[rules.Report] = []
-        for f in self.feeds:
-            report, reason = self.build_report(f, tick, states[f], now)
-            if report is None:
-                result.held[f] = reason
-            else:
-                reports.append(report)
-        if not reports:
-            return result
-        try:
-            tx_hash, rounds = self.submit(reports, states, now)
-        except SubmissionRejected as exc:
-            self.summary.rejected += 1
-            result.rejected = str(exc)
-            self.refresh_params()  # a rejection may mean governance changed something
-            return result
-        result.tx_hash = tx_hash
-        result.pushed = rounds
+        forced: frozenset[int] = frozenset()
+        for _ in range(1 + max(0, self.cfg.resubmit_attempts)):
+            now, states = self.read_chain()
+            reports: list[rules.Report] = []
+            result.held = {}
+            for f in self.feeds:
+                report, reason = self.build_report(f, tick, states[f], now, force=f in forced)
+                if report is None:
+                    result.held[f] = reason
+                else:
+                    reports.append(report)
+            if not reports:
+                return result
+            try:
+                tx_hash, rounds = self.submit(reports, states, now)
+            except SubmissionRejected as exc:
+                self.summary.rejected += 1
+                result.rejected = str(exc)
+                self.refresh_params()  # a rejection may mean governance changed something
+                return result
+            result.tx_hash = tx_hash
+            if self._last_status != 0:  # accepted, or still pending (the next cycle resolves it)
+                result.pushed = rounds
+                return result
+            # It passed the pre-flight check and reverted on chain: another submission got in first
+            # (a front-run round fails WrongRound). The tick's prices still stand: re-read the
+            # chain and sign the next round of the same feeds.
+            result.reverted.append(tx_hash)
+            forced = frozenset(rounds)
+            event(self.log, "resubmit", 30, tx=tx_hash, rounds=rounds)
+            self._await_chain_time_after(now)
         return result
 
+    def _await_chain_time_after(self, ts: int) -> None:
+        """Waits (bounded by receipt_timeout) for a block later than `ts`, so that a re-signed report
+        is newer than one observed at `ts` (the front-runner's). On an anvil chain whose clock this
+        relayer moves (`advance_time`), it mines one a second later instead of waiting."""
+        if self.cfg.advance_time:
+            self.rpc.call(
+                "advance_time",
+                lambda: (
+                    self.w3.provider.make_request("evm_increaseTime", [1]),
+                    self.w3.provider.make_request("evm_mine", []),
+                ),
+            )
+            return
+        deadline = time.monotonic() + self.cfg.receipt_timeout
+        while time.monotonic() < deadline:
+            latest = self.rpc.call("latest", lambda: self.w3.eth.get_block("latest")["timestamp"])
+            if latest > ts:
+                return
+            time.sleep(self.cfg.receipt_poll)
+
     def read_chain(self) -> tuple[int, dict[int, rules.FeedState]]:
-        """(latest block timestamp, on-chain state of every feed), read together."""
+        """(latest block timestamp, on-chain state of every feed), read together; also records
+        each feed's earliest pending expiry in `_due`."""
 
         def read():
             ts = self.w3.eth.get_block("latest")["timestamp"]
-            states = {}
+            states, due = {}, {}
             for f in self.feeds:
                 price, vol, observed_at, round_ = self.contract.functions.feed(f).call()
                 states[f] = rules.FeedState(price, vol, observed_at, round_)
-            return ts, states
+                pending = self.contract.functions.pendingExpiries(f).call()
+                due[f] = pending[0] if pending else 0
+            return ts, states, due
 
-        now, states = self.rpc.call("read_chain", read)
+        now, states, self._due = self.rpc.call("read_chain", read)
         for f, st in states.items():
             self.summary.rounds[f] = st.round
         return now, states
 
     def build_report(
-        self, f: int, tick: Tick, st: rules.FeedState, now: int
+        self, f: int, tick: Tick, st: rules.FeedState, now: int, force: bool = False
     ) -> tuple[rules.Report | None, str]:
         cfg = self.params.feeds[f]
         price = to_wad(tick.prices[f])
@@ -550,6 +608,13 @@ class Relayer:
         raw_vol = to_wad(implied if implied is not None else self.vol[f].vol)
         vol = clamp(raw_vol, min(to_wad(self.cfg.min_vol), cfg.max_vol), cfg.max_vol)
         push, reason = self.policy.decide(st.price, st.observed_at, st.round, price, now)
+        expiry = self._due.get(f, 0)
+        if not push and force:
+            push, reason = True, RESUBMIT
+        elif not push and 0 < expiry <= now:
+            # SPEC §3 [v2]: only a report observed within settlementWindow after the expiry fixes
+            # its settlement price; push one now, whatever the price did.
+            push, reason = True, EXPIRY
         fields = dict(
             feed=f,
             tick=tick.index,
@@ -579,17 +644,22 @@ class Relayer:
             signers = signers[: self.params.quorum]
         domain = oracle_domain(self.chain_id, self.oracle_address)
         round_ = st.round + 1
+        # Each signer's view stays within a third of the Oracle's spread of the source's value: then
+        # the report's median is too, and every observation lies within 2/3 of the spread of it
+        # (SPEC §3 [v2]: the relayer never needs a wider spread than honest sources give).
+        dp = price * self.params.max_spread // (3 * WAD)
+        dv = vol * self.params.max_vol_spread // (3 * WAD)
         obs = []
         for i, s in enumerate(signers):
             p = clamp(
                 noisy(price, self.cfg.noise, self.cfg.noise_seed, f, round_, 2 * i),
-                cfg.min_price,
-                cfg.max_price,
+                max(cfg.min_price, price - dp),
+                min(cfg.max_price, price + dp),
             )
             v = clamp(
                 noisy(vol, self.cfg.noise, self.cfg.noise_seed, f, round_, 2 * i + 1),
-                1,
-                cfg.max_vol,
+                max(1, vol - dv),
+                min(cfg.max_vol, vol + dv),
             )
             sig = s.sign(Observation(f, round_, now, p, v), domain)
             obs.append(rules.SignedObservation(p, v, sig.v, sig.r, sig.s))
@@ -601,7 +671,9 @@ class Relayer:
     def submit(
         self, reports: list[rules.Report], states: dict[int, rules.FeedState], now: int
     ) -> tuple[str, dict[int, int]]:
-        """Checks, signs, records, sends and confirms one submission. Returns (tx hash, rounds)."""
+        """Checks, signs, records, sends and confirms one submission. Returns (tx hash, rounds);
+        `_last_status` is then the receipt's status (None while not mined)."""
+        self._last_status = None
         verdict = rules.evaluate(reports, states, self.params, now, known_signers=self._signed_by)
         self._signed_by = {}
         rounds = {r.feed_id: r.round for r in reports}
@@ -696,6 +768,7 @@ class Relayer:
 
     def _record(self, pending: dict, receipt) -> None:
         rounds = {int(f): r for f, r in pending["rounds"].items()}
+        self._last_status = receipt["status"]
         if receipt["status"] == 1:
             self.state.submissions += 1
             self.summary.submissions += 1
@@ -711,6 +784,7 @@ class Relayer:
                 gas_used=receipt["gasUsed"],
             )
         else:
+            self.summary.reverted += 1
             event(
                 self.log,
                 "reverted",

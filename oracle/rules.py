@@ -21,6 +21,10 @@ the state the earlier one stored):
   9. ecrecover gives an address                      InvalidSignature(feedId, i)
  10. that address is an authorised signer            UnknownSigner(feedId, signer)
  11. and did not sign this report already            DuplicateSigner(feedId, signer)
+ then, once for the report ([v2] observation spread):
+ 12. every price within maxSpread of the median price, ObservationSpread(feedId, price, medianPrice,
+     every vol within maxVolSpread of the median vol     vol, medianVol): the observed price and vol
+     (relative: |x - m| * 1e18 > spread * m rejects)     farthest from their medians (lower on ties)
 Accepted values: medians of prices and of vols, independently (odd n: the middle one, even n: the
 floor of the mean of the two middle ones). Circuit breaker: |S_new - S_old| / S_old > jumpThreshold
 trips reduce-only until max(block.timestamp + coolDown, the current end of reduce-only); a feed's
@@ -74,6 +78,8 @@ class OracleParams:
     max_future_drift: int = 60  # [s]
     jump_threshold: int = WAD // 5  # [wad] 20%
     cool_down: int = 1800  # [s]
+    max_spread: int = WAD // 100  # [wad] 1%: max |price - median| / median
+    max_vol_spread: int = WAD // 10  # [wad] 10%: max |vol - median vol| / median vol
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "signers", frozenset(to_checksum_address(a) for a in self.signers))
@@ -142,6 +148,19 @@ def median(values: Iterable[int]) -> int:
     if n % 2:
         return xs[n // 2]
     return (xs[n // 2 - 1] + xs[n // 2]) // 2
+
+
+def farthest(values: Iterable[int], m: int) -> tuple[int, int]:
+    """(the value farthest from `m`, its distance): of the lowest and the highest value, the one
+    farther from `m`, the lowest on a tie (as `Oracle._farthest` on the sorted observations)."""
+    xs = sorted(values)
+    lo, hi = xs[0], xs[-1]
+    return (hi, hi - m) if hi - m > m - lo else (lo, m - lo)
+
+
+def spread_exceeded(distance: int, m: int, spread: int) -> bool:
+    """|x - m| / m > spread, exactly as the contract compares it (distance * 1e18 > spread * m)."""
+    return distance * WAD > spread * m
 
 
 def recover(digest: bytes, v: int, r: bytes, s: bytes) -> str:
@@ -217,6 +236,12 @@ def evaluate(
             seen.add(signer)
         price = median(o.price for o in rep.observations)
         vol = median(o.vol for o in rep.observations)
+        far_price, d_price = farthest((o.price for o in rep.observations), price)
+        far_vol, d_vol = farthest((o.vol for o in rep.observations), vol)
+        if spread_exceeded(d_price, price, params.max_spread) or spread_exceeded(
+            d_vol, vol, params.max_vol_spread
+        ):
+            return Rejected("ObservationSpread", (fid, far_price, price, far_vol, vol))
         if trips(st.price, price, params.jump_threshold):
             # a second jump during a cool-down extends it, never shortens it
             until = max(block_timestamp + params.cool_down, until_by_feed.get(fid, 0))

@@ -10,6 +10,7 @@ from tests.unit.engine.helpers import WAD, ints
 S = 60_000 * WAD
 YEAR2 = 2 * 365 * 86_400
 CAP_PER_S = 5 * 10**14 // 3600  # 0.05%/h as the contract divides it [wad/s]
+N0 = 100_000 * WAD  # markReferenceNotional [wad USD]
 
 
 def test_governance_creates_series_and_registers_expiry(stack, deployer):
@@ -21,12 +22,51 @@ def test_governance_creates_series_and_registers_expiry(stack, deployer):
         create_series(stack, BTC, 1 * WAD, expiry, False)
 
 
-def test_permissionless_series_within_bounds(stack, mallory):
-    expiry = stack.oracle.feed(BTC)[2] + 86_400
-    tx = stack.engine.createSeries(BTC, 70_000 * WAD, expiry, True, {"from": mallory})
+def scheduled_expiry(stack, days=1):
+    """The first 08:00 UTC (the listers' expiry time) at least `days` after the last round."""
+    t = stack.oracle.feed(BTC)[2] + days * 86_400
+    return t - t % 86_400 + 8 * 3_600 + (86_400 if t % 86_400 > 8 * 3_600 else 0)
+
+
+def test_attack_5_listing_slots_exhausted(stack, mallory):
+    """Attack 5: anyone listed far-dated series (~6M gas) until the feed's 32 pending-expiry slots
+    were full, after which nobody, governance included, could list an expiry. SPEC v2 §4: only
+    governance or a lister lists; a stranger's createSeries reverts and takes no slot."""
+    expiry = scheduled_expiry(stack, 700)
+    pending = list(stack.oracle.pendingExpiries(BTC))
+    count = stack.store.seriesCount()
+    with reverts("NotLister", mallory.address):
+        stack.engine.createSeries(BTC, 60_000 * WAD, expiry, True, {"from": mallory})
+    assert list(stack.oracle.pendingExpiries(BTC)) == pending
+    assert stack.store.seriesCount() == count
+
+
+def test_lister_series_on_schedule_within_bounds(stack, deployer, carol):
+    stack.engine.setLister(carol, True, {"from": deployer})
+    expiry = scheduled_expiry(stack)
+    tx = stack.engine.createSeries(BTC, 70_000 * WAD, expiry, True, {"from": carol})
     assert stack.store.series(tx.return_value)[3] == 70_000 * WAD
     with reverts("InvalidStrike", 200_000 * WAD, 20_000 * WAD, 180_000 * WAD):
-        stack.engine.createSeries(BTC, 200_000 * WAD, expiry, True, {"from": mallory})
+        stack.engine.createSeries(BTC, 200_000 * WAD, expiry, True, {"from": carol})
+    # the schedule: 08:00 UTC exactly; a second later is off it
+    latest = stack.oracle.feed(BTC)[2]  # block times sit a few seconds past this
+    with brownie.reverts(revert_pattern=rf"InvalidExpiry: {expiry + 1}, \d+, \d+"):
+        stack.engine.createSeries(BTC, 71_000 * WAD, expiry + 1, True, {"from": carol})
+    assert latest > 0
+    # the horizon: the last scheduled expiry within 2 years lists, the next one does not
+    stack.engine.setLister(carol, False, {"from": deployer})
+    with reverts("NotLister", carol.address):
+        stack.engine.createSeries(BTC, 71_000 * WAD, expiry, True, {"from": carol})
+
+
+def test_lister_horizon(stack, deployer, carol):
+    stack.engine.setLister(carol, True, {"from": deployer})
+    stack.engine.setParam(b"maxHorizon".ljust(32, b"\0"), 10 * 86_400, {"from": deployer})
+    inside = scheduled_expiry(stack, 9)
+    outside = inside + 2 * 86_400
+    stack.engine.createSeries(BTC, 60_000 * WAD, inside, True, {"from": carol})
+    with brownie.reverts(revert_pattern=rf"InvalidExpiry: {outside}, \d+, \d+"):
+        stack.engine.createSeries(BTC, 60_000 * WAD, outside, True, {"from": carol})
 
 
 def test_series_expiry_bounds(stack, deployer):
@@ -50,15 +90,22 @@ def expected_index(idx0, mark, spot, dt):
     return idx0 + (prod // WAD if prod >= 0 else -((-prod) // WAD))
 
 
-def test_funding_accrues_and_realises_exactly(stack, alice_pm, bob_pm, mallory):
-    """Mark above spot: longs pay. realisePnl (anyone) moves q(S − entry) − funding into cash."""
-    t0 = trade(stack, alice_pm, bob_pm, BTC, WAD, 61_000 * WAD).timestamp  # mark = 61,000
-    assert stack.engine.markPrice(BTC) == 61_000 * WAD
+def first_mark(price, spot, notional, reference=N0):
+    """SPEC v2 §4: the first fill pulls the mark from the spot by n/(n + N₀)."""
+    weight = notional * WAD // (notional + reference)
+    return spot + (price - spot) * WAD // WAD * weight // WAD
+
+
+def test_funding_accrues_and_realises_exactly(stack, alice_pm, bob_pm):
+    """Mark above spot: longs pay. realisePnl (owner) moves q(S − entry) − funding into cash."""
+    t0 = trade(stack, alice_pm, bob_pm, BTC, WAD, 61_000 * WAD).timestamp
+    mark = first_mark(61_000 * WAD, S, S)  # 60,375: a $60k fill against N₀ = $100k
+    assert stack.engine.perpMarkets(BTC)[3] == mark == 60_375 * WAD
     cash0 = stack.vault.cashOf(alice_pm[0])
     sleep(1_800)
     fresh(stack)
-    tx = stack.engine.realisePnl(alice_pm[0], BTC, {"from": mallory})
-    idx = expected_index(0, 61_000 * WAD, S, tx.timestamp - t0)
+    tx = stack.engine.realisePnl(alice_pm[0], BTC, {"from": alice_pm[1]})
+    idx = expected_index(0, mark, S, tx.timestamp - t0)
     assert idx == CAP_PER_S * (tx.timestamp - t0) * 60_000  # capped at 0.05%/h
     assert stack.engine.fundingIndex(BTC) == idx
     pnl = 60_000 * WAD - 61_000 * WAD
@@ -69,17 +116,57 @@ def test_funding_accrues_and_realises_exactly(stack, alice_pm, bob_pm, mallory):
 
 
 def test_mark_is_ema_with_ten_minute_half_life(stack, alice_pm, bob_pm):
+    """One half-life after a fill at spot, a fill $1,000 above pulls the mark by ½ · n/(n + N₀)."""
     trade(stack, alice_pm, bob_pm, BTC, WAD, 60_000 * WAD)
+    assert stack.engine.perpMarkets(BTC)[3] == S
+    t0 = stack.engine.perpMarkets(BTC)[2]
     sleep(599)
-    trade(stack, alice_pm, bob_pm, BTC, WAD, 62_000 * WAD)
-    # one half-life later the mark is halfway (to within the second of block-time slack)
-    mark = stack.engine.markPrice(BTC) / WAD
-    assert 60_990 < mark < 61_010
+    tx = trade(stack, alice_pm, bob_pm, BTC, 10 * WAD, 61_000 * WAD)
+    alpha = 1 - 2 ** (-(tx.timestamp - t0) / 600)
+    weight = 600_000 / (600_000 + 100_000)
+    assert abs(stack.engine.perpMarkets(BTC)[3] / WAD - (60_000 + 1_000 * alpha * weight)) < 1e-6
+
+
+def test_attack_6_dust_fill_steers_funding(stack, alice_pm, bob_pm):
+    """Attack 6: the mark weighted fills by time only and fills had no band, so a 1-wei fill at
+    100× spot pinned funding at its cap. Now the fill is outside the band, and a dust fill inside
+    the band moves the mark by nothing (its weight n/(n + N₀) rounds to zero)."""
+    hi = S * 102 // 100
+    with reverts("PriceOutsideBand", BTC, 100 * S, S - S * 2 // 100, hi):
+        trade(stack, alice_pm, bob_pm, BTC, 1, 100 * S)
+    with reverts("PriceOutsideBand", BTC, hi + 1, S - S * 2 // 100, hi):
+        trade(stack, alice_pm, bob_pm, BTC, 1, hi + 1)
+    assert stack.engine.perpMarkets(BTC)[3] == 0
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)  # mark = spot
+    sleep(3_000)
+    fresh(stack)
+    t_before = stack.engine.perpMarkets(BTC)[2]
+    trade(stack, alice_pm, bob_pm, BTC, 1, hi)  # just inside the band, 1 wei
+    market = stack.engine.perpMarkets(BTC)
+    assert market[3] == S  # the mark did not move
+    assert market[2] == t_before  # nor did its clock: dust cannot freeze the mark either
+
+
+def test_attack_9_third_party_realisation(stack, alice_pm, bob_pm, mallory):
+    """Attack 9: anyone could realise a victim's PnL into cash, which takes the cash haircut and
+    pushed a healthy account below MM. INV-8: only the owner or a trade operator may realise."""
+    trade(stack, alice_pm, bob_pm, BTC, WAD, S)
+    fresh(stack, {BTC: (61_000 * WAD, 6 * WAD // 10)})
+    before = (stack.vault.cashOf(alice_pm[0]), tuple(stack.engine.perpPosition(alice_pm[0], BTC)))
+    with reverts("NotAccountAuthorised", alice_pm[0], mallory.address):
+        stack.engine.realisePnl(alice_pm[0], BTC, {"from": mallory})
+    assert (
+        stack.vault.cashOf(alice_pm[0]),
+        tuple(stack.engine.perpPosition(alice_pm[0], BTC)),
+    ) == before
+    stack.vault.setOperator(alice_pm[0], mallory, 1, {"from": alice_pm[1]})  # RIGHT_TRADE
+    stack.engine.realisePnl(alice_pm[0], BTC, {"from": mallory})
+    assert stack.vault.cashOf(alice_pm[0]) == before[0] + 1_000 * WAD
 
 
 def test_realise_without_position_reverts(stack, alice_pm):
     with reverts("NoPosition", alice_pm[0], BTC):
-        stack.engine.realisePnl(alice_pm[0], BTC)
+        stack.engine.realisePnl(alice_pm[0], BTC, {"from": alice_pm[1]})
 
 
 def test_settlement_at_fixed_price(stack, alice_pm, bob_pm, mallory):

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from keel.deploy_engine import deposit, push_prices, send, trade
+from keel.deploy_engine import deposit, model_price, push_prices, send, trade
 from tests.fixtures.engine import BTC, ETH, option
 from tests.unit.engine.helpers import WAD
 
@@ -29,6 +29,8 @@ NAMED = (
     "InsufficientCash",
     "TooMany",
     "OpenInterestCapExceeded",
+    "PriceOutsideBand",
+    "EquityLoss",
 )
 GAS_PRICES = itertools.count(1)
 
@@ -67,7 +69,9 @@ def test_inv2_inv6_stateful(stack, alice_pm, bob_pm, carol, carol_pm):
                 return
             i = instruments[inst]
             spot = stack.oracle.feed(BTC if i != ETH else ETH)[0]
-            price = spot * (100 + skew) // 100 if inst < 2 else spot * (5 + skew // 2) // 100
+            # ±10% around the model value: the 2% perp band and the option band cut some off
+            model = spot if inst < 2 else model_price(stack, i)
+            price = model * (100 + skew) // 100
             q = size * WAD // 10
             before = {a[0]: margin(a[0]) for a in (accts[m], accts[t])}
             try:

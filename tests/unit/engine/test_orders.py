@@ -138,4 +138,6 @@ def test_expired_order_reverts(stack, order, alice, bob_pm):
 def test_engine_fill_only_from_exchange(stack, mallory, alice_pm, bob_pm):
     """INV-7: executeFill is the exchange's alone."""
     with reverts("Unauthorised", mallory.address):
-        stack.engine.executeFill((alice_pm[0], bob_pm[0], BTC, WAD, S), {"from": mallory})
+        stack.engine.executeFill(
+            (alice_pm[0], bob_pm[0], BTC, WAD, S, False, False), {"from": mallory}
+        )

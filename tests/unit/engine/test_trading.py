@@ -4,6 +4,7 @@
 import brownie
 import pytest
 
+from keel.deploy_engine import model_price
 from tests.fixtures.engine import BTC, ETH, fresh, option, sleep, trade
 from tests.support import reverts
 from tests.unit.engine.helpers import WAD, breakdown, ints
@@ -70,15 +71,73 @@ def test_risk_reducing_fill_allowed_below_im(stack, carol, carol_pm, bob_pm):
     assert after["IM"] < b["IM"] and after["IM"] - after["AE"] <= b["IM"] - b["AE"]
 
 
-def test_off_market_close_below_im_reverts(stack, carol, carol_pm, bob_pm):
-    """INV-2: an account below IM cannot hand value away by closing at an off-market price."""
+def _short_at(stack, carol, carol_pm, bob_pm, spot):
+    """carol: $12k and short 1 BTC from bob at $60k; BTC then at `spot`: below IM. Funding off,
+    so that E does not drift between the view and the transaction."""
     from keel.deploy_engine import deposit
 
+    stack.engine.setParam(key("fundingCapPerHour"), 0, {"from": stack.deployer})
     deposit(stack, carol_pm[0], carol, "USDC", 12_000)
-    trade(stack, bob_pm, carol_pm, BTC, -WAD, S)
-    fresh(stack, {BTC: (57_000 * WAD, 6 * WAD // 10)})
-    with brownie.reverts(revert_pattern=rf"BelowInitialMargin: {carol_pm[0]}, -?\d+, \d+"):
-        trade(stack, bob_pm, carol_pm, BTC, WAD // 2, 40_000 * WAD)
+    trade(stack, bob_pm, carol_pm, BTC, WAD, S)
+    fresh(stack, {BTC: (spot, 6 * WAD // 10)})
+    b = breakdown(stack, carol_pm[0])
+    assert b["AE"] < b["IM"]
+    return b
+
+
+def _balances(stack, *accounts):
+    return [(stack.vault.cashOf(a), tuple(stack.engine.perpPosition(a, BTC))) for a in accounts]
+
+
+def _taker_fee(spot):
+    return (spot * 5 // 10_000 * WAD + WAD - 1) // WAD  # 5 bps of S·|q| (q = 1), rounded up
+
+
+def test_attack_1_off_market_close_below_im(stack, carol, carol_pm, bob_pm):
+    """Attack 1: an account below IM closed against a friendly account at a price far from the
+    oracle; the old rule accepted it (IM fell, shortfall IM − AE did not rise) and the friend
+    withdrew the difference, leaving bad debt to the insurance fund. Now the fill is outside the
+    band (SPEC v2 §5), and a close just inside the band that leaves carol below IM with less
+    equity fails the equity rule (INV-9). Nothing moves either time."""
+    spot = 71_000 * WAD
+    b = _short_at(stack, carol, carol_pm, bob_pm, spot)
+    e0, fee = b["E"], _taker_fee(spot)
+    assert 0 < e0 < spot * 2 // 100  # the band's edge would take more than carol has
+    lo, hi = spot - spot * 2 // 100, spot + spot * 2 // 100
+    before = _balances(stack, carol_pm[0], bob_pm[0])
+    # carol buys her short back from bob at 1.5 S: far outside the band
+    with reverts("PriceOutsideBand", BTC, spot * 3 // 2, lo, hi):
+        trade(stack, bob_pm, carol_pm, BTC, -WAD, spot * 3 // 2)
+    with reverts("PriceOutsideBand", BTC, hi + 1, lo, hi):
+        trade(stack, bob_pm, carol_pm, BTC, -WAD, hi + 1)
+    # at the band's edge carol would end below IM (E < 0) having lost q·(p − S) to bob
+    with reverts("EquityLoss", carol_pm[0], e0, e0 - (hi - spot) - fee, fee):
+        trade(stack, bob_pm, carol_pm, BTC, -WAD, hi)
+    assert _balances(stack, carol_pm[0], bob_pm[0]) == before
+    # at the oracle price the close goes through and carol keeps her equity less the fee
+    trade(stack, bob_pm, carol_pm, BTC, -WAD, spot)
+    assert stack.engine.perpPosition(carol_pm[0], BTC)[0] == 0
+    assert breakdown(stack, carol_pm[0])["E"] == e0 - fee
+
+
+def test_attack_3_full_close_keeps_closed_underlying(stack, carol, carol_pm, bob_pm):
+    """Attack 3: the "before" state was built after the fill pruned the closed underlying, so
+    a genuine full close of an under-water account reverted BelowInitialMargin (its before state
+    lost the position's IM and value), and the same blindness let a below-IM account give its
+    unrealised profit away. Now the before state values the closed underlying: the full close at
+    the oracle price passes; one a dollar worse for carol fails the equity rule."""
+    spot = 73_000 * WAD
+    b = _short_at(stack, carol, carol_pm, bob_pm, spot)
+    e0, fee = b["E"], _taker_fee(spot)
+    assert e0 < 0
+    before = _balances(stack, carol_pm[0], bob_pm[0])
+    with reverts("EquityLoss", carol_pm[0], e0, e0 - WAD - fee, fee):
+        trade(stack, bob_pm, carol_pm, BTC, -WAD, spot + WAD)
+    assert _balances(stack, carol_pm[0], bob_pm[0]) == before
+    # the genuine full close at the oracle price (IM → 0) passes
+    trade(stack, bob_pm, carol_pm, BTC, -WAD, spot)
+    assert stack.engine.accountUnderlyings(carol_pm[0]) == []
+    assert breakdown(stack, carol_pm[0])["E"] == e0 - fee
 
 
 def test_risk_increasing_fill_below_im_reverts(stack, carol, carol_pm, bob_pm):
@@ -143,18 +202,20 @@ def test_expired_series_cannot_trade(stack, alice_pm, bob_pm):
 def test_too_many_series(stack, alice_pm, bob_pm, deployer):
     stack.engine.setParam(key("maxSeriesPerUnderlying"), 2, {"from": deployer})
     for k in (60_000, 61_000):
-        trade(stack, alice_pm, bob_pm, option(stack, BTC, k * WAD, 30), WAD, 1_000 * WAD)
+        inst = option(stack, BTC, k * WAD, 30)
+        trade(stack, alice_pm, bob_pm, inst, WAD, model_price(stack, inst))
     third = option(stack, BTC, 62_000 * WAD, 30)
     with reverts("TooManySeries", alice_pm[0], BTC, 3, 2):
-        trade(stack, alice_pm, bob_pm, third, WAD, 1_000 * WAD)
+        trade(stack, alice_pm, bob_pm, third, WAD, model_price(stack, third))
 
 
 def test_too_many_expiries(stack, alice_pm, bob_pm, deployer):
     stack.engine.setParam(key("maxExpiriesPerUnderlying"), 1, {"from": deployer})
-    trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 30), WAD, 1_000 * WAD)
-    trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 30, False), WAD, 1_000 * WAD)
+    for inst in (option(stack, BTC, S, 30), option(stack, BTC, S, 30, False)):
+        trade(stack, alice_pm, bob_pm, inst, WAD, model_price(stack, inst))
+    later = option(stack, BTC, S, 60)
     with reverts("TooManyExpiries", alice_pm[0], BTC, 2, 1):
-        trade(stack, alice_pm, bob_pm, option(stack, BTC, S, 60), WAD, 1_000 * WAD)
+        trade(stack, alice_pm, bob_pm, later, WAD, model_price(stack, later))
 
 
 def test_too_many_underlyings(stack, alice_pm, bob_pm, deployer):
@@ -191,20 +252,26 @@ def test_param_bounds(stack, deployer, name, value, lo, hi):
 
 def test_params_governance_only(stack, mallory):
     """INV-7: only governance changes parameters."""
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.setParam(key("somRate"), 0, {"from": mallory})
 
 
 def test_governance_functions_are_owner_only(stack, mallory):
     """INV-7: listing, caps, wiring and ownership belong to governance."""
     tx = {"from": mallory}
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.listPerp(9, WAD, tx)
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.setOpenInterestCap(BTC, 0, tx)
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.setExchange(mallory, tx)
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.transferOwnership(mallory, tx)
-    with reverts("Unauthorised", mallory.address):
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
         stack.engine.setStore(mallory, tx)
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
+        stack.engine.setGuardian(mallory, tx)
+    with reverts("OwnableUnauthorizedAccount", mallory.address):
+        stack.engine.setLister(mallory, True, tx)
+    with reverts("NotGuardian", mallory.address):
+        stack.engine.setPaused(True, tx)

@@ -34,8 +34,21 @@ def discount(elapsed: int, p: Params = P) -> int:
     return WAD
 
 
+def bid_discount(elapsed: int, b: dict, p: Params = P) -> int:
+    """The discount a solvent bid gets (INV-8): d(t) while AE < MM, the start discount once
+    AE >= MM (never more than a freshly started auction would give)."""
+    if b["AE"] >= b["MM"]:
+        return p.start
+    return discount(elapsed, p)
+
+
 def bonus(elapsed: int, mm: int, p: Params = P) -> int:
     return mm * p.bonus_rate * min(elapsed, p.bonus_duration) // (WAD * p.bonus_duration)
+
+
+def keeper_fee(equity: int, p: Params = P) -> int:
+    """SPEC §7 [v2]: min(keeperFee, max(E, 0)), exact."""
+    return min(p.keeper_fee, max(equity, 0))
 
 
 def per_unit(equity: int, d: int) -> int:

@@ -2,7 +2,14 @@
 insurance fund, the rest socialised through the Vault's cash index; INV-5 (the waterfall)."""
 
 from keel.deploy_engine import BTC, WAD
-from tests.fixtures.liquidation import USDC, assert_inv1, assert_inv6, breakdown
+from tests.fixtures.liquidation import (
+    USDC,
+    assert_inv1,
+    assert_inv6,
+    breakdown,
+    set_btc,
+    sleep,
+)
 from tests.support import reverts
 from tests.unit.liquidation import model
 from tests.unit.liquidation.helpers import next_block_at
@@ -35,7 +42,7 @@ def test_insolvent_bid_paid_by_funded_insurance(
     vault = liq_stack.vault
     started = start(liquidator, acct, liq_keeper)
     b = breakdown(liq_stack, acct)
-    assert b["E"] == -1_005 * WAD  # 12,000 − 5 (keeper fee) − 13,000
+    assert b["E"] == -1_000 * WAD  # 12,000 − 13,000; no keeper fee on E ≤ 0 (SPEC §7 [v2])
     bonus = model.bonus(1_800, b["MM"])
     assert bonus == b["MM"] * 25 // 1000  # half of 5% of MM
     receipt = -b["E"] + bonus
@@ -51,7 +58,7 @@ def test_insolvent_bid_paid_by_funded_insurance(
         0,
     )
     assert vault.insuranceFund() == fund - receipt
-    # the bidder took cash −1,005 and a 1 BTC long at 47,000, and received 1,005 + bonus
+    # the bidder took cash −1,000 and a 1 BTC long at 47,000, and received 1,000 + bonus
     assert vault.cashOf(bidder) == cash_b + bonus
     assert [int(x) for x in liq_stack.engine.perpPosition(bidder, BTC)[:2]] == [WAD, 47_000 * WAD]
     assert liq_stack.engine.accountUnderlyings(acct) == ()
@@ -75,7 +82,7 @@ def test_insolvent_bid_with_empty_fund_socialises_exactly(
     started = start(liquidator, acct, liq_keeper)
     b = breakdown(liq_stack, acct)
     receipt = -b["E"] + model.bonus(600, b["MM"])
-    cash_v = realised_cash(liq_stack, acct)  # −1,005: moved to the bidder
+    cash_v = realised_cash(liq_stack, acct)  # −1,000: moved to the bidder
     total_p = vault.totalCashPrincipal()
     p_victim = vault.cashPrincipal(acct)
     p_bob, p_keeper, p_bidder = (vault.cashPrincipal(a) for a in (bob, liq_keeper[0], bidder))
@@ -110,6 +117,10 @@ def test_inv5_waterfall(liq_stack, liquidator, insolvent, liq_bidder, liq_keeper
     started = start(liquidator, acct, liq_keeper)
     b = breakdown(liq_stack, acct)
     receipt = -b["E"] + model.bonus(3_600, b["MM"])
+    # the bonus is full an hour after the start, when the start's report may be just stale
+    # (heartbeat 1 h): report the same prices again shortly before
+    sleep(3_540)
+    set_btc(liq_stack, 47_000 * WAD)
     next_block_at(started + 3_600)
     tx = liquidator.bidInsolvent(acct, 1, bidder, receipt, {"from": liq_bidder[1]})
     from_fund, socialised = (int(x) for x in tx.return_value)

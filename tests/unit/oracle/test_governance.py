@@ -50,24 +50,31 @@ def test_constructor_sets_defaults_signers_and_quorum(oracle, deployer, signer_a
     assert oracle.coolDown() == 1800
     assert oracle.quorum() == 3
     assert oracle.signerCount() == 5
+    assert oracle.faultTolerance() == 1
+    assert oracle.maxSpread() == WAD // 100
+    assert oracle.maxVolSpread() == WAD // 10
+    assert oracle.settlementWindow() == 900
     assert all(oracle.isSigner(a) for a in signer_addresses)
     assert not oracle.isSigner(addr(OUTSIDER_KEYS[0]))
 
 
 def test_constructor_emits_every_initial_setting(deployer, signer_addresses):
-    o = Oracle.deploy(deployer, signer_addresses[:3], 2, {"from": deployer})
+    o = Oracle.deploy(deployer, signer_addresses[:4], 3, {"from": deployer})
     tx = o.tx
     assert events(tx, "ParamSet") == [
         {"what": param_key("heartbeat"), "value": 3600},
         {"what": param_key("maxFutureDrift"), "value": 60},
         {"what": param_key("jumpThreshold"), "value": WAD // 5},
         {"what": param_key("coolDown"), "value": 1800},
+        {"what": param_key("maxSpread"), "value": WAD // 100},
+        {"what": param_key("maxVolSpread"), "value": WAD // 10},
+        {"what": param_key("settlementWindow"), "value": 900},
     ]
     assert events(tx, "SignerSet") == [
         {"signer": a, "authorised": True, "signerCount": i + 1}
-        for i, a in enumerate(signer_addresses[:3])
+        for i, a in enumerate(signer_addresses[:4])
     ]
-    assert events(tx, "QuorumSet") == [{"quorum": 2}]
+    assert events(tx, "QuorumSet") == [{"quorum": 3}]
 
 
 def test_constructor_rejects_a_minority_quorum(deployer, signer_addresses):
@@ -78,6 +85,37 @@ def test_constructor_rejects_a_minority_quorum(deployer, signer_addresses):
 def test_constructor_rejects_no_signers(deployer):
     with reverts("InvalidQuorum", 1, 0):
         Oracle.deploy(deployer, [], 1, {"from": deployer})
+
+
+# SPEC §3 [v2] threat model: f = min((q - 1) // 2, n - q) faulty signers are tolerated; the setters
+# require f >= 1 and a strict-majority quorum (2q > n). (n, q) -> f, 0 meaning rejected.
+SIGNER_SETS = {
+    (1, 1): 0,  # one signer sets any price
+    (3, 2): 0,  # 2-of-3: two colluders decide, and q < 2f + 1 for any f >= 1
+    (3, 3): 0,  # 3-of-3: one signer down stops the oracle
+    (4, 3): 1,  # the smallest set tolerating one faulty signer
+    (5, 3): 1,  # the default
+    (5, 4): 1,
+    (5, 5): 0,  # every signer needed: no liveness with one down
+    (6, 3): 0,  # f would be 1, but 3 of 6 is no majority: two disjoint groups could both report
+    (6, 4): 1,
+    (7, 5): 2,
+    (32, 17): 8,
+}
+
+
+@pytest.mark.parametrize("n,q", list(SIGNER_SETS), ids=[f"{q}-of-{n}" for n, q in SIGNER_SETS])
+def test_constructor_enforces_fault_tolerance(deployer, n, q):
+    """The threat model's signer sets: accepted exactly when they tolerate f >= 1 faulty signers
+    with a strict-majority quorum, and faultTolerance() says f."""
+    signers = [addr(derived_key(f"ft-{i}")) for i in range(n)]
+    f = SIGNER_SETS[(n, q)]
+    if f == 0:
+        with reverts("InvalidQuorum", q, n):
+            Oracle.deploy(deployer, signers, q, {"from": deployer})
+    else:
+        o = Oracle.deploy(deployer, signers, q, {"from": deployer})
+        assert o.faultTolerance() == f
 
 
 def test_constructor_rejects_duplicate_signers(deployer, signer_addresses):
@@ -177,10 +215,21 @@ def test_remove_signer(oracle, deployer):
     assert oracle.signerCount() == 4
 
 
-def test_removing_a_signer_must_leave_the_quorum_reachable(deployer, signer_addresses):
-    o = deploy_oracle(deployer, signer_addresses[:3], 3, {})
-    with reverts("InvalidQuorum", 3, 2):
+def test_removing_a_signer_must_leave_one_fault_tolerated(deployer, signer_addresses):
+    """3 of 4 tolerates one faulty signer; 3 of 3 would not (SPEC §3 [v2] threat model)."""
+    o = deploy_oracle(deployer, signer_addresses[:4], 3, {})
+    assert o.faultTolerance() == 1
+    with reverts("InvalidQuorum", 3, 3):
         o.setSigner(signer_addresses[0], False, {"from": deployer})
+    assert o.signerCount() == 4 and o.isSigner(signer_addresses[0])
+
+
+def test_a_signer_is_rotated_by_adding_before_removing(deployer, signer_addresses):
+    """At 3 of 4, a replacement is added first (3 of 5), then the old signer removed (3 of 4)."""
+    o = deploy_oracle(deployer, signer_addresses[:4], 3, {})
+    o.setSigner(signer_addresses[4], True, {"from": deployer})
+    o.setSigner(signer_addresses[0], False, {"from": deployer})
+    assert (o.signerCount(), o.quorum(), o.faultTolerance()) == (4, 3, 1)
 
 
 def test_signer_status_must_change(oracle, deployer):
@@ -221,15 +270,19 @@ def test_a_replacement_signer_reuses_the_free_index_and_can_sign(oracle, report,
 
 
 def test_set_quorum(oracle, deployer):
-    tx = oracle.setQuorum(5, {"from": deployer})
-    assert events(tx, "QuorumSet") == [{"quorum": 5}]
-    assert oracle.quorum() == 5
+    tx = oracle.setQuorum(4, {"from": deployer})
+    assert events(tx, "QuorumSet") == [{"quorum": 4}]
+    assert oracle.quorum() == 4
+    assert oracle.faultTolerance() == 1
 
 
-@pytest.mark.parametrize("q", [0, 2, 6])
-def test_quorum_must_be_a_reachable_strict_majority(oracle, deployer, q):
+@pytest.mark.parametrize("q", [0, 1, 2, 5, 6])
+def test_quorum_must_tolerate_a_faulty_signer(oracle, deployer, q):
+    """Of 5 signers: q <= 2 is no majority (and below 2f + 1 = 3), q = 5 leaves no signer to spare,
+    q = 6 is unreachable; only 3 and 4 tolerate f = 1."""
     with reverts("InvalidQuorum", q, 5):
         oracle.setQuorum(q, {"from": deployer})
+    assert oracle.quorum() == 3
 
 
 def test_raised_quorum_applies_to_the_next_report(oracle, report, deployer):
@@ -246,6 +299,9 @@ PARAM_BOUNDS = {
     "maxFutureDrift": (0, 300),
     "jumpThreshold": (WAD // 100, WAD),
     "coolDown": (60, 86400),
+    "maxSpread": (WAD // 1000, WAD // 10),
+    "maxVolSpread": (WAD // 100, WAD // 2),
+    "settlementWindow": (60, 3600),
 }
 
 
@@ -313,6 +369,8 @@ OWNER_ONLY = [
     ("setSigner", ("SIGNER0", False)),
     ("setQuorum", (4,)),
     ("setParam", (param_key("heartbeat"), 600)),
+    ("setParam", (param_key("maxSpread"), WAD // 50)),
+    ("setParam", (param_key("settlementWindow"), 600)),
     ("setRegistrar", ("MALLORY", True)),
     ("transferOwnership", ("MALLORY",)),
     ("renounceOwnership", ()),

@@ -21,7 +21,9 @@ def obs(prices, vols=None, keys=K):
 
 def test_first_report_stores_medians_and_round_one(oracle, report, keeper):
     t = last_block_time()
-    r = report(BTC, 1, t, obs([60_000 * WAD, 61_000 * WAD, 59_000 * WAD], [WAD, WAD // 2, 2 * WAD]))
+    prices = [60_000 * WAD, 60_300 * WAD, 59_700 * WAD]  # within maxSpread (1%) of the median
+    vols = [WAD, 95 * WAD // 100, 105 * WAD // 100]  # within maxVolSpread (10%) of the median
+    r = report(BTC, 1, t, obs(prices, vols))
     tx = oracle.submit([r], {"from": keeper})
     assert feed_state(oracle, BTC) == (60_000 * WAD, WAD, t, 1)
     assert events(tx, "FeedUpdated") == [
@@ -31,30 +33,32 @@ def test_first_report_stores_medians_and_round_one(oracle, report, keeper):
 
 def test_even_number_of_observations_takes_floor_of_mean_of_middle_two(oracle, report, keeper):
     t = last_block_time()
-    prices = [100_000 * WAD, 60_000 * WAD + 1, 60_000 * WAD, 2_000 * WAD]
-    vols = [3, 8, 1, 10**18]
+    prices = [60_500 * WAD, 60_000 * WAD + 1, 60_000 * WAD, 59_500 * WAD]
+    v = WAD // 2
+    vols = [v + 3, v + 8, v + 1, v + WAD // 50]
     oracle.submit([report(BTC, 1, t, obs(prices, vols))], {"from": keeper})
     # middle two prices: 60_000e18 and 60_000e18 + 1 -> floor(mean) = 60_000e18
-    # middle two vols: 3 and 8 -> 5
-    assert feed_state(oracle, BTC) == (60_000 * WAD, 5, t, 1)
+    # middle two vols: v + 3 and v + 8 -> v + 5
+    assert feed_state(oracle, BTC) == (60_000 * WAD, v + 5, t, 1)
 
 
 def test_five_observations_take_the_middle_one(oracle, report, keeper):
     t = last_block_time()
-    prices = [w * WAD for w in (5_000, 4_000, 3_000, 2_000, 1_000)]
-    vols = [9, 7, 5, 3, 1]
+    prices = [w * WAD for w in (60_200, 60_100, 60_000, 59_900, 59_800)]
+    vols = [WAD // 2 + d for d in (9, 7, 5, 3, 1)]
     oracle.submit([report(BTC, 1, t, obs(prices, vols))], {"from": keeper})
-    assert feed_state(oracle, BTC) == (3_000 * WAD, 5, t, 1)
+    assert feed_state(oracle, BTC) == (60_000 * WAD, WAD // 2 + 5, t, 1)
 
 
 def test_price_and_vol_medians_are_independent(oracle, report, keeper):
     t = last_block_time()
     # The signer with the median price has the highest vol.
+    vols = [WAD // 2, WAD // 2 + 100, WAD // 2 + 50]
     oracle.submit(
-        [report(BTC, 1, t, obs([1_000 * WAD, 2_000 * WAD, 3_000 * WAD], [1, 100, 50]))],
+        [report(BTC, 1, t, obs([59_900 * WAD, 60_000 * WAD, 60_100 * WAD], vols))],
         {"from": keeper},
     )
-    assert feed_state(oracle, BTC) == (2_000 * WAD, 50, t, 1)
+    assert feed_state(oracle, BTC) == (60_000 * WAD, WAD // 2 + 50, t, 1)
 
 
 def test_rounds_advance_one_by_one(oracle, report, keeper):
@@ -103,8 +107,10 @@ def test_any_quorum_subset_of_signers_is_accepted(oracle, report, keeper):
 def test_bounds_are_inclusive(oracle, report, keeper):
     t = last_block_time()
     lo, hi = 1_000 * WAD, 10_000_000 * WAD
-    oracle.submit([report(BTC, 1, t, obs([lo, lo, hi], [1, 10 * WAD, 10 * WAD]))])
-    assert feed_state(oracle, BTC) == (lo, 10 * WAD, t, 1)
+    oracle.submit([report(BTC, 1, t - 1, obs([lo] * 3, [1] * 3))])
+    assert feed_state(oracle, BTC) == (lo, 1, t - 1, 1)
+    oracle.submit([report(BTC, 2, t, obs([hi] * 3, [10 * WAD] * 3))])
+    assert feed_state(oracle, BTC) == (hi, 10 * WAD, t, 2)
 
 
 def test_observed_at_may_lead_the_block_by_max_future_drift(oracle, report, keeper):

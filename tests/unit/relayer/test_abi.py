@@ -64,6 +64,7 @@ def test_submission_errors_are_all_known(compiled):
         "InvalidSignature",
         "PriceOutOfBounds",
         "VolOutOfBounds",
+        "ObservationSpread",
     }
     assert submission <= ours
     assert submission <= {e["name"] for e in compiled if e["type"] == "error"}

@@ -3,7 +3,8 @@
 Random submissions of one or two reports (both feeds and an unlisted one) over a random prior state,
 with duplicate and unknown signers, malleable / bad-v / zero-r signatures, stale, equal and future
 observation times, replayed and skipped rounds, zero and out-of-bound prices and vols, under-quorum
-sets, and prices that do or do not trip the circuit breaker. For each, the contract's outcome (the
+sets, observations beyond the spread around the medians (SPEC §3 [v2]), and prices that do or do
+not trip the circuit breaker. For each, the contract's outcome (the
 stored feed states and reduce-only times, or the exact custom error with its arguments) must equal
 `rules.evaluate`'s. This is what lets the relayer trust its pre-flight check.
 """
@@ -33,6 +34,7 @@ SIGNER_FAULTS = [None] * 6 + ["dup", "outsider"]
 VALUE_FAULTS = [None] * 8 + [
     "price_zero", "price_below", "price_above", "price_min", "price_max",
     "vol_zero", "vol_above", "vol_max", "vol_one",
+    "spread_high", "spread_low", "spread_vol", "spread_edge",
     "high_s", "bad_v", "r_zero", "swap_r",
 ]  # fmt: skip
 st_report = st.tuples(
@@ -44,9 +46,15 @@ st_report = st.tuples(
     st.sampled_from(SIGNER_FAULTS),
     st.sampled_from(VALUE_FAULTS),
     st.integers(0, 6),  # where the faults go
-    st.sampled_from(["near"] * 3 + ["jump"]),  # "jump": moves up to 30%, may trip the breaker
-    st.lists(st.integers(-300, 300), min_size=7, max_size=7),  # price tweaks
-    st.lists(st.integers(1, 10 * WAD), min_size=7, max_size=7),  # vols
+    # the report's move from the stored price [1e-3]: beyond +-200 it trips the breaker
+    st.sampled_from([0] * 6 + [-300, -201, -200, 150, 200, 201, 300]),
+    # each observation's tweak of the moved price [1e-4]: +-0.45% keeps every one within 1% of
+    # the median, so the spread faults above are what tests the rule
+    st.lists(st.integers(-45, 45), min_size=7, max_size=7),
+    st.tuples(  # the report's vol, and each observation's tweak of it [1e-4]: +-4% (spread 10%)
+        st.one_of(st.sampled_from([1, 2, 10 * WAD]), st.integers(1, 10 * WAD)),
+        st.lists(st.integers(-400, 400), min_size=7, max_size=7),
+    ),
 )
 st_submission = st.tuples(
     st.integers(0, 2),  # prior rounds of feed 1
@@ -57,7 +65,7 @@ st_submission = st.tuples(
 
 def _build(spec, feed_state, bounds, keys):
     """(signers, values, value fault, fault index) of one report spec."""
-    _, _, _, n, order, signer_fault, value_fault, at, move, tweaks, vols = spec
+    _, _, _, n, order, signer_fault, value_fault, at, move, tweaks, (vol, vol_tweaks) = spec
     idx = (list(order) + [5, 6])[:n]  # n = 6 includes an outsider (5)
     if n:
         at %= n
@@ -66,20 +74,34 @@ def _build(spec, feed_state, bounds, keys):
         elif signer_fault == "outsider":
             idx[at] = 6
     ref = feed_state.price or BASE.get(spec[0], WAD)
-    scale = 10_000 if move == "near" else 1_000
+    ref += ref * move // 1_000
+    lo, hi, max_vol = bounds.min_price, bounds.max_price, bounds.max_vol
     values = [
-        [min(max(ref + ref * t // scale, bounds.min_price), bounds.max_price), v]
-        for t, v in zip(tweaks[:n], vols[:n], strict=True)
+        [min(max(ref + ref * t // 10_000, lo), hi), min(max(vol + vol * w // 10_000, 1), max_vol)]
+        for t, w in zip(tweaks[:n], vol_tweaks[:n], strict=True)
     ]
     if n and value_fault and value_fault.startswith(("price", "vol")):
         field, kind = value_fault.split("_")
-        lo, hi, max_vol = bounds.min_price, bounds.max_price, bounds.max_vol
-        if field == "price":
-            values[at][0] = {"zero": 0, "below": lo - 1, "above": hi + 1, "min": lo, "max": hi}[
-                kind
-            ]
+        if field == "price" and kind in ("min", "max"):  # every observation at the bound
+            for v in values:
+                v[0] = lo if kind == "min" else hi
+        elif field == "price":
+            values[at][0] = {"zero": 0, "below": lo - 1, "above": hi + 1}[kind]
+        elif kind in ("max", "one"):
+            for v in values:
+                v[1] = max_vol if kind == "max" else 1
         else:
-            values[at][1] = {"zero": 0, "above": max_vol + 1, "max": max_vol, "one": 1}[kind]
+            values[at][1] = {"zero": 0, "above": max_vol + 1}[kind]
+    elif n and value_fault and value_fault.startswith("spread"):
+        kind = value_fault.split("_")[1]
+        if kind == "high":  # 2% above the moved price: beyond 1% of any median of the others
+            values[at][0] = min(ref + ref // 50, hi)
+        elif kind == "low":
+            values[at][0] = max(ref - ref // 50, lo)
+        elif kind == "vol":  # 25% above: beyond 10% of any median vol of the others
+            values[at][1] = min(vol + vol // 4 + 1, max_vol)
+        else:  # edge: 1% above the moved price, inside or just outside depending on the median
+            values[at][0] = min(ref + ref // 100, hi)
     return [keys[i] for i in idx], [tuple(v) for v in values], value_fault, at
 
 
@@ -136,13 +158,13 @@ def test_contract_decision_equals_rules(relayer_oracle, relayer_chain_params, re
 
 V = WAD // 2
 CALM = [10, -20, 5, 0, 30, 0, 0]
-JUMP = [250, 260, 270, 280, 290, 0, 0]
+VOL_TWEAKS = [0, 40, -40, 10, -10, 0, 0]
 
 
 def _case(n=3, feed=1, round_delta=1, when="fresh", signer_fault=None, value_fault=None, at=1,
-          move="near", tweaks=CALM, prior=(1, 0)):  # fmt: skip
+          move=0, tweaks=CALM, prior=(1, 0)):  # fmt: skip
     spec = (feed, round_delta, when, n, (0, 1, 2, 3, 4), signer_fault, value_fault, at, move,
-            tweaks, [V + i for i in range(7)])  # fmt: skip
+            tweaks, (V, VOL_TWEAKS))  # fmt: skip
     return (*prior, [spec])
 
 
@@ -152,7 +174,15 @@ CASES = {
     "accepted-first-report": ("accepted", _case(prior=(0, 0))),
     "accepted-bounds-inclusive": ("accepted", _case(value_fault="price_max")),
     "accepted-vol-one": ("accepted", _case(value_fault="vol_one")),
-    "breaker": ("accepted", _case(move="jump", tweaks=JUMP)),
+    "breaker": ("accepted", _case(move=250)),
+    "ObservationSpread-high": ("ObservationSpread", _case(value_fault="spread_high")),
+    "ObservationSpread-low": ("ObservationSpread", _case(value_fault="spread_low", n=5, at=4)),
+    "ObservationSpread-vol": ("ObservationSpread", _case(value_fault="spread_vol")),
+    "spread-edge-inside": ("accepted", _case(value_fault="spread_edge", tweaks=[0] * 7)),
+    "spread-edge-outside": (
+        "ObservationSpread",
+        _case(value_fault="spread_edge", tweaks=[-1, 0, -1, 0, 0, 0, 0]),
+    ),
     "UnknownFeed": ("UnknownFeed", _case(feed=3)),
     "WrongRound-replayed": ("WrongRound", _case(round_delta=0)),
     "WrongRound-skipped": ("WrongRound", _case(round_delta=2)),
@@ -175,7 +205,7 @@ CASES = {
     "VolOutOfBounds-above": ("VolOutOfBounds", _case(value_fault="vol_above")),
     "two-reports-one-feed": (
         "accepted",
-        (1, 1, [_case(tweaks=JUMP, move="jump")[2][0], _case(round_delta=1)[2][0]]),
+        (1, 1, [_case(move=250)[2][0], _case(round_delta=1)[2][0]]),
     ),
     "second-report-bad": ("QuorumNotMet", (1, 1, [_case()[2][0], _case(feed=2, n=2)[2][0]])),
 }

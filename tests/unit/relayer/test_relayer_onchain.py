@@ -14,6 +14,8 @@ from tests.fixtures.relayer import assert_exactly_once, relayer_history
 
 from .test_sources import CSV
 
+WAD = 10**18
+
 
 def _nonce(addr):
     return brownie.web3.eth.get_transaction_count(addr)
@@ -221,3 +223,156 @@ def test_waits_for_an_rpc_that_is_down_at_start(relayer_oracle, make_relayer):
     finally:
         timer.cancel()
         proxy.close()
+
+
+# --- SPEC §3 [v2]: observation spread, front-run rounds, settlement window ---
+
+
+def _sent_reports(oracle, sender: str, from_block: int) -> list[dict]:
+    """Every report (decoded calldata) of `sender`'s successful submissions since `from_block`."""
+    from oracle.abi import ORACLE_ABI
+
+    w3 = brownie.web3
+    contract = w3.eth.contract(address=oracle.address, abi=ORACLE_ABI)
+    out = []
+    for n in range(from_block, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"] == sender and tx["to"] == oracle.address:
+                if w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1:
+                    out += contract.decode_function_input(tx["input"])[1]["reports"]
+    return out
+
+
+def test_noisy_signers_never_need_a_wider_spread_than_the_oracle_allows(
+    relayer_oracle, make_relayer, relayer_sender, deployer
+):
+    """Signers that disagree by 5% (std) sign values within a third of the on-chain spread of the
+    source's, so even at the narrowest spreads governance may set (0.1% price, 1% vol) every report
+    passes: no rejection, no revert, every observation within the spread of its median."""
+    from keel.deploy_oracle import param_key
+    from oracle.rules import median
+    from oracle.signers import noisy
+
+    tx = {"from": deployer}
+    relayer_oracle.setParam(param_key("maxSpread"), WAD // 1000, tx)
+    relayer_oracle.setParam(param_key("maxVolSpread"), WAD // 100, tx)
+    # the unclamped noise would be far beyond that spread: the clamp is what makes reports pass
+    raw = [noisy(60_000 * WAD, 0.05, 3, 1, 1, 2 * i) for i in range(5)]
+    assert max(abs(p - median(raw)) for p in raw) * 1000 > median(raw)
+
+    start = brownie.web3.eth.block_number + 1
+    relayer = make_relayer(
+        GbmJumpSource(1, steps=6),
+        advance_time=600,
+        deviation=0,
+        sign_with="all",
+        noise=0.05,
+        noise_seed=3,
+    )
+    summary = relayer.run()
+    assert (summary.submissions, summary.rejected, summary.reverted) == (6, 0, 0)
+    assert relayer_oracle.feed(1)[3] == 6 and relayer_oracle.feed(2)[3] == 6
+    reports = _sent_reports(relayer_oracle, relayer_sender.address, start)
+    assert len(reports) == 12
+    for r in reports:
+        prices = [o["price"] for o in r["observations"]]
+        vols = [o["vol"] for o in r["observations"]]
+        assert len(set(prices)) > 1  # the signers did disagree
+        for values, spread in ((prices, WAD // 1000), (vols, WAD // 100)):
+            m = median(values)
+            assert max(abs(x - m) for x in values) * WAD <= spread * m
+    assert_exactly_once(*relayer_history(relayer_oracle, relayer_sender.address, start))
+
+
+def test_relayer_recovers_from_a_front_run_round(
+    relayer_oracle, make_relayer, relayer_keys, relayer_sender, accounts, monkeypatch
+):
+    """Attack 4 against the relayer: two colluding signers (keys 3 and 4) copy one honest
+    observation out of the relayer's pending transaction and front-run its round.
+
+    - Far from the honest price ($30,000 against the tick's): the front-run reverts
+      ObservationSpread and the relayer's round lands as if nothing happened.
+    - Within the spread (0.5% below): the front-run takes the round, the relayer's transaction
+      reverts WrongRound, and the relayer re-reads the chain and signs the next round on the same
+      tick, so the chain ends on the honest price."""
+    from oracle import rules
+    from tests.fixtures.relayer import sign_observations
+    from tests.support import reverts
+
+    start = brownie.web3.eth.block_number + 1
+    relayer = make_relayer(rounds=3)
+    relayer.step()  # round 1 of both feeds
+    original = type(relayer).broadcast
+    factor = {"now": None}
+    attacks = []
+
+    def front_run(self, pending):
+        if factor["now"] is not None:
+            _, args = self.contract.decode_function_input(pending["data"])
+            honest = args["reports"][0]  # feed 1
+            copied = honest["observations"][0]
+            price = copied["price"] * factor["now"][0] // factor["now"][1]
+            colluders = sign_observations(
+                relayer_keys[3:5],
+                self.params,
+                honest["feedId"],
+                honest["round"],
+                honest["observedAt"],
+                [(price, copied["vol"])] * 2,
+            )
+            copied_obs = rules.SignedObservation(
+                *(copied[k] for k in ("price", "vol", "v", "r", "s"))
+            )
+            attack = rules.Report(
+                honest["feedId"], honest["round"], honest["observedAt"], (copied_obs, *colluders)
+            )
+            attacks.append((attack, copied["price"], price, copied["vol"]))
+            factor["now"] = None
+            if price * 100 < copied["price"] * 99:  # beyond the 1% spread
+                with reverts(
+                    "ObservationSpread", 1, copied["price"], price, copied["vol"], copied["vol"]
+                ):
+                    relayer_oracle.submit([attack.as_tuple()], {"from": accounts[5]})
+            else:
+                relayer_oracle.submit([attack.as_tuple()], {"from": accounts[5]})
+        original(self, pending)
+
+    monkeypatch.setattr(type(relayer), "broadcast", front_run)
+
+    factor["now"] = (1, 2)  # the colluders sign half the honest price
+    result = relayer.step()
+    assert result.reverted == [] and result.pushed == {1: 2, 2: 2}
+    honest_price = relayer_oracle.feed(1)[0]
+    assert honest_price == attacks[0][1] and not relayer_oracle.isReduceOnly(1)
+    assert_exactly_once(*relayer_history(relayer_oracle, relayer_sender.address, start))
+
+    factor["now"] = (995, 1000)  # 0.5% below: within the spread, the front-run is accepted
+    result = relayer.step()
+    assert len(result.reverted) == 1  # WrongRound: the attacker took round 3 of feed 1
+    reverted = brownie.web3.eth.get_transaction(result.reverted[0])
+    assert brownie.web3.eth.get_transaction_receipt(reverted["hash"])["status"] == 0
+    assert relayer_oracle.feed(1)[3] == 4  # attacker's round 3, then the relayer's round 4
+    _, args = relayer.contract.decode_function_input(reverted["input"])
+    feeds = [r["feedId"] for r in args["reports"]]  # what the front-run transaction carried
+    assert result.pushed == {f: relayer_oracle.feed(f)[3] for f in feeds} and result.pushed[1] == 4
+    assert relayer_oracle.feed(1)[0] == attacks[1][1]  # the chain ends on the honest price
+    assert relayer.summary.reverted == 1
+
+
+def test_a_due_expiry_is_pushed_within_the_settlement_window(
+    relayer_oracle, make_relayer, deployer
+):
+    """A quiet market: the push policy holds both feeds, but feed 1 has an expiry that just passed.
+    Only a report observed within settlementWindow after it fixes its settlement price, so the
+    relayer pushes feed 1 (reason "expiry") and the price is fixed at the tick's price."""
+    relayer = make_relayer(GbmJumpSource(1, steps=3), advance_time=120, deviation=1)
+    relayer.start()
+    assert relayer.step().pushed == {1: 1, 2: 1}
+    expiry = brownie.web3.eth.get_block("latest")["timestamp"] + 60
+    relayer_oracle.registerExpiry(1, expiry, {"from": deployer})
+    result = relayer.step()
+    assert result.pushed == {1: 2} and result.held == {2: "hold"}
+    price, _, observed_at, _ = relayer_oracle.feed(1)
+    assert expiry <= observed_at <= expiry + relayer_oracle.settlementWindow()
+    assert relayer_oracle.settlementPrice(1, expiry) == price
+    assert relayer.step().held == {1: "hold", 2: "hold"}  # nothing due any more

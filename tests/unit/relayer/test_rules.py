@@ -59,11 +59,17 @@ def test_accepts_a_quorum_and_stores_medians(relayer_signers, relayer_params):
         1,
         1,
         T,
-        [(100 * WAD, V), (103 * WAD, V + 2), (101 * WAD, V + 1), (90 * WAD, 3)],
+        [
+            (100 * WAD, V),
+            (1006 * WAD // 10, V + 2),
+            (1004 * WAD // 10, V + 1),
+            (998 * WAD // 10, V - V // 20),
+        ],
     )
     verdict = rules.evaluate([rep], {}, relayer_params, T)
     assert verdict.ok
-    assert verdict.states[1] == FeedState(100_500_000_000_000_000_000, V, T, 1)
+    # middle prices 100 and 100.4 -> 100.2; middle vols V and V + 1 -> V (floor)
+    assert verdict.states[1] == FeedState(100_200_000_000_000_000_000, V, T, 1)
     assert verdict.tripped == {}
 
 
@@ -180,10 +186,9 @@ def test_price_out_of_bounds(relayer_signers, relayer_params, price):
 
 
 def test_price_bounds_are_inclusive(relayer_signers, relayer_params):
-    rep = make_report(
-        relayer_signers[:3], relayer_params, 1, 1, T, _vals(WAD, 10_000_000 * WAD, WAD)
-    )
-    assert rules.evaluate([rep], {}, relayer_params, T).ok
+    low = make_report(relayer_signers[:3], relayer_params, 1, 1, T, _vals(*[WAD] * 3))
+    high = make_report(relayer_signers[:3], relayer_params, 1, 2, T + 1, _vals(*[10**7 * WAD] * 3))
+    assert rules.evaluate([low, high], {}, relayer_params, T + 1).ok
 
 
 @pytest.mark.parametrize("vol", [0, 10 * WAD + 1])
@@ -220,7 +225,9 @@ def test_jump_inside_a_cool_down_extends_it_never_shortens(relayer_signers, rela
 
 
 def test_known_signers_skip_recovery_with_the_same_verdict(relayer_signers, relayer_params):
-    rep = make_report(relayer_signers[:3], relayer_params, 1, 1, T, _vals(WAD, 2 * WAD, 3 * WAD))
+    rep = make_report(
+        relayer_signers[:3], relayer_params, 1, 1, T, _vals(100 * WAD, 100 * WAD + 1, 99 * WAD)
+    )
     known = {o.r + o.s: s.address for o, s in zip(rep.observations, relayer_signers, strict=False)}
     plain = rules.evaluate([rep], {}, relayer_params, T)
     assert rules.evaluate([rep], {}, relayer_params, T, known_signers=known) == plain
@@ -229,3 +236,64 @@ def test_known_signers_skip_recovery_with_the_same_verdict(relayer_signers, rela
     assert (
         rules.evaluate([rep], {}, relayer_params, T, known_signers=dup).error == "DuplicateSigner"
     )
+
+
+# --- observation spread (SPEC §3 [v2]) ---
+
+P = 60_000 * WAD
+
+
+def _spread(relayer_signers, params, values):
+    rep = make_report(relayer_signers[: len(values)], params, 1, 1, T, values)
+    return rules.evaluate([rep], {}, params, T)
+
+
+@pytest.mark.parametrize(
+    "far, ok",
+    [
+        (60_600 * WAD, True),  # +1% of the median: inside
+        (60_600 * WAD + 1, False),
+        (59_400 * WAD, True),  # -1%
+        (59_400 * WAD - 1, False),
+    ],
+)
+def test_price_spread_boundary(relayer_signers, relayer_params, far, ok):
+    verdict = _spread(relayer_signers, relayer_params, [(P, V), (far, V), (P, V)])
+    if ok:
+        assert verdict.ok and verdict.states[1].price == P
+    else:
+        assert verdict == Rejected("ObservationSpread", (1, far, P, V, V))
+
+
+@pytest.mark.parametrize(
+    "far, ok",
+    [(V + V // 10, True), (V + V // 10 + 1, False), (V - V // 10, True), (V - V // 10 - 1, False)],
+)
+def test_vol_spread_boundary(relayer_signers, relayer_params, far, ok):
+    verdict = _spread(relayer_signers, relayer_params, [(P, V), (P, V), (P, far)])
+    if ok:
+        assert verdict.ok and verdict.states[1].vol == V
+    else:
+        assert verdict == Rejected("ObservationSpread", (1, P, P, far, V))
+
+
+def test_spread_reports_the_lower_end_on_a_tie(relayer_signers, relayer_params):
+    values = [(61_000 * WAD, V), (59_000 * WAD, V), (P, V)]
+    assert _spread(relayer_signers, relayer_params, values) == Rejected(
+        "ObservationSpread", (1, 59_000 * WAD, P, V, V)
+    )
+
+
+def test_spread_follows_the_oracle_parameters(relayer_signers, relayer_params):
+    from dataclasses import replace
+
+    values = [(P, V), (61_200 * WAD, V), (P, V)]
+    assert not _spread(relayer_signers, relayer_params, values).ok
+    wider = replace(relayer_params, max_spread=WAD // 50)
+    assert _spread(relayer_signers, wider, values).ok
+
+
+def test_signers_are_checked_before_the_spread(relayer_signers, relayer_outsider, relayer_params):
+    signers = [relayer_signers[0], relayer_outsider, relayer_signers[1]]
+    rep = make_report(signers, relayer_params, 1, 1, T, [(P, V), (P // 2, V), (P, V)])
+    assert _reject([rep], relayer_params)[0] == "UnknownSigner"
