@@ -20,6 +20,8 @@ from tests.stateful.world import FEEDS, WAD, World
 
 LIQUIDATION_GAS_CAP = TX_GAS_CAP // 2  # INV-10: liquidation ops use at most half the cap [gas]
 LIQUIDATION_FNS = {"startAuction", "bid", "bidInsolvent", "endAuction"}
+MAX_INV3_PROBES = 4  # accounts probed per step (the first ones below MM)
+NEVER_PAUSED = LIQUIDATION_FNS | {"deposit", "withdraw", "settle", "fundInsurance", "submit"}
 BAND_PERP = WAD * 2 // 100  # SPEC §5 [v2] bandPerp default                            [wad]
 BAND_OPT_ABS = WAD * 5 // 1000  # bandOptAbs                                           [wad]
 BAND_OPT_REL = WAD // 10  # bandOptRel                                                 [wad]
@@ -28,6 +30,9 @@ HONEST_SPREAD = 0.002  # honest signers' largest offset from the truth (world.py
 SETTLEMENT_WINDOW = 15 * 60  # SPEC §3 [v2] settlementWindow default                    [s]
 MAX_PENDING_EXPIRIES = 32  # Oracle.MAX_PENDING_EXPIRIES
 ROUNDING = 10**6  # rounding tolerance of a value comparison per account and step      [wad]
+# taint below this per account and step is rounding of the model price, not a transfer: the float
+# Black-Scholes price before RiskArrayStore.unitValue existed is within ~1e-12·S of the engine's
+TAINT_DUST = 10**12  # ($0.000001)                                                      [wad]
 # reverts that are not custom errors (a bare revert, a panic, running out of gas)
 UNNAMED = {"", "Panic", "Error", "OutOfGas"}
 
@@ -218,9 +223,9 @@ class Checker:
             if inst in series:
                 s = series[inst]
                 spot, vol, at, _ = snap.feeds[s.feed]
-                v = self.world.option_value(s, spot, vol, at) * WAD
-                band = (BAND_OPT_ABS * spot + BAND_OPT_REL * v) / WAD
-                if abs(price - v) > band * (1 + 1e-9) + 1e-9 * spot:
+                v = self.world.unit_value(s, spot, vol, at)
+                band = (BAND_OPT_ABS * spot + BAND_OPT_REL * v) // WAD
+                if abs(price - v) > band + 1e-9 * spot:
                     self.flag(
                         "INV-9 band",
                         step,
@@ -253,7 +258,7 @@ class Checker:
                 # INV-9 equity rule: below IM after, in an auction, or operator-committed
                 if a.AE < a.IM or b.in_auction or acct in step.operator_sides:
                     self.stats["INV-9 equity"] += 1
-                    if a.E < b.E - fee - ROUNDING:
+                    if a.E < b.E - fee - TAINT_DUST:
                         self.flag(
                             "INV-9 equity",
                             step,
@@ -341,6 +346,20 @@ class Checker:
                             f"({dev:.2%}) with at most f faulty signers",
                         )
             for ev in r.events:
+                if ev.name == "SettlementPriceFixedByGovernance":
+                    self.stats["settlement window"] += 1
+                    f, expiry, at = ev.args["feedId"], ev.args["expiry"], ev.args["observedAt"]
+                    truth = self.world.truth_at(f, expiry)
+                    if (
+                        not expiry <= at <= expiry + SETTLEMENT_WINDOW
+                        or abs(ev.args["price"] / truth - 1) > HONEST_SPREAD + MAX_SPREAD
+                    ):
+                        self.flag(
+                            "SETTLEMENT-WINDOW",
+                            step,
+                            f"governance fixed feed {f} expiry {expiry} at {ev.args['price'] / WAD}"
+                            f" observed {at - expiry} s after it (truth {truth / WAD})",
+                        )
                 if ev.name == "SettlementPriceFixed":
                     self.stats["settlement window"] += 1
                     f, expiry = ev.args["feedId"], ev.args["expiry"]
@@ -370,16 +389,25 @@ class Checker:
                 self.flag("LISTING-LIVENESS", step, f"feed {f}: {n} pending expiries: full")
 
     def check_liveness(self, step: Step) -> None:
+        for r in step.receipts:
+            # SPEC §8b: no pause ever stops deposits, withdrawals, liquidation or settlement
+            if r.error in ("Paused", "NewRiskPaused") and r.fn in NEVER_PAUSED:
+                self.flag("LIVENESS paused", step, f"{r.fn} reverted {r.error} while paused")
         for what, r, acct in step.must_succeed:
             self.stats[f"liveness {what}"] += 1
             if r.ok:
                 continue
-            if what == "risk-reducing close" and (
-                r.error not in ("BelowInitialMargin", "EquityLoss")
-                or not r.error_args
-                or r.error_args[0] != acct
+            if what == "risk-reducing close" and not (
+                r.error == "Paused"
+                or (
+                    r.error in ("BelowInitialMargin", "EquityLoss", "NewRiskPaused")
+                    and r.error_args
+                    and r.error_args[0] == acct
+                )
             ):
                 continue  # refused for another reason (stale feed, the counterparty's margin)
+            if what == "settlement" and r.error not in ("Paused", "NewRiskPaused"):
+                continue  # e.g. a position another step settled first
             self.flag(f"LIVENESS {what}", step, f"{r.fn} reverted {r.error}{tuple(r.error_args)}")
         for r in step.relayer:
             self.stats["liveness relayer"] += 1
@@ -454,10 +482,19 @@ class Checker:
         unfair = step.kind == "action" and step.actor == "attacker" and not step.consented_edge
         if unfair:
             phi = self.fair_changes(step, prev, snap, delta)
-            for a, d in delta.items():
-                t = d - phi[a]
-                if abs(t) > ROUNDING:  # value the attacker moved into `a` at an unfair price
-                    self.taint[a] = self.taint.get(a, 0) + t
+            moved = {a: d - phi[a] for a, d in delta.items() if abs(d - phi[a]) > TAINT_DUST}
+            if sum(moved.values()) <= TAINT_DUST and all(
+                snap.accounts[a].AE >= snap.accounts[a].IM
+                and not (a in prev.accounts and prev.accounts[a].in_auction)
+                for a, t in moved.items()
+                if t < 0
+            ):
+                # value moved between its own accounts, every giver still at/above IM and not in
+                # an auction: the same as withdrawing it down to IM and depositing it elsewhere,
+                # which the rules allow (SPEC §2, §5 [v2]); not a gain
+                moved = {}
+            for a, t in moved.items():  # value moved into `a` on unfair terms
+                self.taint[a] = self.taint.get(a, 0) + t
             for ev in step.events("Withdrawn"):  # taint leaves with the money it came with
                 a = ev.args["accountId"]
                 moved = min(max(self.taint.get(a, 0), 0), ev.args["amount"] * 10**12)
@@ -469,7 +506,7 @@ class Checker:
         for a in delta:
             e = snap.accounts[a].E
             excess += max(e, 0) - max(e - self.taint.get(a, 0), 0)
-        tol = ROUNDING * (2 + len(delta))
+        tol = TAINT_DUST * (2 + len(delta))
         if excess > tol:
             detail = ", ".join(
                 f"{self.world.by_id(a).name}: E {snap.accounts[a].E / WAD:.2f} unfair "
@@ -569,40 +606,56 @@ class Checker:
             if diffs:
                 self.flag("INV-4", step, f"account {acc['id']}: " + "; ".join(diffs[:4]))
 
-    # INV-3: every account below MM with fresh prices can be liquidated (probed with eth_call)
+    # INV-3: every account below MM with fresh prices can be liquidated. Probed for real and
+    # undone: under an EVM snapshot the backstop starts the auction (unless one runs) and bids
+    # (maxFraction, or bidInsolvent when E ≤ 0); both must succeed, within INV-10's gas.
     def check_liquidatable(self, step: Step, snap: Snapshot) -> None:
         w = self.world
         backstop = w.acct("B")
         sender = w.eoa["backstop"]
         liq = w.c["liquidator"]
-        for acct, s in snap.accounts.items():
-            if acct == backstop.id or not s.fresh or s.AE >= s.MM:
-                continue
+        below = [
+            s for a, s in snap.accounts.items() if a != backstop.id and s.fresh and s.AE < s.MM
+        ]
+        for s in below[:MAX_INV3_PROBES]:
             self.stats["INV-3 probe"] += 1
+            snapshot_id = w.rpc.request("evm_snapshot", [])
             try:
+                probes = []
+                auction = s.auction[0]
                 if not s.in_auction:
-                    w.rpc.call(liq.fn("startAuction"), acct, backstop.id, sender=sender)
-                elif s.E <= 0:
-                    w.rpc.call(
-                        liq.fn("bidInsolvent"), acct, s.auction[0], backstop.id, 0, sender=sender
+                    r = w.rpc.send(sender, liq.fn("startAuction"), s.id, backstop.id)
+                    probes.append(r)
+                    auction = next(
+                        (e.args["auctionId"] for e in r.events if e.name == "AuctionStarted"), 0
                     )
-                else:
-                    f = w.rpc.call(liq.fn("maxFraction"), acct)
-                    w.rpc.call(
-                        liq.fn("bid"),
-                        acct,
-                        s.auction[0],
-                        backstop.id,
-                        max(f, 1),
-                        2**256 - 1,
-                        sender=sender,
-                    )
-            except RpcError as exc:
+                if all(r.ok for r in probes):
+                    equity = w.rpc.call(w.c["engine"].fn("marginBreakdown"), s.id)[0]
+                    if equity <= 0:
+                        fn, args = "bidInsolvent", (s.id, auction, backstop.id, 0)
+                    else:
+                        f = w.rpc.call(liq.fn("maxFraction"), s.id)
+                        fn, args = "bid", (s.id, auction, backstop.id, max(f, 1), 2**256 - 1)
+                    probes.append(w.rpc.send(sender, liq.fn(fn), *args))
+            except RpcError as exc:  # a view the bid needs reverted
+                self.flag("INV-3", step, f"account {s.id}: liquidation views reverted: {exc}")
+            finally:
+                w.rpc.request("evm_revert", [snapshot_id])
+            for r in probes:
+                self.max_gas[f"{r.fn} (INV-3 probe)"] = max(
+                    self.max_gas[f"{r.fn} (INV-3 probe)"], r.gas_used
+                )
+                if r.gas_used > LIQUIDATION_GAS_CAP:
+                    self.flag("INV-10", step, f"{r.fn} probe used {r.gas_used} gas")
+            failed = [r for r in probes if not r.ok]
+            if failed:
+                r = failed[0]
                 self.flag(
                     "INV-3",
                     step,
-                    f"account {acct} below MM (AE {s.AE / WAD:.2f} < MM {s.MM / WAD:.2f}, in "
-                    f"auction {s.in_auction}) cannot be liquidated: {exc}",
+                    f"account {s.id} below MM (AE {s.AE / WAD:.2f} < MM {s.MM / WAD:.2f}, in "
+                    f"auction {s.in_auction}) cannot be liquidated: {r.fn} reverted {r.error}"
+                    f"{tuple(r.error_args)}",
                 )
 
 

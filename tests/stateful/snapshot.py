@@ -71,7 +71,7 @@ class Snapshot:
     cash_index: int  # [wad]
     principal: int  # Σ positive cash principal
     feeds: dict  # feed → (price, vol, observedAt, round)
-    mark: dict  # feed → mark [wad USD]
+    mark: dict  # feed → the perp market's state (mark, clocks, stored funding index)
     funding_index: dict  # feed → cumulative index now [wad USD/unit]
     open_interest: dict  # instrument → long OI
     settled: dict  # seriesId → Σ settled size
@@ -95,6 +95,10 @@ class Snapshot:
             self.series_count,
             tuple(sorted(self.pending_expiries.items())),
         )
+
+
+def _plain(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
 def read(world: World, block: str = "latest") -> Snapshot:
@@ -125,10 +129,11 @@ def read(world: World, block: str = "latest") -> Snapshot:
         (vault.fn("cashIndex"), ()),
         (vault.fn("totalCashPrincipal"), ()),
         *[(oracle.fn("feed"), (f,)) for f in FEEDS],
-        *[(eng.fn("markPrice"), (f,)) for f in FEEDS],
+        # the perp market (mark, its clock, the stored index); markPrice before the v2 engine
+        *[(eng.fn("perpMarkets" if eng.has("perpMarkets") else "markPrice"), (f,)) for f in FEEDS],
         *[(eng.fn("fundingIndex"), (f,)) for f in FEEDS],
         *[(eng.fn("openInterest"), (f,)) for f in FEEDS],
-        (eng.fn("seriesCount"), ()),
+        (c["store"].fn("seriesCount"), ()),
         *[(oracle.fn("pendingExpiries"), (f,)) for f in FEEDS],
         (eng.fn("mmRatio"), ()),
         (eng.fn("correlationCredit"), ()),
@@ -182,7 +187,7 @@ def read(world: World, block: str = "latest") -> Snapshot:
     bal = {t: next(it) for t in ("usdc", "weth", "wbtc")}
     insurance, index, principal = next(it), next(it), next(it)
     feeds = {f: tuple(next(it)) for f in FEEDS}
-    mark = {f: next(it) for f in FEEDS}
+    mark = {f: _plain(next(it)) for f in FEEDS}
     fidx = {f: next(it) for f in FEEDS}
     oi = {f: tuple(next(it)) for f in FEEDS}
     series_count = next(it)

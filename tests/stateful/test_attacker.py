@@ -66,14 +66,16 @@ where φ_a, a's fair change, is
     + a keeper fee capped at the target's positive equity (and − the same for an own target);
     ± its deposits and withdrawals; − the cash index cut of a socialisation;
 and all of ΔE_a when it traded at an honest market maker's own quote (the maker chose the price).
+Value moved between its own accounts while every account it left stays at/above IM and out of an
+auction is not taint: a withdrawal down to IM and a deposit elsewhere could do the same (SPEC §2).
 Every change in market steps (oracle reports, by anyone; time passing with its funding; expiry
 settlement at the fixed price) and in other actors' steps is the market's: τ is unchanged. A
 withdrawal carries taint to the wallet (τ_w). After every step
-    Σ_a [max(E_a, 0) − max(E_a − τ_a, 0)] + τ_w ≤ 10^6 wei · (2 + |A|)
+    Σ_a [max(E_a, 0) − max(E_a − τ_a, 0)] + τ_w ≤ 10^12 wei · (2 + |A|)
 (rounding): W never exceeds the wealth the attacker would have had if everything it did had been
-on fair terms. Value moved between its own accounts is no gain until it makes one of them
-insolvent: then the check fails by exactly the bad debt the move caused (attack 1, also when a
-later price move crosses zero). It fails by the victim's loss on a fill through the operator right
+on fair terms. Value moved out of an own account below IM or in an auction is no gain until that
+account is insolvent: then the check fails by exactly the bad debt the move caused (attack 1,
+also when a later price move crosses zero). It fails by the victim's loss on a fill through the operator right
 (7), by f·E·d on a bid on a cured account (2), by the fund's part of a keeper fee on an own dust
 account (10).
 
@@ -116,6 +118,7 @@ from tests.stateful.world import (
     DAY,
     FEEDS,
     HOUR,
+    RELAYER_SIGNERS,
     RIGHT_TRADE,
     START_PRICES,
     USDC_UNIT,
@@ -299,6 +302,7 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             world.accounts = dict(base_accounts)
             world.series = list(base_series)
             world.truth = dict(START_PRICES)
+            world.truth_log = []
             self.dust = 0
             self.step: Step | None = None
             self.n_steps = 0
@@ -349,7 +353,7 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             """Model value of one unit [wad USD]: S for a perp, Black-Scholes for an option."""
             if isinstance(inst, Series):
                 spot, vol, at, _ = self.snap.feeds[inst.feed]
-                return int(world.option_value(inst, spot, vol, at) * WAD)
+                return world.unit_value(inst, spot, vol, at)
             return self.spot(inst)
 
         def size(self, inst, k: int, acct: Account | None = None) -> int:
@@ -446,7 +450,7 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             lo, hi = START_PRICES[feed][0] // 4, START_PRICES[feed][0] * 4
             price = min(max(price * (10_000 + move) // 10_000, lo), hi)
             vol = min(max(vol * vol_pct // 100, WAD // 10), 3 * WAD)
-            world.truth[feed] = (price, vol)
+            world.set_truth(feed, price, vol, self.now() + dt)
             step.note = f"{'BTC' if feed == BTC else 'ETH'} {move:+d} bps, vol x{vol_pct}%"
             if report:
                 step.relayer.append(report_truth(world, at=self.now() + dt))
@@ -498,7 +502,7 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             new = (q * spot // WAD - s.AE) * WAD // denom
             lo, hi = spot * 65 // 100, spot * 135 // 100
             new = min(max(new, lo), hi)
-            world.truth[feed] = (new, world.truth[feed][1])
+            world.set_truth(feed, new, world.truth[feed][1], self.now() + 1)
             step.note = f"account {s.id} to AE/IM {target}%: {'BTC' if feed == BTC else 'ETH'} "
             step.note += f"{(new - spot) * 10_000 // spot:+d} bps"
             step.relayer.append(report_truth(world, at=self.now() + 1))
@@ -530,6 +534,48 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             step.note = f"{name}={values[k]}"
             for r in govern(world, contract, "setParam", b32(name), values[k]):
                 self.tx(r)
+
+        @rule(k=st.integers(0, 20))
+        def gov_fix_settlement(self, k):
+            """SPEC §3 [v2]: an expiry no report fixed inside its settlement window is fixed by
+            governance from honest observations of the window (the truth at the expiry)."""
+            step = self.begin("gov_fix_settlement", "gov", "market")
+            oracle = world.c["oracle"]
+            if not oracle.has("fixSettlementPrice"):
+                step.kind = "noop"
+                return
+            window = rpc.call(oracle.fn("settlementWindow"))
+            missed = sorted(
+                {
+                    (s.feed, s.expiry)
+                    for s in world.series
+                    if not self.snap.settlement_price.get(s.id) and self.now() > s.expiry + window
+                }
+            )
+            item = self.pick(missed, k)
+            if item is None:
+                step.kind = "noop"
+                return
+            feed, expiry = item
+            at = expiry + 60
+            price = world.truth_at(feed, expiry)
+            obs = [world.honest_observation(i, feed, 0, at, price) for i in RELAYER_SIGNERS]
+            step.note = f"feed {feed} expiry {expiry}"
+            for r in govern(
+                world, "oracle", "fixSettlementPrice", feed, expiry, (feed, 0, at, obs)
+            ):
+                self.tx(r)
+
+        @rule(on=st.booleans())
+        def guardian_pause(self, on):
+            """The guardian pauses (or resumes) new risk: deposits, risk-free withdrawals,
+            risk-reducing trades, liquidations and settlement must go on (SPEC §8b)."""
+            step = self.begin("guardian_pause", "gov", "market")
+            if not world.c["engine"].has("setPaused"):
+                step.kind = "noop"
+                return
+            step.note = "pause" if on else "resume"
+            self.tx(world.send(world.eoa["gov"], "engine", "setPaused", on))
 
         # --- honest traders and keeper ---
 
@@ -675,7 +721,8 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
             if item is None:
                 step.kind = "noop"
                 return
-            self.tx(world.send(world.eoa["keeper"], "engine", "settle", *item))
+            r = self.tx(world.send(world.eoa["keeper"], "engine", "settle", *item))
+            step.must_succeed.append(("settlement", r, item[0]))  # never paused (SPEC §8b)
 
         # --- the attacker ---
 

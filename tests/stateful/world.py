@@ -104,6 +104,20 @@ class World:
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
     truth: dict = field(default_factory=dict)  # feed → (price, vol) the honest signers see [wad]
     t0: int = 0  # the examples' start time                                      [unix s]
+    timelock: Contract | None = None  # KeelTimelock owning every owner power (branch gov)
+    truth_log: list = field(default_factory=list)  # (time, feed, price) of every truth change
+
+    def set_truth(self, feed: int, price: int, vol: int, at: int) -> None:
+        self.truth[feed] = (price, vol)
+        self.truth_log.append((at, feed, price))
+
+    def truth_at(self, feed: int, ts: int) -> int:
+        """The true price of `feed` at time `ts` [wad USD]."""
+        price = START_PRICES[feed][0]
+        for at, f, p in self.truth_log:
+            if f == feed and at <= ts:
+                price = p
+        return price
 
     # --- accounts ---
 
@@ -151,9 +165,12 @@ class World:
         sig = self.oracle_signers[signer].sign(d)
         return (price, vol, sig.v, sig.r, sig.s)
 
-    def honest_observation(self, signer: int, feed: int, round_: int, at: int):
-        price, vol = self.truth[feed]
-        p = price * (10_000 + HONEST_DISPERSION[signer]) // 10_000
+    def honest_observation(
+        self, signer: int, feed: int, round_: int, at: int, price: int | None = None
+    ):
+        """Honest signer `signer`'s observation of the truth (or of `price`, a past truth)."""
+        truth, vol = self.truth[feed]
+        p = (price or truth) * (10_000 + HONEST_DISPERSION[signer]) // 10_000
         return self.observation(signer, feed, round_, at, p, vol)
 
     # --- market model ---
@@ -162,6 +179,14 @@ class World:
         """Model value of one unit of `s` [USD float] at the oracle's spot, vol and time."""
         tau = max(0, s.expiry - observed_at) / (365 * DAY)
         return bs_value(s.is_call, spot / WAD, s.strike / WAD, vol / WAD, tau)
+
+    def unit_value(self, s: Series, spot: int, vol: int, observed_at: int) -> int:
+        """The engine's own value of one unit of `s` (RiskArrayStore.unitValue, the centre of the
+        SPEC v2 price band) [wad USD]; the float Black-Scholes value before that view existed."""
+        store = self.c["store"]
+        if store.has("unitValue"):
+            return self.rpc.call(store.fn("unitValue"), s.id, (s.feed, spot, vol, observed_at))
+        return int(self.option_value(s, spot, vol, observed_at) * WAD)
 
 
 def contract_wrappers(stack) -> dict:
@@ -183,10 +208,14 @@ def build_world(accounts, project, url: str) -> World:
     """Deploys the stack and opens every actor's accounts (brownie transactions: setup only)."""
     from brownie import chain
 
+    from tests.stateful.governance import hand_over_to_timelock, has_timelock
+
     deployer = accounts[0]
     keys = dev_signer_keys(5)
     stack = deploy_stack(deployer, signer_keys=keys, quorum=3, feeds=dict(START_PRICES))
+    timelock = hand_over_to_timelock(stack, deployer) if has_timelock(project) else None
     names = {
+        **({timelock.address: "KeelTimelock"} if timelock is not None else {}),
         stack.engine.address: "MarginEngine",
         stack.vault.address: "Vault",
         stack.liquidator.address: "Liquidator",
@@ -201,6 +230,9 @@ def build_world(accounts, project, url: str) -> World:
     roles = dict(gov=0, T0=1, T1=2, T2=3, keeper=4, MM0=5, MM1=6, X0=7, X1=8, backstop=9)
     eoa = {role: str(accounts[i]) for role, i in roles.items()}
     world = World(stack, rpc, contract_wrappers(stack), eoa, {})
+    if timelock is not None:
+        world.timelock = Contract(timelock.address, timelock.abi)
+        world.rpc.names[timelock.address.lower()] = "KeelTimelock"
     world.truth = dict(START_PRICES)
     world.oracle_signers = [Signer(k) for k in keys]
     world.exchange_sep = domain_separator("Keel Exchange", "1", chain.id, stack.exchange.address)
@@ -273,7 +305,8 @@ def deposit(world: World, acct: Account, token: str, units: int) -> Receipt:
 
 
 def list_series(world: World, feed: int, strike_pct: int, days: int, is_call: bool):
-    """Governance lists a series (08:00 UTC expiry, strike rounded to $100 / $10)."""
+    """Governance lists a series (08:00 UTC expiry, strike rounded to $100 / $10): as the lister it
+    named (SPEC §4 [v2]) when there is a timelock, else as the owner."""
     from tests.stateful.governance import govern
 
     spot = world.truth[feed][0]
@@ -283,7 +316,12 @@ def list_series(world: World, feed: int, strike_pct: int, days: int, is_call: bo
     existing = world.rpc.call(world.c["store"].fn("seriesIdOf"), feed, strike, expiry, is_call)
     if existing:
         return None
-    receipts = govern(world, "engine", "createSeries", feed, strike, expiry, is_call)
+    if world.timelock is not None:  # the governance EOA is a lister: no delay
+        receipts = [
+            world.send(world.eoa["gov"], "engine", "createSeries", feed, strike, expiry, is_call)
+        ]
+    else:
+        receipts = govern(world, "engine", "createSeries", feed, strike, expiry, is_call)
     r = receipts[-1]
     if not r.ok:
         return r
