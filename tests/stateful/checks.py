@@ -427,13 +427,17 @@ class Checker:
         for ev in step.events("SolventBid"):
             bidder, target = ev.args["bidderAccount"], ev.args["accountId"]
             gain = ev.args["fraction"] * ev.args["equity"] // WAD - ev.args["payment"]
+            b = prev.accounts.get(target)
+            below_im = b is not None and b.fresh and b.AE < b.IM
             if bidder in mine:
                 phi[bidder] -= ev.args["penalty"]
-                b = prev.accounts.get(target)
-                if target not in mine and b is not None and b.fresh and b.AE < b.IM:
-                    phi[bidder] += gain  # the discount earned on an account below IM
-            elif target in mine:
-                phi[target] += delta.get(target, 0)  # sold by someone else: the market's price
+                if below_im:
+                    # the discount earned on an account below IM. Also on one of its own: any
+                    # bidder could have taken the same discount at the same moment, so the fund
+                    # and the other users are no worse off than after an honest bid
+                    phi[bidder] += gain
+            if target in mine and (bidder not in mine or below_im):
+                phi[target] += delta.get(target, 0)  # sold at the auction's price: the market's
         for ev in step.events("InsolventBid"):
             bidder, target = ev.args["bidderAccount"], ev.args["accountId"]
             if bidder in mine:

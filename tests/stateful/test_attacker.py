@@ -59,9 +59,10 @@ moved into account a on unfair terms. In every step the attacker commits,
 where φ_a, a's fair change, is
     − its trading fees: a fill between its own accounts or through its operator right on T2 is fair
       only at the model price (S for a perp, Black-Scholes at the oracle's S, σ for an option);
-    + f·E − payment − penalty of a solvent bid on a non-attacker account that was below IM at
-      fresh prices (the discount d − p legitimately earned at the running discount), and only
-      −penalty for a bid on a cured account or on its own;
+    + f·E − payment − penalty of a solvent bid on an account that was below IM at fresh prices
+      (the discount d − p legitimately earned at the running discount; on one of its own accounts
+      too: any bidder could have taken that discount, so nobody else is worse off), and only
+      −penalty for a bid on a cured account;
     + the bonus of an insolvent bid;
     + a keeper fee capped at the target's positive equity (and − the same for an own target);
     ± its deposits and withdrawals; − the cash index cut of a socialisation;
