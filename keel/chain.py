@@ -8,18 +8,29 @@ EMBEDDED_NETWORK = "anvil"
 DEFAULT_PORT = 8545
 
 
-def apply_port_override() -> None:
-    """Point brownie's embedded network at $KEEL_ANVIL_PORT, if set, before it launches anvil.
+# Ethereum's current rules on the embedded chain (SPEC §9): brownie-config.yaml sets the Osaka
+# hardfork (`evm_version: osaka` becomes `--hardfork osaka`); this flag makes anvil enforce EIP-7825's
+# per-transaction cap of 16,777,216 gas, as mainnet does. brownie merges only `cmd_settings` from a
+# project's config (never `cmd`), and its anvil launcher passes no flag it does not know, so the flag
+# goes on the command here.
+EMBEDDED_CMD = "anvil --enable-tx-gas-limit"
+TX_GAS_CAP = 16_777_216  # EIP-7825
 
-    brownie does not expand environment variables in `cmd_settings`, so parallel runs (CI shards,
-    several developers' test sessions) choose their chain's port here instead.
+
+def configure_embedded_chain() -> None:
+    """Set up brownie's embedded network before it launches anvil: Osaka's cap, and the port.
+
+    The port is $KEEL_ANVIL_PORT when set: brownie does not expand environment variables in
+    `cmd_settings`, so parallel runs (CI shards, several developers' test sessions) choose their
+    chain's port here instead.
     """
-    port = os.environ.get("KEEL_ANVIL_PORT")
-    if not port:
-        return
     from brownie._config import CONFIG
 
-    CONFIG.networks[EMBEDDED_NETWORK].setdefault("cmd_settings", {})["port"] = int(port)
+    network = CONFIG.networks[EMBEDDED_NETWORK]
+    network["cmd"] = EMBEDDED_CMD
+    port = os.environ.get("KEEL_ANVIL_PORT")
+    if port:
+        network.setdefault("cmd_settings", {})["port"] = int(port)
 
 
 def connect(network: str | None = None, *, quiet: bool = True):
@@ -46,7 +57,7 @@ def connect(network: str | None = None, *, quiet: bool = True):
     CONFIG.argv["silent"] = quiet
     name = network or EMBEDDED_NETWORK
     if name == EMBEDDED_NETWORK:
-        apply_port_override()
+        configure_embedded_chain()
     if not brownie.network.is_connected():
         brownie.network.connect(name)
     return project.get_loaded_projects()[0]
