@@ -132,8 +132,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         _checkAccount(starterAccount);
         uint256 running = _auctions[accountId].id;
         if (running != 0) revert AuctionAlreadyRunning(accountId, running);
-        // SPEC §7: liquidatable when AE < MM; marginBreakdown reverts StalePrice on a stale feed
-        IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        // SPEC §7: liquidatable when AE < MM; the breakdown reverts StalePrice on a stale feed
+        IMarginEngine.MarginBreakdown memory m = engine.cachedMarginBreakdown(accountId);
         if (m.adjustedEquity >= int256(m.maintenanceMargin)) {
             revert NotBelowMaintenanceMargin(accountId, m.adjustedEquity, m.maintenanceMargin);
         }
@@ -150,7 +150,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
     function endAuction(uint256 accountId) external {
         uint256 id = _auctions[accountId].id;
         if (id == 0) revert NoAuction(accountId);
-        IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        IMarginEngine.MarginBreakdown memory m = engine.cachedMarginBreakdown(accountId);
         // SPEC §7: anyone may end a cured auction (AE ≥ IM)
         if (!_cured(m)) revert NotCured(accountId, m.adjustedEquity, m.initialMargin);
         _end(accountId, id, true);
@@ -162,7 +162,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         returns (uint256 payment, uint256 penalty)
     {
         uint256 startedAt = _checkBid(accountId, auctionId, bidderAccount);
-        IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        // INV-10: the cached breakdown keeps the account's stale arrays for the checks that follow
+        IMarginEngine.MarginBreakdown memory m = engine.cachedMarginBreakdown(accountId);
         // SPEC §7 [v2], INV-8: a cured account (AE ≥ IM at fresh prices) is never sold: the bid
         // ends the auction and buys nothing (no revert, or the ending would be undone)
         if (_cured(m)) {
@@ -193,7 +194,7 @@ contract Liquidator is ILiquidator, Ownable2Step {
         // SPEC §7: the auction ends when the account is empty or back above IM
         if (fraction == WAD) {
             _end(accountId, auctionId, false);
-        } else if (_cured(engine.marginBreakdown(accountId))) {
+        } else if (_cured(engine.cachedMarginBreakdown(accountId))) {
             _end(accountId, auctionId, true);
         }
     }
@@ -204,7 +205,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
         returns (uint256 fromFund, uint256 socialised)
     {
         uint256 startedAt = _checkBid(accountId, auctionId, bidderAccount);
-        IMarginEngine.MarginBreakdown memory m = engine.marginBreakdown(accountId);
+        // INV-10: the cached breakdown keeps the account's stale arrays for the checks that follow
+        IMarginEngine.MarginBreakdown memory m = engine.cachedMarginBreakdown(accountId);
         // SPEC §7 [v2], INV-8: a cured account (AE ≥ IM, whatever the sign of E: E > 0 ends here
         // rather than reverting AccountSolvent) is never taken: the auction ends, the fund pays nothing
         if (_cured(m)) {
@@ -261,8 +263,8 @@ contract Liquidator is ILiquidator, Ownable2Step {
     }
 
     /// @dev SPEC §7: the bidder's account must pass IM after the bid.
-    function _checkBidder(uint256 bidderAccount) internal view {
-        IMarginEngine.MarginBreakdown memory b = engine.marginBreakdown(bidderAccount);
+    function _checkBidder(uint256 bidderAccount) internal {
+        IMarginEngine.MarginBreakdown memory b = engine.cachedMarginBreakdown(bidderAccount);
         if (b.adjustedEquity < int256(b.initialMargin)) {
             revert BidderBelowInitialMargin(bidderAccount, b.adjustedEquity, b.initialMargin);
         }

@@ -48,9 +48,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         int256 fundingIndex;    // cumulative funding per unit long              [wad USD/unit]
     }
 
+    /// @dev One storage slot per position: the expiry rides along so that the SPEC §4 expiry
+    ///      limit is counted from the slots themselves, and nothing else is written per position
+    ///      (INV-10: a position moved to a bidder costs one new slot).
     struct OptionSlot {
         uint64 seriesId;        // series                                        [id]
-        int192 size;            // q                                             [wad units]
+        uint40 expiry;          // the series' expiry                            [unix s]
+        int152 size;            // q (|q| ≤ OI cap ≤ 1e30 < 2^151)               [wad units]
     }
 
     /// @dev The pre-fill state of one side, to value the account "as before" in memory.
@@ -101,9 +105,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     mapping(uint256 => uint256[]) internal _underlyings;               // account → feeds held
     mapping(uint256 => mapping(uint256 => PerpPosition)) internal _perps;   // account → feed →
     mapping(uint256 => mapping(uint256 => OptionSlot[])) internal _options; // account → feed →
-    mapping(uint256 => mapping(uint256 => uint256)) internal _slotOf;       // account → series → index + 1
-    mapping(uint256 => mapping(uint256 => mapping(uint256 => uint256))) internal _expiryUse; // acct→feed→expiry→[count]
-    mapping(uint256 => mapping(uint256 => uint256)) internal _expiryCount;  // account → feed → distinct expiries
 
     constructor(IVault vault_, IOracle oracle_) Ownable(msg.sender) {
         vault = vault_;
@@ -302,7 +303,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         int256 q = _optionSize(accountId, s.feedId, seriesId);
         if (q == 0) revert NoPosition(accountId, OPTION_INSTRUMENT_BASE + seriesId);
         int256 cash = PM.mulWadFloor(q, PM.intrinsic(s.isCall, int256(price), int256(uint256(s.strike))));
-        _setOption(accountId, s, seriesId, 0, false);
+        _setOption(accountId, s.feedId, seriesId, s.expiry, 0, false);
         if (q > 0) _longOi[OPTION_INSTRUMENT_BASE + seriesId] -= uint256(q);
         settledSize[seriesId] += q;
         _pruneUnderlying(accountId, s.feedId);
@@ -426,7 +427,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         int256 q = _optionSize(account, s.feedId, seriesId);
         b = Before(true, s.feedId, seriesId, q, 0, 0, 0);
         if (q == 0) _addUnderlying(account, s.feedId, true);
-        _setOption(account, s, seriesId, q + d, true);
+        _setOption(account, s.feedId, seriesId, s.expiry, q + d, true);
         if (q + d == 0) _pruneUnderlying(account, s.feedId);
     }
 
@@ -514,45 +515,63 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
     }
 
-    /// @dev Sets an account's size in a series, maintaining the slot list and expiry counts.
+    /// @dev Sets an account's size in a series of underlying `feedId` expiring at `expiry`.
     ///      `limits`: the SPEC §4 limits bind a new series (fills), or not (liquidation transfers).
-    function _setOption(uint256 account, Series memory s, uint256 seriesId, int256 size, bool limits) internal {
-        uint256 feedId = s.feedId;
+    function _setOption(uint256 account, uint256 feedId, uint256 seriesId, uint256 expiry, int256 size, bool limits)
+        internal
+    {
         OptionSlot[] storage slots = _options[account][feedId];
-        uint256 at = _slotOf[account][seriesId];
+        uint256 n = slots.length;
+        uint256 at = _find(slots, seriesId);
         if (at != 0) {
             if (size != 0) {
-                slots[at - 1].size = int192(size);
+                slots[at - 1].size = int152(size);
                 return;
             }
             // remove: swap with the last slot
-            OptionSlot memory last = slots[slots.length - 1];
-            slots[at - 1] = last;
-            _slotOf[account][last.seriesId] = at;
+            slots[at - 1] = slots[n - 1];
             slots.pop();
-            delete _slotOf[account][seriesId];
-            if (--_expiryUse[account][feedId][s.expiry] == 0) --_expiryCount[account][feedId];
             return;
         }
         if (size == 0) return;
         // SPEC §4 limits: at most maxSeriesPerUnderlying series and maxExpiriesPerUnderlying expiries
         // (SPEC v2: they bind what an account opens by trading, never a liquidation transfer)
-        if (limits && slots.length >= maxSeriesPerUnderlying) {
-            revert TooManySeries(account, feedId, slots.length + 1, maxSeriesPerUnderlying);
+        if (limits) {
+            if (n >= maxSeriesPerUnderlying) revert TooManySeries(account, feedId, n + 1, maxSeriesPerUnderlying);
+            uint256 e = _expiriesWith(slots, expiry);
+            if (e > maxExpiriesPerUnderlying) revert TooManyExpiries(account, feedId, e, maxExpiriesPerUnderlying);
         }
-        if (_expiryUse[account][feedId][s.expiry]++ == 0) {
-            uint256 n = ++_expiryCount[account][feedId];
-            if (limits && n > maxExpiriesPerUnderlying) {
-                revert TooManyExpiries(account, feedId, n, maxExpiriesPerUnderlying);
-            }
+        slots.push(OptionSlot(uint64(seriesId), uint40(expiry), int152(size)));
+    }
+
+    /// @dev Index + 1 of a series among an account's slots of one underlying (0: none). The slots
+    ///      are few (≤ maxSeriesPerUnderlying by trading) and every margin check reads them anyway:
+    ///      a scan costs less than an index written per position.
+    function _find(OptionSlot[] storage slots, uint256 seriesId) internal view returns (uint256) {
+        uint256 n = slots.length;
+        for (uint256 k; k < n; ++k) {
+            if (slots[k].seriesId == seriesId) return k + 1;
         }
-        slots.push(OptionSlot(uint64(seriesId), int192(size)));
-        _slotOf[account][seriesId] = slots.length;
+        return 0;
+    }
+
+    /// @dev Distinct expiries among the slots and `expiry`.
+    function _expiriesWith(OptionSlot[] storage slots, uint256 expiry) internal view returns (uint256 count) {
+        uint256 n = slots.length;
+        uint256[] memory seen = new uint256[](n + 1);
+        seen[count++] = expiry;
+        for (uint256 k; k < n; ++k) {
+            uint256 e = slots[k].expiry;
+            uint256 i;
+            while (i < count && seen[i] != e) ++i;
+            if (i == count) seen[count++] = e;
+        }
     }
 
     function _optionSize(uint256 account, uint256 feedId, uint256 seriesId) internal view returns (int256) {
-        uint256 at = _slotOf[account][seriesId];
-        return at == 0 ? int256(0) : int256(_options[account][feedId][at - 1].size);
+        OptionSlot[] storage slots = _options[account][feedId];
+        uint256 at = _find(slots, seriesId);
+        return at == 0 ? int256(0) : int256(slots[at - 1].size);
     }
 
     // --- Funding ---
@@ -629,7 +648,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
 
     function _noBefore() internal pure returns (Before memory b) {}
 
-    /// @dev `_margin` with `write = false` only makes static calls: safe to run in a view.
+    /// @inheritdoc IMarginEngine
+    function cachedMarginBreakdown(uint256 accountId) external returns (MarginBreakdown memory) {
+        return _margin(accountId, _noBefore(), true);
+    }
+
+    /// @dev `_margin` with `cache = false` only makes static calls: safe to run in a view.
     function _asView(function(uint256, Before memory, bool) internal returns (MarginBreakdown memory) f)
         internal
         pure
@@ -649,8 +673,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     }
 
     /// @dev The SPEC §6 computation. `b.active` values the account as before a fill (its position
-    ///      in one instrument and its cash replaced). `write` stores risk arrays computed on the way.
-    function _margin(uint256 account, Before memory b, bool write) internal returns (MarginBreakdown memory r) {
+    ///      in one instrument and its cash replaced). `cache` keeps the risk arrays computed on the
+    ///      way for the rest of the transaction (RiskArrayStore.optionRiskCached).
+    function _margin(uint256 account, Before memory b, bool cache) internal returns (MarginBreakdown memory r) {
         (int256 cash, IVault.CollateralValue[] memory coll, uint256 cashHaircut) = vault.valuation(account);
         if (b.active) {
             cash -= b.cashDelta;
@@ -667,7 +692,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
             t.haircuts += int256(coll[k].haircut);
         }
         for (uint256 u; u < feeds.length; ++u) {
-            int256[31] memory pnl = _underlyingPnl(account, feeds[u], coll, b, write, t, r.underlyings[u]);
+            int256[31] memory pnl = _underlyingPnl(account, feeds[u], coll, b, cache, t, r.underlyings[u]);
             (uint256 loss, uint256 worst) = _worst(pnl);
             r.underlyings[u].loss = loss;
             r.underlyings[u].worstIndex = worst;
@@ -723,7 +748,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         uint256 feedId,
         IVault.CollateralValue[] memory coll,
         Before memory b,
-        bool write,
+        bool cache,
         Totals memory t,
         UnderlyingRisk memory line
     ) internal returns (int256[31] memory pnl) {
@@ -756,7 +781,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
             int256 value;
             uint256 shortSize;
             (value, pnl, shortSize) =
-                write ? store.optionRiskAndStore(m, ids, sizes) : store.optionRisk(m, ids, sizes);
+                cache ? store.optionRiskCached(m, ids, sizes) : store.optionRisk(m, ids, sizes);
             t.equity += value;
             // SOM base: short options not yet settled (a settled series carries no risk)
             t.shortNotional += shortSize * m.spot / 1e18;
@@ -827,10 +852,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
 
     /// @inheritdoc IMarginEngine
     function optionPosition(uint256 accountId, uint256 seriesId) public view returns (int256) {
-        uint256 at = _slotOf[accountId][seriesId];
-        if (at == 0) return 0;
-        Series memory s = store.series(seriesId);
-        return _options[accountId][s.feedId][at - 1].size;
+        return _optionSize(accountId, store.series(seriesId).feedId, seriesId);
     }
 
     /// @inheritdoc IMarginEngine
@@ -929,11 +951,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
             int256 moved = _part(q, f);
             if (moved == 0) continue;
             uint256 id = slots[k].seriesId;
-            Series memory s = store.series(id);
+            uint256 expiry = slots[k].expiry;
             int256 qTo = _optionSize(to, feedId, id);
             if (qTo == 0) _addUnderlying(to, feedId, false); // SPEC v2 §4: limits never block a liquidation
-            _setOption(from, s, id, q - moved, false);
-            _setOption(to, s, id, qTo + moved, false);
+            _setOption(from, feedId, id, expiry, q - moved, false);
+            _setOption(to, feedId, id, expiry, qTo + moved, false);
             if (qTo + moved == 0) _pruneUnderlying(to, feedId);
             _moveOpenInterest(OPTION_INSTRUMENT_BASE + id, q, qTo, moved);
         }

@@ -192,6 +192,10 @@ interface IMarginEngine is IMarginHook {
 
     /// @notice The full margin breakdown of an account (stale risk arrays computed in memory).
     function marginBreakdown(uint256 accountId) external view returns (MarginBreakdown memory);
+    /// @notice `marginBreakdown`, keeping the stale risk arrays it computes in transient storage for
+    ///         the rest of the transaction (anyone; it changes no persistent state). For a contract
+    ///         that checks accounts sharing series several times in one transaction (the Liquidator).
+    function cachedMarginBreakdown(uint256 accountId) external returns (MarginBreakdown memory);
     function series(uint256 seriesId) external view returns (Series memory);
     function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory);
     function optionPosition(uint256 accountId, uint256 seriesId) external view returns (int256);

@@ -6,8 +6,10 @@ import {IMarginEngine} from "./IMarginEngine.sol";
 /// @title Option series registry and per-series "risk arrays" (the SPAN idea, docs/DESIGN.md).
 /// @dev Because valuation time is the underlying's oracle observedAt, one unit of a series has the
 ///      same current value V and the same 31 scenario changes ΔV_j = V(S(1 + x_j), σ_j, τ) − V for
-///      every account during one oracle round. They are computed once per (series, round) and
-///      stored as contract code (SSTORE2: 33 int256 words, read back with one EXTCODECOPY).
+///      every account during one oracle round. Keepers compute them once per (series, round) and
+///      store them as contract code (SSTORE2: 33 int256 words, read back with one EXTCODECOPY); a
+///      margin check that meets a stale one computes it in memory, and the engine's checks keep what
+///      they computed in transient storage for the rest of the transaction.
 ///      Array layout: word 0 = V [wad USD per unit], word 1 + j = ΔV_j for scenario j = 0..30,
 ///      word 32 = flags (1: settled, i.e. expired with its price fixed: no scenario risk, no SOM).
 interface IRiskArrayStore {
@@ -55,8 +57,10 @@ interface IRiskArrayStore {
         external
         view
         returns (int256 value, int256[31] memory pnl, uint256 shortSize);
-    /// @notice As `optionRisk`, but stores the arrays it had to compute (engine only).
-    function optionRiskAndStore(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
+    /// @notice As `optionRisk`, but keeps the arrays it had to compute in transient storage for
+    ///         the rest of the transaction, where `optionRisk` and this function find them (engine
+    ///         only: its market is the oracle's fresh round).
+    function optionRiskCached(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes)
         external
         returns (int256 value, int256[31] memory pnl, uint256 shortSize);
 }

@@ -97,7 +97,7 @@ def test_only_engine_stores_through_margin_path(env, mallory):
     sid, _ = add(env, 61_000 * WAD, 14, True)
     market = (BTC, S, VOL, env.oracle.feed(BTC)[2])
     with reverts("Unauthorised", mallory.address):
-        env.store.optionRiskAndStore(market, [sid], [WAD], {"from": mallory})
+        env.store.optionRiskCached(market, [sid], [WAD], {"from": mallory})
     with reverts("Unauthorised", mallory.address):
         env.store.addSeries((BTC, 10**10, True, WAD), {"from": mallory})
 

@@ -85,9 +85,16 @@ PUBLIC = {
         "withdraw",
     },
     "oracle": {"submit"},
-    "engine": {"accrueFunding", "executeFill", "realisePnl", "settle", "transferPositions"},
+    "engine": {
+        "accrueFunding",
+        "cachedMarginBreakdown",
+        "executeFill",
+        "realisePnl",
+        "settle",
+        "transferPositions",
+    },
     "liquidator": {"bid", "bidInsolvent", "endAuction", "startAuction"},
-    "store": {"addSeries", "optionRiskAndStore", "refreshRiskArrays"},
+    "store": {"addSeries", "optionRiskCached", "refreshRiskArrays"},
     "exchange": {"cancel", "fill", "raiseNonceFloor"},
 }
 
