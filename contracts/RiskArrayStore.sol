@@ -27,8 +27,12 @@ contract RiskArrayStore is IRiskArrayStore {
     int256 internal constant SETTLED = 1;
     uint256 internal constant ARRAY_BYTES = 33 * 32;
 
-    /// @dev seriesId → pointer (low 160 bits) | observedAt << 160 of the stored array
+    /// @dev seriesId → pointer (bits 0..159) | observedAt << 160 | PACKED: the stored array
     mapping(uint256 => uint256) internal _pointer;
+    /// @dev Flag of `_pointer`: the array is stored as 33 int128 halves (528 bytes), not 33 words.
+    ///      Every value of a sane series fits (|V|, |ΔV| ≤ max(S, K) ≪ 2^127 wad USD); one that does
+    ///      not is stored in full words. Half the bytes halve the code deposit (200 gas a byte).
+    uint256 internal constant PACKED = 1 << 255;
     /// @dev Transient cache: slot keccak(CACHE_DOMAIN, seriesId) holds the observedAt the array was
     ///      computed for (0: none; observedAt > 0 always), the 33 slots after it the array words.
     bytes32 internal constant CACHE_DOMAIN = keccak256("keel.RiskArrayStore.transientArray");
@@ -77,7 +81,7 @@ contract RiskArrayStore is IRiskArrayStore {
                 (uint256 spot, uint256 vol, uint256 obs) = oracle.freshFeed(s.feedId);
                 m = Market(s.feedId, spot, vol, obs);
             }
-            if (_pointer[seriesIds[k]] >> 160 == m.observedAt) continue;
+            if (_observedAt(_pointer[seriesIds[k]]) == m.observedAt) continue;
             _store(seriesIds[k], m.observedAt, _compute(s, m, c));
             ++refreshed;
         }
@@ -86,8 +90,8 @@ contract RiskArrayStore is IRiskArrayStore {
     /// @inheritdoc IRiskArrayStore
     function storedRiskArray(uint256 seriesId) external view returns (uint256 observedAt, int256[33] memory values) {
         uint256 p = _pointer[seriesId];
-        observedAt = p >> 160;
-        if (p != 0) _read(address(uint160(p)), values);
+        observedAt = _observedAt(p);
+        if (p != 0) _read(p, values);
     }
 
     /// @inheritdoc IRiskArrayStore
@@ -145,8 +149,8 @@ contract RiskArrayStore is IRiskArrayStore {
         returns (int256[33] memory a, bool computed)
     {
         uint256 p = _pointer[seriesId];
-        if (p != 0 && p >> 160 == m.observedAt) {
-            _read(address(uint160(p)), a);
+        if (p != 0 && _observedAt(p) == m.observedAt) {
+            _read(p, a);
             return (a, false);
         }
         if (_readCache(seriesId, m.observedAt, a)) return (a, false);
@@ -185,7 +189,7 @@ contract RiskArrayStore is IRiskArrayStore {
     uint256 internal constant GRIDS = 8; // ≥ maxExpiriesPerUnderlying (4), with room for transfers
     struct GridCache {
         uint256[GRIDS] keys;    // feedId | expiry << 32 | observedAt << 72 (0: empty)
-        BlackScholes.Grid[GRIDS] grids;
+        BlackScholes.Grid[] grids; // allocated on the first grid built (none when arrays are current)
         uint256 next;           // next entry to (re)use
     }
 
@@ -197,7 +201,7 @@ contract RiskArrayStore is IRiskArrayStore {
     {
         // feedId < 2^32 and expiry < 2^40 (Series), observedAt < 2^64 (Oracle): the key is exact
         uint256 key = uint256(s.feedId) | uint256(s.expiry) << 32 | m.observedAt << 72;
-        for (uint256 i; i < GRIDS; ++i) {
+        for (uint256 i; i < c.grids.length; ++i) {
             if (c.keys[i] == key) return c.grids[i];
         }
         // per (underlying, expiry, round): the 13 spot points and 3 vol states of the grid
@@ -207,11 +211,12 @@ contract RiskArrayStore is IRiskArrayStore {
         for (uint256 i; i < 13; ++i) {
             moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
         }
-        uint256 at = c.next;
-        c.next = (at + 1) % GRIDS;
-        c.keys[at] = key;
-        c.grids[at] = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
-        return c.grids[at];
+        if (c.grids.length == 0) c.grids = new BlackScholes.Grid[](GRIDS);
+        uint256 entry = c.next;
+        c.next = (entry + 1) % GRIDS;
+        c.keys[entry] = key;
+        c.grids[entry] = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
+        return c.grids[entry];
     }
 
     /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").
@@ -247,17 +252,37 @@ contract RiskArrayStore is IRiskArrayStore {
         }
     }
 
-    /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract.
+    /// @dev SSTORE2 write: deploy 0x00 ‖ data as the code of a fresh contract; data = the 33 values
+    ///      as int128 halves (big-endian) when they all fit, else as 33 words.
     function _store(uint256 seriesId, uint256 observedAt, int256[33] memory a) internal {
+        bool packed = true;
+        for (uint256 k; k < 33; ++k) {
+            if (a[k] != int256(int128(a[k]))) packed = false;
+        }
+        bytes memory init;
+        if (packed) {
+            init = new bytes(11 + 33 * 16);
+            assembly ("memory-safe") {
+                let p := add(init, 0x20)
+                // init code (10 bytes): PUSH2 0x0211 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY
+                // RETURNDATASIZE RETURN; then the STOP byte that makes the pointer uncallable
+                mstore(p, shl(168, 0x61021180600a3d393df300))
+                // 16-byte stride: each store's low half is overwritten by the next value; the last
+                // one spills 16 zero bytes past the array, into memory nothing has allocated yet
+                for { let k := 0 } lt(k, 33) { k := add(k, 1) } {
+                    mstore(add(add(p, 11), shl(4, k)), shl(128, mload(add(a, shl(5, k)))))
+                }
+            }
+        } else {
+            // PUSH2 0x0421 (1 + 1056 bytes), the same init code otherwise
+            init = abi.encodePacked(hex"61042180600a3d393df300", a);
+        }
         address ptr;
-        // init code (10 bytes): PUSH2 0x0421 DUP1 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURNDATASIZE
-        // RETURN; then the STOP byte that makes the pointer uncallable, then the 1056 data bytes
-        bytes memory init = abi.encodePacked(hex"61042180600a3d393df300", a);
         assembly ("memory-safe") {
             ptr := create(0, add(init, 0x20), mload(init))
         }
         if (ptr == address(0)) revert PointerDeployFailed(seriesId);
-        _pointer[seriesId] = uint256(uint160(ptr)) | (observedAt << 160);
+        _pointer[seriesId] = uint256(uint160(ptr)) | (observedAt << 160) | (packed ? PACKED : 0);
         emit RiskArrayStored(seriesId, observedAt, ptr);
     }
 
@@ -292,10 +317,28 @@ contract RiskArrayStore is IRiskArrayStore {
         }
     }
 
-    /// @dev SSTORE2 read of the 1056 data bytes after the STOP byte.
-    function _read(address ptr, int256[33] memory a) internal view {
+    /// @dev The observedAt of a `_pointer` entry (bits 160..254; observedAt < 2^64 in the Oracle).
+    function _observedAt(uint256 p) internal pure returns (uint256) {
+        return (p & ~PACKED) >> 160;
+    }
+
+    /// @dev SSTORE2 read of the data after the STOP byte into `a`.
+    function _read(uint256 p, int256[33] memory a) internal view {
+        address ptr = address(uint160(p));
+        if (p & PACKED == 0) {
+            assembly ("memory-safe") {
+                extcodecopy(ptr, a, 1, 1056)
+            }
+            return;
+        }
         assembly ("memory-safe") {
-            extcodecopy(ptr, a, 1, 1056)
+            // the 528 packed bytes into the upper half of `a`, then widened in place from the front:
+            // word k's store ends at byte 32k + 32 ≤ 528 + 16(k + 1), where half k + 1 starts
+            let src := add(a, 528)
+            extcodecopy(ptr, src, 1, 528)
+            for { let k := 0 } lt(k, 33) { k := add(k, 1) } {
+                mstore(add(a, shl(5, k)), sar(128, mload(add(src, shl(4, k)))))
+            }
         }
     }
 }

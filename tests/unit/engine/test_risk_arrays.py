@@ -106,3 +106,17 @@ def test_wrong_underlying_reverts(env):
     sid, _ = add(env, 61_000 * WAD, 14, True)
     with reverts("WrongUnderlying", sid, BTC, 2):
         env.store.riskArray(sid, (2, S, VOL, env.oracle.feed(BTC)[2]))
+
+
+@pytest.mark.parametrize("strike", [2**127 - 2**100, 2**127 + 2**120])
+def test_array_round_trips_packed_or_in_full(env, strike):
+    """Arrays are stored as int128 halves when every value fits, else as full words: either way the
+    stored array is exactly the computed one (a put struck near 2^127 wad has V ≈ K: either side)."""
+    sid, _ = add(env, strike, 14, False)
+    market = (BTC, S, VOL, env.oracle.feed(BTC)[2])
+    computed = env.store.riskArray(sid, market)
+    assert (computed[0] >= 2**127) == (strike > 2**127)  # the case named
+    assert min(computed[1:32]) < 0 < max(computed[1:32])  # negative halves sign-extend back
+    env.store.refreshRiskArrays([sid], {"from": env.deployer})
+    assert env.store.storedRiskArray(sid) == (market[3], computed)
+    assert env.store.riskArray(sid, market) == computed
