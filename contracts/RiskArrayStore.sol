@@ -97,14 +97,19 @@ contract RiskArrayStore is IRiskArrayStore {
     /// @inheritdoc IRiskArrayStore
     function riskArray(uint256 seriesId, Market calldata m) external view returns (int256[33] memory values) {
         GridCache memory c;
-        (values,) = _arrayFor(seriesId, m, c);
+        int256[33] memory buf;
+        (int256[33] memory a, bool packed,) = _arrayFor(seriesId, m, c, buf);
+        for (uint256 k; k < 33; ++k) {
+            values[k] = _word(a, packed, k);
+        }
     }
 
     /// @inheritdoc IRiskArrayStore
     function unitValue(uint256 seriesId, Market calldata m) external view returns (int256 value) {
         GridCache memory c;
-        (int256[33] memory a,) = _arrayFor(seriesId, m, c);
-        value = a[0];
+        int256[33] memory buf;
+        (int256[33] memory a, bool packed,) = _arrayFor(seriesId, m, c, buf);
+        value = _word(a, packed, 0);
     }
 
     /// @inheritdoc IRiskArrayStore
@@ -113,13 +118,7 @@ contract RiskArrayStore is IRiskArrayStore {
         view
         returns (int256 value, int256[31] memory pnl, uint256 shortSize)
     {
-        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
-        GridCache memory c;
-        for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[33] memory a,) = _arrayFor(seriesIds[k], m, c);
-            value += _accumulate(pnl, a, sizes[k]);
-            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
-        }
+        return _asView(_optionRisk)(m, seriesIds, sizes, false);
     }
 
     /// @inheritdoc IRiskArrayStore
@@ -129,56 +128,126 @@ contract RiskArrayStore is IRiskArrayStore {
     {
         // only the engine: its market is the oracle's fresh round, the cache's key
         if (msg.sender != engine) revert Unauthorised(msg.sender);
-        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
-        GridCache memory c;
-        for (uint256 k; k < seriesIds.length; ++k) {
-            (int256[33] memory a, bool computed) = _arrayFor(seriesIds[k], m, c);
-            if (computed) _cache(seriesIds[k], m.observedAt, a);
-            value += _accumulate(pnl, a, sizes[k]);
-            if (sizes[k] < 0 && a[32] != SETTLED) shortSize += uint256(-sizes[k]);
-        }
+        return _optionRisk(m, seriesIds, sizes, true);
     }
 
     // --- Internals ---
 
+    /// @dev Σ q·V, Σ q·ΔV_j and the SOM base over the positions; `cache` keeps computed arrays in
+    ///      transient storage (with `cache = false` it writes nothing: safe to run in a view).
+    function _optionRisk(Market calldata m, uint256[] calldata seriesIds, int256[] calldata sizes, bool cache)
+        internal
+        returns (int256 value, int256[31] memory pnl, uint256 shortSize)
+    {
+        if (seriesIds.length != sizes.length) revert LengthMismatch(seriesIds.length, sizes.length);
+        GridCache memory c;
+        int256[33] memory buf; // one buffer for every stored array read: memory stays small
+        for (uint256 k; k < seriesIds.length; ++k) {
+            (int256 v, uint256 shortPart) = _addPosition(pnl, m, seriesIds[k], sizes[k], c, buf, cache);
+            value += v;
+            shortSize += shortPart;
+        }
+    }
+
+    /// @dev One position's q·ΔV_j into pnl; returns floor(q·V) and its part of the SOM base (|q|
+    ///      of a short position in a series not settled).
+    function _addPosition(
+        int256[31] memory pnl,
+        Market calldata m,
+        uint256 seriesId,
+        int256 q,
+        GridCache memory c,
+        int256[33] memory buf,
+        bool cache
+    ) internal returns (int256 v, uint256 shortPart) {
+        (int256[33] memory a, bool packed, bool computed) = _arrayFor(seriesId, m, c, buf);
+        if (computed && cache) _cache(seriesId, m.observedAt, a);
+        int256 flags;
+        (v, flags) = _accumulate(pnl, a, packed, q);
+        if (q < 0 && flags != SETTLED) shortPart = uint256(-q);
+    }
+
+    function _asView(
+        function(Market calldata, uint256[] calldata, int256[] calldata, bool) internal returns (int256, int256[31] memory, uint256) f
+    )
+        internal
+        pure
+        returns (
+            function(Market calldata, uint256[] calldata, int256[] calldata, bool) internal view returns (int256, int256[31] memory, uint256) g
+        )
+    {
+        assembly {
+            g := f
+        }
+    }
+
     /// @dev The array of a series for market m: the stored one when it was computed for this
-    ///      round (same observedAt), else computed now (`computed` true).
-    function _arrayFor(uint256 seriesId, Market calldata m, GridCache memory c)
+    ///      round (same observedAt), read into `buf` as stored (`packed`: 33 int128 halves in its
+    ///      first 528 bytes, else 33 words); else the one cached in this transaction (words, in
+    ///      `buf`); else computed now (`computed`, a new array of words).
+    function _arrayFor(uint256 seriesId, Market calldata m, GridCache memory c, int256[33] memory buf)
         internal
         view
-        returns (int256[33] memory a, bool computed)
+        returns (int256[33] memory a, bool packed, bool computed)
     {
         uint256 p = _pointer[seriesId];
         if (p != 0 && _observedAt(p) == m.observedAt) {
-            _read(p, a);
-            return (a, false);
+            packed = p & PACKED != 0;
+            address ptr = address(uint160(p));
+            uint256 size = packed ? 528 : 1056;
+            assembly ("memory-safe") {
+                extcodecopy(ptr, buf, 1, size)
+            }
+            return (buf, packed, false);
         }
-        if (_readCache(seriesId, m.observedAt, a)) return (a, false);
+        if (_readCache(seriesId, m.observedAt, buf)) return (buf, false, false);
         IMarginEngine.Series memory s = series(seriesId);
         if (s.feedId != m.feedId) revert WrongUnderlying(seriesId, s.feedId, m.feedId);
-        return (_compute(s, m, c), true);
+        return (_compute(s, m, c), false, true);
     }
 
-    /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V).   [wad USD]
-    ///      Hot loop of every margin check, in assembly. No overflow: |q| ≤ 1e30 < 2^100 (open-
-    ///      interest caps are bounded by 1e30) and |V|, |ΔV| < 2^128 (BlackScholes input bounds,
-    ///      uint128 settlement prices), so |q·ΔV| < 2^228; sums of ≤ 16·31 such terms stay far below 2^255.
-    function _accumulate(int256[31] memory pnl, int256[33] memory a, int256 q) internal pure returns (int256 v) {
+    /// @dev Word k of an array as `_arrayFor` loaded it.
+    function _word(int256[33] memory a, bool packed, uint256 k) internal pure returns (int256 w) {
+        assembly ("memory-safe") {
+            switch packed
+            case 0 { w := mload(add(a, shl(5, k))) }
+            default { w := sar(128, mload(add(a, shl(4, k)))) }
+        }
+    }
+
+    /// @dev pnl_j += floor(q·ΔV_j); returns floor(q·V) [wad USD] and the flags word, reading the
+    ///      array in place as loaded (packed halves are sign-extended on the fly).
+    ///      Hot loop of every margin check, in assembly, without branches. No overflow: |q| ≤ 1e30
+    ///      < 2^100 (open-interest caps are bounded by 1e30) and |V|, |ΔV| < 2^128 (BlackScholes
+    ///      input bounds, uint128 settlement prices), so |q·ΔV| < 2^228; sums of ≤ 16·31 such terms
+    ///      stay far below 2^255.
+    function _accumulate(int256[31] memory pnl, int256[33] memory a, bool packed, int256 q)
+        internal
+        pure
+        returns (int256 v, int256 flags)
+    {
         assembly ("memory-safe") {
             let wad := 1000000000000000000
-            for { let j := 0 } lt(j, 31) { j := add(j, 1) } {
-                let d := mload(add(a, shl(5, add(j, 1))))
-                if d {
-                    let p := mul(q, d)
-                    let c := sdiv(p, wad)
-                    if slt(smod(p, wad), 0) { c := sub(c, 1) } // floor toward −∞
-                    let at := add(pnl, shl(5, j))
-                    mstore(at, add(mload(at), c))
-                }
+            // word k lies at a + k·stride, in the top 256 − shift bits of the 32 bytes there
+            let stride := 32
+            let shift := 0
+            if packed {
+                stride := 16
+                shift := 128
             }
-            let p0 := mul(q, mload(a))
-            v := sdiv(p0, wad)
-            if slt(smod(p0, wad), 0) { v := sub(v, 1) }
+            let at := add(a, stride)
+            let end := add(at, mul(31, stride))
+            let out := pnl
+            for {} lt(at, end) {} {
+                let p := mul(q, sar(shift, mload(at)))
+                // floor(p / 1e18), toward −∞
+                mstore(out, add(mload(out), sub(sdiv(p, wad), slt(smod(p, wad), 0))))
+                at := add(at, stride)
+                out := add(out, 32)
+            }
+            let p0 := mul(q, sar(shift, mload(a)))
+            v := sub(sdiv(p0, wad), slt(smod(p0, wad), 0))
+            flags := sar(shift, mload(end)) // word 32
         }
     }
 
