@@ -566,7 +566,8 @@ def markdown(report: dict, level: int = 1) -> str:
         "through the views (indexed state = its base's apart from id and cash; "
         f"{report['verification']['breakdowns_compared']} `marginBreakdown`s compared). The "
         "Vault's totals and the open interest the clones would have added were not written (no "
-        "scan reads them). The keeper ran in dry-run mode (decides, sends nothing).",
+        "scan reads them). The keeper ran in dry-run mode with its actions switched off: the "
+        "scan is what is measured.",
         "",
         f"A scan = one `Keeper.step` after a new oracle round that moved both underlyings "
         "(every risk array stale): logs since the last block, re-read of the accounts they name "
