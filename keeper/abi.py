@@ -116,6 +116,7 @@ ENGINE_ABI = abi(
     "function perpPosition(uint256 accountId, uint256 feedId) view returns"
     " ((int256 size, uint256 entryPrice, int256 fundingIndexAtEntry))",
     "function fundingOwed(uint256 accountId, uint256 feedId) view returns (int256)",
+    "function fundingIndex(uint256 feedId) view returns (int256 idx)",
     "function optionPosition(uint256 accountId, uint256 seriesId) view returns (int256)",
     "function series(uint256 seriesId) view returns"
     " ((uint32 feedId, uint40 expiry, bool isCall, uint128 strike))",
@@ -140,6 +141,7 @@ STORE_ABI = abi(
     "function refreshRiskArrays(uint256[] seriesIds) returns (uint256 refreshed)",
     "function storedRiskArray(uint256 seriesId) view returns (uint256 observedAt,"
     " int256[33] values)",
+    "event RiskArrayStored(uint256 indexed seriesId, uint256 observedAt, address pointer)",
 )
 
 # --- Vault ---
@@ -151,6 +153,7 @@ ASSET_CONFIG = (
 
 VAULT_ABI = abi(
     "function cashOf(uint256 accountId) view returns (int256)",
+    "function cashPrincipal(uint256 accountId) view returns (int256)",
     "function accountAssets(uint256 accountId) view returns (address[] tokens)",
     "function collateralBalance(uint256 accountId, address token) view returns (uint256)",
     "function settlementAsset() view returns (address)",
@@ -166,6 +169,11 @@ VAULT_ABI = abi(
     "event Withdrawn(uint256 indexed accountId, address indexed token, address indexed to,"
     " uint256 amount)",
     "event InsurancePaid(uint256 indexed accountId, uint256 amount)",
+    "event CashMoved(uint256 indexed from, uint256 indexed to, int256 amount)",
+    "event CashAdjusted(uint256 indexed accountId, int256 delta)",
+    "event FeeCollected(uint256 indexed accountId, uint256 amount)",
+    "event CollateralMoved(uint256 indexed from, uint256 indexed to, address indexed token,"
+    " uint256 amount)",
     "event LossSocialised(uint256 amount, uint256 oldIndex, uint256 newIndex,"
     " uint256 positiveCash)",
 )

@@ -3,9 +3,19 @@
 Reads. `Batch` sends many `eth_call`s as one JSON-RPC batch (one HTTP round trip), each pinned to
 one block, and returns per call either its decoded result or its revert data: one reverting view
 (e.g. `marginBreakdown` of an account on a stale feed) never hides the others. `Reader` builds on it:
-an account's positions in three round trips for any number of accounts (balances and underlyings;
-collateral, perps and series lists; series and option sizes), the market (feeds, listed tokens,
-engine parameters; the static parts cached), margin breakdowns and auction states.
+an account's positions in three round trips for any number of accounts (cash principals, held
+tokens and underlyings; collateral, perps and series lists; series and option sizes), the market
+(feeds, listed tokens, engine parameters; the static parts cached), the marks that move without an
+account event (the Vault's cash index, each perp's funding index: `Marks`), margin breakdowns,
+auction states and stored risk-array rounds. An account's effective cash and funding owed are
+computed from its principal and entry funding index with the contracts' own integer formulas
+(`cash_of`, `funding_owed`), so they equal `cashOf` / `fundingOwed` at the same block exactly.
+
+Gas cap. Since Osaka a transaction above 16,777,216 gas is invalid (EIP-7825), and a node rejects
+one whose gas *limit* exceeds it, while eth_estimateGas happily returns more. `Sender` never signs a
+transaction whose estimate exceeds its cap (`OverCap`; an estimate must leave 1%, at least 10,000
+gas, of headroom below the cap: the transaction runs in a later block than its estimate) and clamps
+the safety margin on the limit to the cap.
 
 Transactions. `Sender` signs with the nonce the chain reports ('pending'), writes the signed bytes
 to the state file before they leave the process (write-ahead, as the oracle relayer does), sends,
@@ -38,14 +48,48 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from keel.chain import TX_GAS_CAP
 from oracle.logs import event
 from oracle.relayer import Rpc
 
-from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, VAULT_ABI
+from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, STORE_ABI, VAULT_ABI
+
+WAD = 10**18
+MIN_HEADROOM = 10_000  # [gas] a limit leaves above the estimate, at least (Sender.headroom)
 
 
 class KeeperError(Exception):
     """Base of the keeper's typed exceptions."""
+
+
+class OverCap(KeeperError):
+    """A transaction's gas estimate (with its headroom) exceeds the per-transaction cap: it must
+    not be sent."""
+
+    def __init__(self, gas: int, cap: int):
+        super().__init__(f"estimated gas {gas:,} (+ headroom) exceeds the transaction cap {cap:,}")
+        self.gas, self.cap = gas, cap
+
+
+def cash_of(principal: int, index: int) -> int:
+    """Vault._cashOf: effective cash of a stored word (principal · index rounded down, or the
+    debt as is)."""
+    return principal if principal <= 0 else principal * index // WAD
+
+
+def funding_owed(size: int, index_at_entry: int, index: int) -> int:
+    """MarginEngine._fundingOwed: −floor(−q·(idx − idx_entry) / 1e18), rounded against the account."""
+    return -((-size * (index - index_at_entry)) // WAD)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What moves an account's margin inputs without an event naming the account, at one block:
+    the Vault's cash index (loss socialisation) and each perp's funding index accrued to then."""
+
+    block: int | str
+    cash_index: int
+    funding: dict[int, int]
 
 
 class CallReverted(KeeperError):
@@ -202,18 +246,26 @@ class Reader:
     # --- positions (shapes of keel.risk.chain_inputs) ---
 
     def accounts(self, ids: Sequence[int], block: int | str = "latest") -> list[dict]:
+        """Every account's state at `block`, shaped as keel.risk.chain_inputs expects, with the raw
+        words the index keeps: {"id", "cashPrincipal", "cash", "collateral": {token: units},
+        "perps": [{"feedId", "size", "entryPrice", "fundingIndexAtEntry", "fundingOwed"}],
+        "options": [{"feedId", "expiry", "isCall", "strike", "size", "seriesId"}]} (chain ints;
+        zero balances and positions left out)."""
         ids = [int(i) for i in ids]
         if not ids:
             return []
         first = self.batch.values(
-            [self.c("vault", "cashOf", i) for i in ids]
+            [self.c("vault", "cashIndex")]
+            + [self.c("vault", "cashPrincipal", i) for i in ids]
             + [self.c("vault", "accountAssets", i) for i in ids]
             + [self.c("engine", "accountUnderlyings", i) for i in ids],
             block,
         )
         n = len(ids)
-        cash, assets, unders = first[:n], first[n : 2 * n], first[2 * n :]
-        calls, keys = [], []
+        cash_index = int(first[0])
+        principal, assets, unders = first[1 : n + 1], first[n + 1 : 2 * n + 1], first[2 * n + 1 :]
+        feeds = sorted({int(f) for u in unders for f in u})
+        calls, keys = [self.c("engine", "fundingIndex", f) for f in feeds], []
         for i, acc in enumerate(ids):
             for tok in assets[i]:
                 calls.append(self.c("vault", "collateralBalance", acc, tok))
@@ -221,35 +273,39 @@ class Reader:
             for f in unders[i]:
                 calls += [
                     self.c("engine", "perpPosition", acc, f),
-                    self.c("engine", "fundingOwed", acc, f),
                     self.c("engine", "accountSeries", acc, f),
                 ]
-                keys += [("perp", i, f), ("fund", i, f), ("series", i, f)]
+                keys += [("perp", i, f), ("series", i, f)]
         second = self.batch.values(calls, block)
+        funding = dict(zip(feeds, (int(v) for v in second[: len(feeds)]), strict=True))
         out = [
-            {"id": acc, "cash": int(cash[i]), "collateral": {}, "perps": [], "options": []}
+            {
+                "id": acc,
+                "cashPrincipal": int(principal[i]),
+                "cash": cash_of(int(principal[i]), cash_index),
+                "collateral": {},
+                "perps": [],
+                "options": [],
+            }
             for i, acc in enumerate(ids)
         ]
-        perp, fund, series_of = {}, {}, []
-        for (kind, i, k), v in zip(keys, second, strict=True):
+        series_of = []
+        for (kind, i, k), v in zip(keys, second[len(feeds) :], strict=True):
             if kind == "col" and v:
                 out[i]["collateral"][to_checksum_address(k)] = int(v)
-            elif kind == "perp":
-                perp[(i, k)] = v
-            elif kind == "fund":
-                fund[(i, k)] = int(v)
-            elif kind == "series":
-                series_of += [(i, int(s)) for s in v]
-        for (i, f), (size, entry, _) in perp.items():
-            if size:
+            elif kind == "perp" and v[0]:
+                size, entry, at_entry = (int(x) for x in v)
                 out[i]["perps"].append(
                     {
-                        "feedId": int(f),
-                        "size": int(size),
-                        "entryPrice": int(entry),
-                        "fundingOwed": fund[(i, f)],
+                        "feedId": int(k),
+                        "size": size,
+                        "entryPrice": entry,
+                        "fundingIndexAtEntry": at_entry,
+                        "fundingOwed": funding_owed(size, at_entry, funding[int(k)]),
                     }
                 )
+            elif kind == "series":
+                series_of += [(i, int(s)) for s in v]
         unknown = sorted({s for _, s in series_of} - set(self._series))
         third = self.batch.values(
             [self.c("engine", "series", s) for s in unknown]
@@ -273,10 +329,28 @@ class Reader:
                 )
         return out
 
+    def marks(self, perp_feeds: Sequence[int], block: int | str = "latest") -> Marks:
+        """The cash index and the funding index of every feed in `perp_feeds` at `block`."""
+        feeds = sorted({int(f) for f in perp_feeds})
+        vals = self.batch.values(
+            [self.c("vault", "cashIndex")] + [self.c("engine", "fundingIndex", f) for f in feeds],
+            block,
+        )
+        return Marks(block, int(vals[0]), dict(zip(feeds, (int(v) for v in vals[1:]), strict=True)))
+
     # --- market ---
 
-    def market(self, accounts: Sequence[dict], block: int | str = "latest") -> tuple:
-        """(feeds, tokens, settlement haircut, settlement prices, params) as chain ints."""
+    def market(
+        self,
+        accounts: Sequence[dict] = (),
+        block: int | str = "latest",
+        *,
+        feeds: Sequence[int] = (),
+        expiries: Sequence[tuple[int, int]] = (),
+    ) -> tuple:
+        """(feeds, tokens, settlement haircut, settlement prices, params) as chain ints, for the
+        feeds and (feed, expiry) pairs `accounts` hold plus those given explicitly (the index
+        passes its own sets instead of walking thousands of account dicts)."""
         if self._static is None:
             settlement, listed = self.batch.values(
                 [self.c("vault", "settlementAsset"), self.c("vault", "listedAssets")], block
@@ -316,10 +390,12 @@ class Reader:
             self._static = (tokens, haircut, params)
         tokens, haircut, params = self._static
         feed_ids = {f for t in tokens for f in (t["priceFeed"], t["linkedUnderlying"])} - {0}
-        keys = sorted({(o["feedId"], o["expiry"]) for a in accounts for o in a["options"]})
+        feed_ids |= {int(f) for f in feeds}
+        keys = {(o["feedId"], o["expiry"]) for a in accounts for o in a["options"]}
+        keys = sorted(keys | {(int(f), int(t)) for f, t in expiries})
         for a in accounts:
             feed_ids |= {p["feedId"] for p in a["perps"]} | {o["feedId"] for o in a["options"]}
-        feed_ids = sorted(feed_ids)
+        feed_ids = sorted(feed_ids | {f for f, _ in keys})
         vals = self.batch.values(
             [self.c("oracle", "feed", f) for f in feed_ids]
             + [self.c("oracle", "settlementPrice", *k) for k in keys],
@@ -331,6 +407,22 @@ class Reader:
         }
         settled = {k: int(v) for k, v in zip(keys, vals[len(feed_ids) :], strict=True) if v}
         return feeds, tokens, haircut, settled, params
+
+    def rounds(self, feed_ids: Sequence[int], block: int | str = "latest") -> dict[int, int]:
+        """{feed: observedAt} of the oracle's current round of each feed (what risk arrays are
+        stored for)."""
+        feed_ids = sorted({int(f) for f in feed_ids})
+        vals = self.batch.values([self.c("oracle", "feed", f) for f in feed_ids], block)
+        return {f: int(v[2]) for f, v in zip(feed_ids, vals, strict=True)}
+
+    def stored_rounds(
+        self, store: str, series_ids: Sequence[int], block: int | str = "latest"
+    ) -> dict[int, int]:
+        """{series: observedAt its stored risk array was computed for (0: none)}."""
+        series_ids = [int(s) for s in series_ids]
+        fn = _fn(STORE_ABI, "storedRiskArray")
+        vals = self.batch.values([Call(store, fn, (s,)) for s in series_ids], block)
+        return {s: int(v[0]) for s, v in zip(series_ids, vals, strict=True)}
 
     def stale_feeds(self, feed_ids: Sequence[int], block: int | str = "latest") -> set[int]:
         vals = self.batch.values([self.c("oracle", "isStale", f) for f in feed_ids], block)
@@ -430,13 +522,23 @@ def receipt_logs(receipt) -> tuple[Log, ...]:
 class Sender:
     """Signs, records (write-ahead), sends and confirms one transaction at a time."""
 
-    def __init__(self, rpc: Rpc, key: str, chain_id: int, state, log, receipt_timeout=60.0):
+    def __init__(
+        self,
+        rpc: Rpc,
+        key: str,
+        chain_id: int,
+        state,
+        log,
+        receipt_timeout=60.0,
+        gas_cap=TX_GAS_CAP,
+    ):
         self.rpc, self.w3 = rpc, rpc.w3
         self.account = Account.from_key(key)
         self.address = self.account.address
         self.chain_id, self.state, self.log = chain_id, state, log
         self.receipt_timeout, self.receipt_poll = receipt_timeout, 0.1
         self.gas_margin = 1.3
+        self.gas_cap = int(gas_cap)  # EIP-7825: no transaction above it is valid
 
     def estimate(self, to: str, data: str) -> int:
         """eth_estimateGas: raises CallReverted with the revert data when the call would revert."""
@@ -451,10 +553,30 @@ class Sender:
     def gas_price(self) -> int:
         return int(self.rpc.call("gas_price", lambda: self.w3.eth.gas_price))
 
+    @staticmethod
+    def headroom(gas: int) -> int:
+        """Gas a limit must leave above an estimate: the mined transaction runs in a later block
+        than the estimate (funding accrues, clocks move) and may need a little more."""
+        return max(MIN_HEADROOM, gas // 100)
+
+    def fits(self, gas: int) -> bool:
+        """True when a transaction estimated at `gas` can be sent under the cap with headroom."""
+        return gas + self.headroom(gas) <= self.gas_cap
+
+    def gas_limit(self, gas: int) -> int:
+        """The limit a transaction estimated at `gas` is sent with: the estimate plus a safety
+        margin, never above the cap (a node rejects a limit above it outright). Raises OverCap
+        when even the cap leaves less than `headroom` above the estimate."""
+        if not self.fits(gas):
+            raise OverCap(gas, self.gas_cap)
+        return min(int(gas * self.gas_margin), self.gas_cap)
+
     def send(self, action: dict, to: str, data: str, gas: int) -> Sent:
-        """Signs and sends `data` to `to` for `action` (a dict logged and kept in the state)."""
+        """Signs and sends `data` to `to` for `action` (a dict logged and kept in the state).
+        Raises OverCap, before signing anything, when the estimate `gas` exceeds the cap."""
         if self.state.pending:
             raise KeeperError(f"transaction {self.state.pending['tx']} is still unresolved")
+        limit = self.gas_limit(gas)
         nonce, gas_price = self.rpc.call(
             "nonce",
             lambda: (
@@ -466,7 +588,7 @@ class Sender:
             "to": to,
             "data": data,
             "nonce": nonce,
-            "gas": int(gas * self.gas_margin),
+            "gas": limit,
             "gasPrice": gas_price,
             "chainId": self.chain_id,
             "value": 0,

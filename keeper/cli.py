@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from keel.chain import TX_GAS_CAP
 from oracle.relayer import RetryPolicy, RpcUnavailable
 
 from .logs import configure
@@ -70,6 +71,26 @@ def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
     )
     r.add_argument("--log-level", default="INFO")
     r.add_argument("--log-format", choices=("json", "text"), default="json")
+    r.add_argument(
+        "--audit-size",
+        type=int,
+        default=50,
+        help="accounts re-read and chain-checked per full scan against the index (50)",
+    )
+    r.add_argument("--dry-run", action="store_true", help="decide and log, send no transaction")
+    g = sp.add_argument_group("gas")
+    g.add_argument(
+        "--tx-gas-cap",
+        type=int,
+        default=TX_GAS_CAP,
+        help=f"never send a transaction estimated above this (EIP-7825: {TX_GAS_CAP:,})",
+    )
+    g.add_argument(
+        "--refresh-gas-budget",
+        type=int,
+        default=TX_GAS_CAP // 2,
+        help=f"gas per refreshRiskArrays transaction ({TX_GAS_CAP // 2:,})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,6 +171,10 @@ def config_from_args(args):
         max_failures=args.max_failures or None,
         max_cycles=1 if args.once else None,
         max_runtime=args.max_runtime,
+        tx_gas_cap=args.tx_gas_cap,
+        refresh_gas_budget=args.refresh_gas_budget,
+        audit_size=args.audit_size,
+        dry_run=args.dry_run,
     )
 
 

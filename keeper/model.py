@@ -62,11 +62,25 @@ def screen(
     slack: float = 1.0,
 ) -> Screen:
     """Model margin of every account; candidates have AE < MM·(1 + tolerance) + slack."""
-    ids = [int(a.account_id) for a in accounts]
     if not accounts:
         empty = np.zeros(0)
         return Screen([], empty, empty, empty, empty, [])
-    r = compute_margin(market, Portfolios.from_accounts(accounts, market))
+    return screen_portfolios(market, Portfolios.from_accounts(accounts, market), tolerance, slack)
+
+
+def screen_portfolios(
+    market: MarketState,
+    portfolios: Portfolios,
+    tolerance: float = 0.05,
+    slack: float = 1.0,
+) -> Screen:
+    """`screen` of columnar portfolios (the keeper's index assembles them without Account
+    objects: keeper.index.AccountIndex.portfolios)."""
+    ids = [int(a) for a in portfolios.account_ids]
+    if not ids:
+        empty = np.zeros(0)
+        return Screen([], empty, empty, empty, empty, [])
+    r = compute_margin(market, portfolios)
     flagged = r.adjusted_equity < r.mm * (1.0 + tolerance) + slack
     # an account with no risk and positive equity can never be liquidated
     flagged &= (r.mm > 0) | (r.equity <= 0)

@@ -8,6 +8,9 @@ transactions (receipts' gasUsed, which includes the 21,000 base cost and calldat
 - the margin engine (`keel.bench.engine_gas`: IM check, trades, risk-array refresh, gas per
   option x scenario on PM-4/16/32) and the liquidator (`keel.bench.liquidation_gas`: start, solvent
   and insolvent bids on PM-4 and PM-32); each deploys its own fresh stack.
+gas.md ends with the keeper's scan section when reports/keeper_scan.json exists (written by
+`python -m keel.bench.keeper_scan`, a separate run of several minutes); `--render` rewrites gas.md
+from gas.json without a chain.
 Goals come from the issues; they are reported as met or not, never asserted.
 """
 
@@ -17,7 +20,7 @@ import argparse
 import datetime as dt
 import json
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,9 +130,12 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_reports(rows: list[GasRow], out_dir: Path, notes: list[str]) -> None:
+def write_reports(
+    rows: list[GasRow], out_dir: Path, notes: list[str], meta: dict | None = None
+) -> None:
+    """gas.json and gas.md; `meta` given when re-rendering a measurement (--render)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {
+    meta = meta or {
         "command": "make bench  (python -m keel.bench.gas)",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
@@ -155,14 +161,37 @@ def write_reports(rows: list[GasRow], out_dir: Path, notes: list[str]) -> None:
         )
     if notes:
         lines += ["", *notes]
+    # the keeper's scan (keel.bench.keeper_scan, its own run: reports/keeper_scan.json)
+    from keel.bench import keeper_scan
+
+    scan = keeper_scan.section(out_dir)
+    if scan:
+        lines += ["", scan.rstrip("\n")]
     (out_dir / "gas.md").write_text("\n".join(lines) + "\n")
+
+
+def render(out_dir: Path) -> None:
+    """Re-renders gas.md from gas.json (no chain): the sections of other benchmarks included."""
+    data = json.loads((out_dir / "gas.json").read_text())
+    names = {f.name for f in fields(GasRow)}
+    rows = [GasRow(**{k: v for k, v in r.items() if k in names}) for r in data["rows"]]
+    write_reports(rows, out_dir, data.get("notes", []), data["meta"])
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="keel-bench-gas", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "reports", help="output folder (reports/)")
     ap.add_argument("--network", default=None, help="brownie network (embedded anvil)")
+    ap.add_argument(
+        "--render",
+        action="store_true",
+        help="only re-render gas.md from gas.json (with the keeper scan section), no chain",
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        render(args.out)
+        print(f"wrote {args.out / 'gas.md'}")
+        return 0
 
     from keel.chain import connect
 
