@@ -175,11 +175,7 @@ class Template:
             add((ea, lambda a, f=f: mslot(f, mslot(a, e["_options"]))))
             for k in range(len(series)):
                 add((ea, lambda a, f=f, k=k: data_slot(mslot(f, mslot(a, e["_options"]))) + k))
-            for s in series:
-                add((ea, lambda a, s=s: mslot(s, mslot(a, e["_slotOf"]))))
-            for t in sorted({int(stack.engine.series(s)[1]) for s in series}):
-                add((ea, lambda a, f=f, t=t: mslot(t, mslot(f, mslot(a, e["_expiryUse"])))))
-            add((ea, lambda a, f=f: mslot(f, mslot(a, e["_expiryCount"]))))
+            # an option slot holds (series, expiry, size): nothing else is written per position
         self.values: list[int] = []
 
     def read(self, rpc: Rpc) -> None:
