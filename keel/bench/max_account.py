@@ -765,7 +765,6 @@ OPS: dict[str, tuple[Callable[[MaxBuild, str], Outcome], str]] = {
     "insolvent bid": (op_bid_insolvent, "insolvent"),
     "insolvent bid, fresh bidder": (op_bid_insolvent_fresh, "insolvent"),
 }
-LIQUIDATION_OPS = {op for op, (_, family) in OPS.items() if family in KINDS}
 
 STATE_LABELS = {
     "current": "arrays current",
@@ -804,19 +803,39 @@ def run(build: MaxBuild, case: Case) -> Outcome:
 # --- The benchmark ---
 
 
-def _row(o: Outcome) -> dict:
-    where = "" if o.op not in LIQUIDATION_OPS else "A liquidatable, "
-    workload = f"{o.order} expiries, {where}{STATE_LABELS[o.state]}"
-    if o.op == "settle expired":
-        workload += ", after the first expiry"
+KIND_LABELS = {
+    "partial": "A below MM with E ≥ ½·MM",
+    "full": "A below MM with 0 < E < ½·MM",
+    "insolvent": "A insolvent",
+}
+LIQUIDATION_STATE_LABELS = {
+    "current": "arrays current (keepers refreshed after the jump)",
+    "stale": "arrays stale (a further round at the jump's prices)",
+    "jump": "arrays stale (the jump's round: spots −10%, vols ×2)",
+}
+
+
+def workload(o: Outcome) -> str:
+    """Where an outcome was measured, in words."""
+    family = OPS[o.op][1]
+    if family in KINDS:
+        where = f"{KIND_LABELS[family]} after the jump, {LIQUIDATION_STATE_LABELS[o.state]}"
+    else:
+        where = STATE_LABELS[o.state]
+        if family == "expiry":
+            where += ", after the first expiry"
     if o.how == "estimate":
-        workload += " (eth_estimateGas)"
+        where += " (eth_estimateGas)"
+    return f"{o.order} expiries, {where}"
+
+
+def _row(o: Outcome) -> dict:
     from keel.bench.gas import MAX_ACCOUNT
 
     return {
         "section": MAX_ACCOUNT,
         "operation": o.op,
-        "workload": workload,
+        "workload": workload(o),
         "gas": int(o.gas or 0),
         "goal": o.bound,
         "error": o.error if not o.ok else "",
@@ -858,17 +877,20 @@ def measure_all(verbose: bool = True, orders=ORDERS) -> tuple[MaxBuild, list[Out
 
 def notes(build: MaxBuild) -> list[str]:
     return [
-        "Max account (SPEC §8 INV-10, issue 9): A = 4 underlyings × 16 option series over 4 "
-        "expiries (64 series, all short) + 4 perps (long) + 8 collateral tokens + USDC cash; "
-        "fills against C (its mirror), bids by B (the same book at half size: same series, so "
-        "B stays within the limits after a bid). Built once per slot order (grouped: expiry by "
-        "expiry; interleaved: alternating expiries), states by evm snapshot "
-        f"(build {build.build_seconds:.0f} s). Limit: 8,388,608 (half the EIP-7825 cap) for "
-        "startAuction, bids and endAuction; 16,777,216 for everything else. Transactions are "
-        "sent with gas limit 16,777,216: gas = receipts' gasUsed (an out-of-gas one shows the "
-        "cap); the view is eth_estimateGas. Liquidation states: A levered to AE = 1.02·IM, then "
-        "spots −10% and vols ×2 (insolvent), USDC deposited for the solvent cases; bids follow "
-        "a startAuction in the same state.",
+        "The maximal account A: 4 underlyings × 16 option series over 4 expiries (64 series, "
+        "all short) + 4 perps (long) + 8 collateral tokens (the Vault's per-account limit, beside "
+        "USDC cash). Fills are against C (A's mirror, equally maximal); bids by B (the same book "
+        "at half size: it takes A's positions into slots it already has and stays within the "
+        "limits) and by a fresh bidder holding only USDC (every position it takes is new "
+        "storage). Built once per slot order (grouped: an underlying's series expiry by expiry; "
+        "interleaved: consecutive series alternate expiries, defeating the per-expiry "
+        f"Black-Scholes grid cache) in {build.build_seconds:.0f} s; states are evm snapshots.",
+        "Liquidation states: A levered to AE = 1.02·IM, then a jump (spots −10%, vols ×2) leaves "
+        "it insolvent; USDC deposited after the jump (no prices needed) makes it solvent below "
+        "MM. Bids and endAuction follow a startAuction in the same state; endAuction follows a "
+        "deposit that cures A. Transactions are sent with gas limit 16,777,216: gas = receipts' "
+        "gasUsed (a transaction that ran out of gas shows what it used, about the cap); "
+        "marginBreakdown is eth_estimateGas.",
     ]
 
 
