@@ -109,9 +109,10 @@ class Stack:
     quorum: int
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
     liquidator: object = None  # Liquidator (SPEC §7), wired by deploy_stack
+    tokens: dict = field(default_factory=dict)  # more listed tokens by name (for deposit())
 
     def token(self, name: str):
-        return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc}[name]
+        return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc, **self.tokens}[name]
 
     def domain(self):
         from brownie import chain
