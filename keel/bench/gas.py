@@ -9,7 +9,8 @@ transactions (receipts' gasUsed, which includes the 21,000 base cost and calldat
   option x scenario on PM-4/16/32) and the liquidator (`keel.bench.liquidation_gas`: start, solvent
   and insolvent bids on PM-4 and PM-32); each deploys its own fresh stack;
 - the largest account the limits allow (`keel.bench.max_account`, SPEC §8 INV-10): every operation
-  on it in every risk-array state and slot order, against INV-10's limit (its own section).
+  on it in every risk-array state and slot order, against INV-10's limit (its own section);
+- where the gas goes, by part, from opcode traces (`keel.bench.gas_profile`, its own section).
 gas.md ends with the keeper's scan section when reports/keeper_scan.json exists (written by
 `python -m keel.bench.keeper_scan`, a separate run of several minutes); `--render` rewrites gas.md
 from gas.json without a chain.
@@ -196,8 +197,13 @@ def write_reports(
             lines.append(f"| {r.operation} | {r.workload} | {gas} | ≤ {r.goal:,} | {r.status} |")
         for note in max_notes:
             lines += ["", note]
+    # where the gas goes (keel.bench.gas_profile, run above: reports/gas_profile.json)
+    from keel.bench import gas_profile, keeper_scan
+
+    profile = gas_profile.section(out_dir)
+    if profile:
+        lines += ["", profile.rstrip("\n")]
     # the keeper's scan (keel.bench.keeper_scan, its own run: reports/keeper_scan.json)
-    from keel.bench import keeper_scan
 
     scan = keeper_scan.section(out_dir)
     if scan:
@@ -251,6 +257,9 @@ def main(argv=None) -> int:
         component_rows, component_notes = component.measure(verbose=False)
         rows += [GasRow(**r) if isinstance(r, dict) else r for r in component_rows]
         (max_notes if component is max_account else notes).extend(component_notes)
+    from keel.bench import gas_profile
+
+    gas_profile.write(gas_profile.measure(verbose=False), args.out)
     write_reports(rows, args.out, notes, max_notes)
     for r in rows:
         print(f"{r.section:<12}{r.operation:<36}{r.workload:<60}{r.gas:>12,} {r.status}")
