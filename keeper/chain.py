@@ -56,6 +56,10 @@ from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, STORE_ABI, VAULT_ABI
 
 WAD = 10**18
 MIN_HEADROOM = 10_000  # [gas] a limit leaves above the estimate, at least (Sender.headroom)
+# [s] a receipt missing this long after the sender's nonce moved past its transaction: dropped or
+# replaced. anvil advances the nonce before it stores the block's receipts (keel/brownie_fix.py:
+# milliseconds, more under load); the bound is paid only by transactions really dropped.
+RECEIPT_LAG_BOUND = 10.0
 
 
 class KeeperError(Exception):
@@ -537,6 +541,7 @@ class Sender:
         self.address = self.account.address
         self.chain_id, self.state, self.log = chain_id, state, log
         self.receipt_timeout, self.receipt_poll = receipt_timeout, 0.1
+        self.receipt_lag_bound = RECEIPT_LAG_BOUND
         self.gas_margin = 1.3
         self.gas_cap = int(gas_cap)  # EIP-7825: no transaction above it is valid
 
@@ -628,7 +633,7 @@ class Sender:
             if receipt is not None:
                 return self._record(pending, receipt)
             if self._nonce_consumed(pending["nonce"]):
-                receipt = self._receipt(pending["tx"])  # mined between the two reads?
+                receipt = self._receipt_after_nonce(pending["tx"])  # mined after the first read?
                 if receipt is not None:
                     return self._record(pending, receipt)
                 event(self.log, "tx-dropped", 30, tx=pending["tx"], note="nonce consumed")
@@ -637,6 +642,18 @@ class Sender:
             if time.monotonic() >= deadline:
                 event(self.log, "receipt-timeout", 30, tx=pending["tx"])
                 return Sent(pending["tx"], "pending")  # resolved before anything new is sent
+            time.sleep(self.receipt_poll)
+
+    def _receipt_after_nonce(self, tx_hash: str):
+        """The receipt of a transaction whose nonce the chain has consumed, or None when it stays
+        missing for `receipt_lag_bound` seconds (dropped or replaced). A consumed nonce alone does
+        not mean that: anvil advances the sender's nonce before it stores the mined block's
+        receipts, so a mined transaction can have no receipt yet (keel/brownie_fix.py)."""
+        deadline = time.monotonic() + self.receipt_lag_bound
+        while True:
+            receipt = self._receipt(tx_hash)
+            if receipt is not None or time.monotonic() >= deadline:
+                return receipt
             time.sleep(self.receipt_poll)
 
     def _record(self, pending: dict, receipt) -> Sent:
@@ -675,6 +692,9 @@ class Sender:
         if receipt is not None:
             return self._record(pending, receipt)
         if self._nonce_consumed(pending["nonce"]):
+            receipt = self._receipt_after_nonce(pending["tx"])
+            if receipt is not None:
+                return self._record(pending, receipt)
             event(self.log, "pending-dropped", 30, tx=pending["tx"], note="nonce consumed")
             self._clear()
             return Sent(pending["tx"], "dropped", "nonce consumed")
