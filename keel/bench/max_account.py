@@ -305,7 +305,8 @@ def _push_jump(build: MaxBuild) -> None:
 
 def _refresh_all(build: MaxBuild) -> None:
     """The keepers' refresh of every stale array (transactions of one underlying's 16 series)."""
-    refresh_stale(build.stack, build.all_series(ORDERS[0]), build.keeper[1])
+    order = next(o for o in ORDERS if o in build.books)  # the same series in every order built
+    refresh_stale(build.stack, build.all_series(order), build.keeper[1])
 
 
 def _to_expiry(build: MaxBuild) -> None:
