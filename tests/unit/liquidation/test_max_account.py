@@ -157,7 +157,7 @@ CHECKS = {
 
 # INV-10's known residual (issue 9 note, docs/INVARIANTS.md): a bid on the maximal account whose
 # arrays are stale values its 64 series in memory (~81k gas each) besides moving them and checking
-# the bidder, so it needs 9.9M–13.0M gas: under the cap (the account can be liquidated on mainnet,
+# the bidder, so it needs 9.7M–12.7M gas: under the cap (the account can be liquidated on mainnet,
 # INV-3) but over half of it. Keepers refresh the account's arrays first (≤ 3.9M per underlying),
 # after which every bid meets half the cap. These cases assert the cap, then report the half-cap
 # bound as an expected failure with the figure, so the gap stays visible in every run.
