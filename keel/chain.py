@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 
 EMBEDDED_NETWORK = "anvil"
-DEFAULT_PORT = 8545
 
 
 # Ethereum's current rules on the embedded chain (SPEC §9): brownie-config.yaml sets the Osaka
@@ -17,20 +17,27 @@ EMBEDDED_CMD = "anvil --enable-tx-gas-limit"
 TX_GAS_CAP = 16_777_216  # EIP-7825
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that the OS reports free now (bind to port 0, then release it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def configure_embedded_chain() -> None:
     """Set up brownie's embedded network before it launches anvil: Osaka's cap, and the port.
 
-    The port is $KEEL_ANVIL_PORT when set: brownie does not expand environment variables in
-    `cmd_settings`, so parallel runs (CI shards, several developers' test sessions) choose their
-    chain's port here instead.
+    The port is $KEEL_ANVIL_PORT when set, else one the OS reports free: no fixed port, so two
+    suites, or a suite beside a demo, never share or fight over a chain (brownie would attach to
+    whatever already listens on a configured port). Everything that needs the chain's URL takes it
+    from the connected provider (`rpc_url`).
     """
     from brownie._config import CONFIG
 
     network = CONFIG.networks[EMBEDDED_NETWORK]
     network["cmd"] = EMBEDDED_CMD
-    port = os.environ.get("KEEL_ANVIL_PORT")
-    if port:
-        network.setdefault("cmd_settings", {})["port"] = int(port)
+    port = os.environ.get("KEEL_ANVIL_PORT") or free_port()
+    network.setdefault("cmd_settings", {})["port"] = int(port)
 
 
 def connect(network: str | None = None, *, quiet: bool = True):

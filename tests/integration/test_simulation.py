@@ -17,21 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from keel.chain import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300  # [s] a --quick run takes ~1 minute
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
