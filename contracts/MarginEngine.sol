@@ -538,8 +538,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         // (SPEC v2: they bind what an account opens by trading, never a liquidation transfer)
         if (limits) {
             if (n >= maxSeriesPerUnderlying) revert TooManySeries(account, feedId, n + 1, maxSeriesPerUnderlying);
-            uint256 e = _expiriesWith(slots, expiry);
-            if (e > maxExpiriesPerUnderlying) revert TooManyExpiries(account, feedId, e, maxExpiriesPerUnderlying);
+            (uint256 e, bool held) = _expiriesWith(slots, expiry);
+            // only a new expiry meets the limit (an account over it by liquidation still trades
+            // its held expiries)
+            if (!held && e > maxExpiriesPerUnderlying) {
+                revert TooManyExpiries(account, feedId, e, maxExpiriesPerUnderlying);
+            }
         }
         slots.push(OptionSlot(uint64(seriesId), uint40(expiry), int152(size)));
     }
@@ -555,13 +559,18 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         return 0;
     }
 
-    /// @dev Distinct expiries among the slots and `expiry`.
-    function _expiriesWith(OptionSlot[] storage slots, uint256 expiry) internal view returns (uint256 count) {
+    /// @dev Distinct expiries among the slots and `expiry`, and whether a slot already has `expiry`.
+    function _expiriesWith(OptionSlot[] storage slots, uint256 expiry)
+        internal
+        view
+        returns (uint256 count, bool held)
+    {
         uint256 n = slots.length;
         uint256[] memory seen = new uint256[](n + 1);
         seen[count++] = expiry;
         for (uint256 k; k < n; ++k) {
             uint256 e = slots[k].expiry;
+            if (e == expiry) held = true;
             uint256 i;
             while (i < count && seen[i] != e) ++i;
             if (i == count) seen[count++] = e;

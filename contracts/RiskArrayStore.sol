@@ -25,6 +25,10 @@ contract RiskArrayStore is IRiskArrayStore {
     mapping(bytes32 => uint256) internal _seriesIdOf;        // keccak(terms) → seriesId
     /// @dev Flag word (index 32) of a settled series: expired with its price fixed (no risk, no SOM).
     int256 internal constant SETTLED = 1;
+    /// @dev Flag word of an expired series whose price was not fixed yet (intrinsic value at S): the
+    ///      Oracle's governance path (`fixSettlementPrice`) fixes a price without a new round, so an
+    ///      array with this flag is used only while the price is still unfixed.
+    int256 internal constant PROVISIONAL = 2;
     uint256 internal constant ARRAY_BYTES = 33 * 32;
 
     /// @dev seriesId → pointer (bits 0..159) | observedAt << 160 | PACKED: the stored array
@@ -81,7 +85,8 @@ contract RiskArrayStore is IRiskArrayStore {
                 (uint256 spot, uint256 vol, uint256 obs) = oracle.freshFeed(s.feedId);
                 m = Market(s.feedId, spot, vol, obs);
             }
-            if (_observedAt(_pointer[seriesIds[k]]) == m.observedAt) continue;
+            uint256 p = _pointer[seriesIds[k]];
+            if (_observedAt(p) == m.observedAt && !_superseded(p, s)) continue;
             _store(seriesIds[k], m.observedAt, _compute(s, m, c));
             ++refreshed;
         }
@@ -198,12 +203,35 @@ contract RiskArrayStore is IRiskArrayStore {
             assembly ("memory-safe") {
                 extcodecopy(ptr, buf, 1, size)
             }
-            return (buf, packed, false);
+            if (!_fixedSince(seriesId, buf, packed)) return (buf, packed, false);
+        } else if (_readCache(seriesId, m.observedAt, buf) && !_fixedSince(seriesId, buf, false)) {
+            return (buf, false, false);
         }
-        if (_readCache(seriesId, m.observedAt, buf)) return (buf, false, false);
         IMarginEngine.Series memory s = series(seriesId);
         if (s.feedId != m.feedId) revert WrongUnderlying(seriesId, s.feedId, m.feedId);
         return (_compute(s, m, c), false, true);
+    }
+
+    /// @dev True when a loaded array is PROVISIONAL but its series' price has been fixed since
+    ///      (same round): the array must be computed again, as settled. One external call, only for
+    ///      expired series not yet fixed when the array was made.
+    function _fixedSince(uint256 seriesId, int256[33] memory a, bool packed) internal view returns (bool) {
+        if (_word(a, packed, 32) != PROVISIONAL) return false;
+        IMarginEngine.Series memory s = series(seriesId);
+        return oracle.settlementPrice(s.feedId, s.expiry) != 0;
+    }
+
+    /// @dev `_fixedSince` for the stored array of pointer slot `p` (refreshRiskArrays' skip test).
+    function _superseded(uint256 p, IMarginEngine.Series memory s) internal view returns (bool) {
+        if (p == 0 || oracle.settlementPrice(s.feedId, s.expiry) == 0) return false;
+        int256[33] memory a;
+        bool packed = p & PACKED != 0;
+        address ptr = address(uint160(p));
+        uint256 size = packed ? 528 : 1056;
+        assembly ("memory-safe") {
+            extcodecopy(ptr, a, 1, size)
+        }
+        return _word(a, packed, 32) == PROVISIONAL;
     }
 
     /// @dev Word k of an array as `_arrayFor` loaded it.
@@ -427,6 +455,7 @@ contract RiskArrayStore is IRiskArrayStore {
                 return a;
             }
             a[0] = PM.intrinsic(s.isCall, spot, strike);
+            a[32] = PROVISIONAL; // until the price is fixed (_fixedSince)
             for (uint256 j; j < 31; ++j) {
                 int256 sj = spot * (PM.WAD + PM.spotMove(j, r)) / PM.WAD;
                 a[j + 1] = PM.intrinsic(s.isCall, sj, strike) - a[0];

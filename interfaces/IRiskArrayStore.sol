@@ -11,7 +11,9 @@ import {IMarginEngine} from "./IMarginEngine.sol";
 ///      margin check that meets a stale one computes it in memory, and the engine's checks keep what
 ///      they computed in transient storage for the rest of the transaction.
 ///      Array layout: word 0 = V [wad USD per unit], word 1 + j = ΔV_j for scenario j = 0..30,
-///      word 32 = flags (1: settled, i.e. expired with its price fixed: no scenario risk, no SOM).
+///      word 32 = flags (1: settled, i.e. expired with its price fixed: no scenario risk, no SOM;
+///      2: provisional, i.e. expired with its price not fixed yet: intrinsic value at S, computed
+///      again once the price is fixed, even within the same oracle round).
 interface IRiskArrayStore {
     /// @notice The market of one underlying as of its oracle round.
     struct Market {

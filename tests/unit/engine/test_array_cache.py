@@ -4,7 +4,11 @@
   storage (RiskArrayStore.optionRiskCached), keyed by the oracle round; nothing is stored for good
   (only keepers' refreshRiskArrays write SSTORE2 arrays). The attacker's question: can a value
   cached for one round be used for another? A contract that values an account, moves the oracle to
-  a new round and values it again in one transaction must see the new round's figures.
+  a new round and values it again in one transaction must see the new round's figures. Nor may an
+  array of an expired series made before its price was fixed outlive the fix: governance fixes a
+  missed settlement price without a new round, so such an array is flagged provisional and
+  computed again once the price is fixed (who gains otherwise: whoever holds the option that the
+  stale intrinsic value at S overvalues, for the rest of the round).
 - An option position is one storage slot (series, expiry, size); the SPEC §4 expiry limit is
   counted from the slots, so closing the last position of an expiry frees it.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from keel.deploy_engine import model_price, open_account, refresh_feeds
 from keel.deploy_oracle import make_report
-from tests.fixtures.engine import BTC, BTC_VOL, ETH, fresh, option, trade
+from tests.fixtures.engine import BTC, BTC_VOL, ETH, fresh, option, sleep, trade
 from tests.support import reverts
 from tests.unit.engine.helpers import WAD
 
@@ -64,6 +68,52 @@ def test_cached_arrays_never_cross_a_round(stack, alice_pm, bob_pm, deployer, Ro
     assert first == before
     assert second == after  # not round R's cached values at round R + 1's spot
     assert second[0] != first[0]  # the round did move the account's equity
+
+
+def test_price_fixed_within_a_round_replaces_the_provisional_array(
+    stack, carol, mallory, deployer, RoundCacheProbe
+):
+    holder = (open_account(stack, carol, {"USDC": 1_000_000}), carol)
+    writer = (open_account(stack, mallory, {"USDC": 1_000_000}), mallory)
+    refresh_feeds(stack, (BTC, ETH))
+    call = option(stack, BTC, S, 1 / 24)  # at the money, expiring in an hour
+    sid = _series(call)
+    expiry = stack.store.series(sid)[1]
+    trade(stack, holder, writer, call, WAD, model_price(stack, call))
+    # past the expiry and its 15-minute window: the next report is late and fixes no price
+    sleep(expiry - stack.oracle.feed(BTC)[2] + 900 + 60)
+    fresh(stack, {BTC: (S * 105 // 100, BTC_VOL)})
+    assert stack.oracle.settlementPrice(BTC, expiry) == 0
+    stack.store.refreshRiskArrays([sid], {"from": deployer})
+    observed, stored = stack.store.storedRiskArray(sid)
+    assert stored[32] == 2 and stored[0] == S * 5 // 100  # provisional: intrinsic at S = 1.05 K
+
+    # governance fixes the price at the strike (the call pays nothing) in the same round, between
+    # two checks of one transaction that values the holder before and after
+    probe = RoundCacheProbe.deploy(stack.engine, stack.oracle, {"from": deployer})
+    stack.oracle.transferOwnership(probe, {"from": deployer})
+    probe.execute(stack.oracle, stack.oracle.acceptOwnership.encode_input(), {"from": deployer})
+    obs = [(k, S, BTC_VOL) for k in stack.signer_keys[: stack.quorum]]
+    fix = make_report(stack.oracle, BTC, 0, expiry + 60, obs)
+    before = stack.engine.marginBreakdown(holder[0])
+    data = stack.oracle.fixSettlementPrice.encode_input(BTC, expiry, fix)
+    first, second = probe.acrossCall(holder[0], stack.oracle, data, {"from": deployer}).return_value
+    assert stack.oracle.settlementPrice(BTC, expiry) == S
+    assert stack.oracle.feed(BTC)[2] == observed  # no new round
+    assert first == before
+    assert second[0] == first[0] - S * 5 // 100  # the call is worth its fixed payoff, 0
+    assert second == stack.engine.marginBreakdown(holder[0])
+    # the stored provisional array is no longer used, and a refresh in the same round replaces it
+    market = (BTC, *stack.oracle.feed(BTC)[:2], observed)
+    settled = stack.store.riskArray(sid, market)
+    assert settled[0] == 0 and settled[32] == 1 and list(settled[1:32]) == [0] * 31
+    assert stack.store.refreshRiskArrays([sid], {"from": deployer}).return_value == 1
+    assert stack.store.storedRiskArray(sid) == (observed, settled)
+    assert stack.store.refreshRiskArrays([sid], {"from": deployer}).return_value == 0
+    probe.execute(
+        stack.oracle, stack.oracle.transferOwnership.encode_input(deployer), {"from": deployer}
+    )
+    stack.oracle.acceptOwnership({"from": deployer})
 
 
 def test_only_the_engine_caches(stack, mallory):

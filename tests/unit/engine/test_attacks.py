@@ -3,7 +3,8 @@ module's fixtures (issue "Safe to hold money"): a trade-only operator (attack 7)
 (attack 8). Each docstring says how the attack went on the old rule; each test shows the exact
 error now and that the value stayed put."""
 
-from tests.fixtures.engine import BTC, ETH, trade
+from keel.deploy_engine import model_price
+from tests.fixtures.engine import BTC, ETH, option, trade
 from tests.fixtures.liquidation import key, set_btc
 from tests.support import reverts
 from tests.unit.engine.helpers import WAD, breakdown
@@ -75,6 +76,50 @@ def test_attack_8_lowered_limit_traps_accounts(stack, deployer, alice_pm, bob_pm
     trade(stack, alice_pm, bob_pm, BTC, WAD, 52_000 * WAD)
     with reverts("TooManyUnderlyings", alice_pm[0], 2, 1):
         trade(stack, alice_pm, bob_pm, ETH, WAD, 3_000 * WAD)
+
+
+def test_limits_count_what_a_liquidation_moved(stack, deployer, alice_pm, bob_pm, carol, mallory):
+    """Issue 9 stores an option position as one slot (series, expiry, size) and counts the SPEC §4
+    series and expiry limits from the slots. Who gains if the count is bent: an account that grows
+    past the limits by trading makes every later check of it, and its liquidation, cost more gas
+    (INV-10). A liquidation may take a bidder past the limits (attack 8); what the bidder then
+    opens by trading must still count every slot the transfer wrote, with its expiry."""
+    from keel.deploy_engine import open_account
+
+    liq = stack.liquidator
+    victim = (open_account(stack, carol, {"USDC": 14_000}), carol)
+    bidder = (open_account(stack, mallory, {"USDC": 1_000_000}), mallory)
+    near, far, own = option(stack, BTC, S, 10), option(stack, BTC, S, 20), option(stack, BTC, S, 30)
+    trade(stack, bob_pm, victim, BTC, -WAD, S)
+    for inst in (near, far):
+        trade(stack, bob_pm, victim, inst, -WAD // 100, model_price(stack, inst))
+    trade(stack, bob_pm, bidder, own, -WAD // 100, model_price(stack, own))
+    far_expiry = stack.store.series(far - (1 << 128))[1]
+    sid = stack.engine.createSeries(BTC, 61_000 * WAD, far_expiry, True, {"from": deployer})
+    other = (1 << 128) + sid.return_value  # at the expiry of `far`, which the bidder will hold
+    later = option(stack, BTC, S, 40)
+    for inst in (other, later):  # the counterparty holds them already: only the bidder opens
+        trade(stack, bob_pm, alice_pm, inst, WAD, model_price(stack, inst))
+    tx = {"from": deployer}
+    stack.engine.setParam(key("maxSeriesPerUnderlying"), 1, tx)
+    stack.engine.setParam(key("maxExpiriesPerUnderlying"), 1, tx)
+    set_btc(stack, 52_000 * WAD)
+    auction = liq.startAuction(victim[0], bidder[0], {"from": mallory}).return_value
+    f = liq.maxFraction(victim[0])
+    liq.bid(victim[0], auction, bidder[0], f, 2**256 - 1, {"from": mallory})
+    held = sorted(stack.engine.accountSeries(bidder[0], BTC))
+    assert held == sorted(i - (1 << 128) for i in (near, far, own))  # 3 series, 3 expiries
+    # more of a held series: no new slot, no limit
+    trade(stack, bob_pm, bidder, near, -WAD // 100, model_price(stack, near))
+    # a new series: counted with the three slots the bidder holds
+    with reverts("TooManySeries", bidder[0], BTC, 4, 1):
+        trade(stack, bob_pm, bidder, other, -WAD // 100, model_price(stack, other))
+    # with room for series: an expiry the transfer brought is held (no expiry limit although the
+    # bidder holds three of at most one), a new expiry is the fourth
+    stack.engine.setParam(key("maxSeriesPerUnderlying"), 16, tx)
+    trade(stack, bob_pm, bidder, other, -WAD // 100, model_price(stack, other))
+    with reverts("TooManyExpiries", bidder[0], BTC, 4, 1):
+        trade(stack, bob_pm, bidder, later, -WAD // 100, model_price(stack, later))
 
 
 def test_pause_stops_new_risk_only(stack, deployer, alice_pm, bob_pm, carol):
