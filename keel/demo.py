@@ -20,10 +20,14 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from keel.system import COLLATERAL, FEED_NAMES, SETTLEMENT, WAD, deploy_system, open_funded_account
+from keel.deploy import WAD, DeployConfig, GovernanceSpec, deploy
+
+CONFIG = DeployConfig.load()  # config/deploy.yaml: the deployment `keel deploy` makes
+SETTLEMENT, COLLATERAL = CONFIG.settlement, CONFIG.collateral
+FEED_NAMES = {f.id: f.symbol for f in CONFIG.feeds}
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = ROOT / "data" / "btc_eth_daily_2016_2019.csv"
@@ -94,7 +98,7 @@ def account_activity(system, owners, account_ids, rng: random.Random, act: Activ
     if rng.random() < 0.5 or (not held and cash <= 0):
         spec = rng.choice([SETTLEMENT, *COLLATERAL])
         amount = {"USDC": 5_000, "WETH": 2, "WBTC": 0.1}[spec.symbol]
-        units = system.token_units(spec.symbol, amount)
+        units = system.units(spec.symbol, amount)
         token = system.tokens[spec.symbol]
         token.mint(owner, units, {"from": owner})
         token.approve(vault, units, {"from": owner})
@@ -112,6 +116,19 @@ def account_activity(system, owners, account_ids, rng: random.Random, act: Activ
         vault.withdraw(acct, system.tokens[symbol], units, owner, {"from": owner})
         act.withdrawals += 1
         act.log.append(f"account {acct} withdrew {fmt_units(symbol, units)}")
+
+
+def open_funded_account(system, owner, deposits) -> int:
+    """Open an account for `owner`, mint it test tokens and deposit them ({symbol: whole tokens})."""
+    tx = {"from": owner}
+    account_id = system.vault.openAccount(tx).return_value
+    for symbol, amount in deposits.items():
+        units = system.units(symbol, amount)
+        token = system.tokens[symbol]
+        token.mint(owner, units, tx)
+        token.approve(system.vault, units, tx)
+        system.vault.deposit(account_id, token, units, tx)
+    return account_id
 
 
 def start_relayer(system, args, csv_start: int, log_path: Path) -> subprocess.Popen:
@@ -205,13 +222,22 @@ def main(argv=None) -> int:
     deployer, *traders = brownie.accounts[: 1 + args.accounts]
     signers = derive_keys(N_SIGNERS, KEY_SEED)
     with silenced():
-        system = deploy_system(deployer, [s.address for s in signers], quorum=QUORUM)
+        config = replace(
+            CONFIG,
+            signers=tuple(s.address for s in signers),
+            quorum=QUORUM,
+            governance=GovernanceSpec(timelock=False),  # this walkthrough keeps the deployer owner
+        )
+        system = deploy(config, deployer)
         account_ids = [
             open_funded_account(system, owner, STARTING_DEPOSITS[i])
             for i, owner in enumerate(traders)
         ]
-    for name, address in system.addresses().items():
-        print(f"  {name:<7}{address}")
+    addresses = system.addresses()
+    for name, address in addresses["contracts"].items():
+        print(f"  {name:<11}{address}")
+    for name, token in addresses["tokens"].items():
+        print(f"  {name:<11}{token['address']}")
     for acct, deposits in zip(account_ids, STARTING_DEPOSITS, strict=False):
         print(f"account {acct} opened with " + ", ".join(f"{v:,} {k}" for k, v in deposits.items()))
 

@@ -1,9 +1,8 @@
-"""Deploying the margin engine (MarginEngine + RiskArrayStore + Exchange) and wiring it in.
+"""A whole system for tests, benchmarks and the simulation, and the helpers that drive it.
 
-`deploy_engine` wires an engine into an existing Vault and Oracle: the engine becomes a Vault module
-(it moves cash), the Vault's margin hook and an Oracle expiry registrar. `deploy_stack` builds a
-whole test/benchmark deployment (oracle with signed feeds, USDC/WETH/WBTC, vault, engine) and the
-helpers below drive it (price pushes, funded accounts, signed trades). Shared by tests and scripts.
+`deploy_stack` deploys through the one deployer (keel.deploy: test tokens USDC/WETH/WBTC, a perp
+per feed, the deployer keeping every owner power so that tests set parameters directly) and reports
+every feed; the helpers below drive it (price pushes, funded accounts, signed trades).
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_account import Account
-from eth_utils import keccak
 
-from keel.deploy_liquidator import deploy_liquidator
-from keel.deploy_oracle import deploy_oracle, make_report
+from keel.deploy import TokenSpec, deploy, dev_signer_keys, test_config
+from keel.deploy_oracle import make_report
 from keel.orders import Order, exchange_domain, fill_args
 
 WAD = 10**18
@@ -48,48 +46,6 @@ def send(fn, *args):
         if receipt["status"] != 1:
             raise
         return TransactionReceipt(txid)
-
-
-def dev_signer_keys(n: int = 5) -> list[str]:
-    """Deterministic oracle signer keys for local chains: TEST KEYS ONLY, never for real funds."""
-    return [
-        "0x" + keccak(text=f"keel-engine-dev-signer:{i}").hex().removeprefix("0x") for i in range(n)
-    ]
-
-
-def _project():
-    from brownie import project
-
-    loaded = project.get_loaded_projects()
-    if not loaded:
-        raise RuntimeError("no brownie project loaded: call keel.chain.connect() first")
-    return loaded[0]
-
-
-@dataclass
-class EngineDeployment:
-    engine: object
-    store: object
-    exchange: object
-
-
-def deploy_engine(
-    deployer, vault, oracle, perps: Mapping[int, int] | None = None
-) -> EngineDeployment:
-    """Deploy and wire the engine; list a perp (with its open-interest cap) per entry of `perps`."""
-    p = _project()
-    tx = {"from": deployer}
-    engine = p.MarginEngine.deploy(vault, oracle, tx)
-    store = p.RiskArrayStore.deploy(engine, oracle, tx)
-    engine.setStore(store, tx)
-    exchange = p.Exchange.deploy(vault, engine, tx)
-    engine.setExchange(exchange, tx)
-    vault.setModule(engine, True, tx)
-    vault.setMarginHook(engine, tx)
-    oracle.setRegistrar(engine, True, tx)
-    for feed_id, cap in (perps or {}).items():
-        engine.listPerp(feed_id, cap, tx)
-    return EngineDeployment(engine, store, exchange)
 
 
 @dataclass
@@ -127,31 +83,32 @@ def deploy_stack(
     feeds: Mapping[int, tuple[int, int]] | None = None,
     oi_cap: int = DEFAULT_OI_CAP,
 ) -> Stack:
-    """Oracle (feeds reported now), USDC/WETH/WBTC, vault, engine with a perp per feed, liquidator."""
-    from keel.deploy_vault import deploy_vault, list_asset, volatile_config
-
-    p = _project()
+    """The whole system through keel.deploy (test tokens USDC/WETH/WBTC, a perp per feed, the
+    deployer keeping every owner power), with every feed reported now at {feedId: (price, vol)}."""
     keys = list(signer_keys or dev_signer_keys())
     feeds = dict(feeds or DEFAULT_FEEDS)
-    tx = {"from": deployer}
-    oracle = deploy_oracle(
-        deployer,
-        [Account.from_key(k).address for k in keys],
-        quorum,
-        dict.fromkeys(feeds, FEED_BOUNDS),
-        container=p.Oracle,
+    config = test_config(
+        {f: (*FEED_BOUNDS, oi_cap) for f in feeds},
+        signers=[Account.from_key(k).address for k in keys],
+        quorum=quorum,
+        collateral=(TokenSpec("WETH", 18, ETH), TokenSpec("WBTC", 8, BTC)),
     )
-    usdc = p.MockERC20.deploy("USD Coin", "USDC", 6, tx)
-    weth = p.MockERC20.deploy("Wrapped Ether", "WETH", 18, tx)
-    wbtc = p.MockERC20.deploy("Wrapped Bitcoin", "WBTC", 8, tx)
-    vault = deploy_vault(deployer, oracle, usdc)
-    list_asset(vault, weth, volatile_config(ETH))
-    list_asset(vault, wbtc, volatile_config(BTC))
-    dep = deploy_engine(deployer, vault, oracle, dict.fromkeys(feeds, oi_cap))
+    d = deploy(config, deployer, development=True)
+    t = d.tokens
     stack = Stack(
-        deployer, oracle, vault, dep.engine, dep.store, dep.exchange, usdc, weth, wbtc, keys, quorum
+        deployer,
+        d.oracle,
+        d.vault,
+        d.engine,
+        d.store,
+        d.exchange,
+        t["USDC"],
+        t["WETH"],
+        t["WBTC"],
+        keys,
+        quorum,
     )
-    stack.liquidator = deploy_liquidator(deployer, vault, dep.engine)
+    stack.liquidator = d.liquidator
     push_prices(stack, feeds)
     return stack
 

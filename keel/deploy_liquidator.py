@@ -11,7 +11,7 @@ from __future__ import annotations
 
 def deploy_liquidator(deployer, vault, engine):
     """Deploy a Liquidator for `vault` and `engine` and wire it in; returns the contract."""
-    from keel.deploy_engine import _project
+    from keel.chain import project as _project
 
     tx = {"from": deployer}
     liquidator = _project().Liquidator.deploy(vault, engine, tx)

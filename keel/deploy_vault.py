@@ -55,15 +55,6 @@ def volatile_config(feed_id: int, **overrides) -> AssetConfig:
     return AssetConfig(**fields)
 
 
-def _project():
-    from brownie import project
-
-    loaded = project.get_loaded_projects()
-    if not loaded:
-        raise RuntimeError("no brownie project loaded: call keel.chain.connect() first")
-    return loaded[0]
-
-
 def deploy_vault(
     deployer,
     oracle,
@@ -82,7 +73,9 @@ def deploy_vault(
     settlement = AssetConfig(
         base_haircut=base_haircut, max_haircut=base_haircut, cap=cap, enabled=enabled
     )
-    vault = _project().Vault.deploy(
+    from keel.chain import project
+
+    vault = project().Vault.deploy(
         oracle, settlement_token, settlement.as_tuple(), {"from": deployer}
     )
     for module in modules:

@@ -91,8 +91,8 @@ def measure_vault(system, owner) -> list[GasRow]:
 def measure_oracle(system, sender, signers) -> list[GasRow]:
     import brownie
 
+    from keel.deploy_engine import BTC, ETH, WAD
     from keel.deploy_oracle import make_report
-    from keel.system import BTC, ETH, WAD
 
     oracle = system.oracle
     prices = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
@@ -240,14 +240,22 @@ def main(argv=None) -> int:
     from keel.chain import connect
 
     connect(args.network)
+    from dataclasses import replace
+
     import brownie
 
-    from keel.system import deploy_system
+    from keel.deploy import DeployConfig, GovernanceSpec, deploy
     from oracle.signers import derive_keys
 
     deployer, owner, sender = brownie.accounts[0], brownie.accounts[1], brownie.accounts[2]
     signers = derive_keys(N_SIGNERS, KEY_SEED)
-    system = deploy_system(deployer, [s.address for s in signers], quorum=3)
+    # the deployment `keel deploy` makes (config/deploy.yaml), the deployer keeping the owner powers
+    config = replace(
+        DeployConfig.load(),
+        signers=tuple(s.address for s in signers),
+        governance=GovernanceSpec(timelock=False),
+    )
+    system = deploy(config, deployer)
     rows = measure_vault(system, owner) + measure_oracle(system, sender, signers)
     notes: list[str] = []
     # Each component's benchmark deploys its own fresh stack and returns (rows, notes).
