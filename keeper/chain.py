@@ -48,11 +48,17 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from keel.abi import load
 from keel.chain import TX_GAS_CAP
 from oracle.logs import event
 from oracle.relayer import Rpc
 
-from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, STORE_ABI, VAULT_ABI
+# the compiled contracts' ABIs (keel.abi: the one ABI source)
+ENGINE_ABI = load("MarginEngine")
+STORE_ABI = load("RiskArrayStore")
+VAULT_ABI = load("Vault")
+ORACLE_ABI = load("Oracle")
+LIQUIDATOR_ABI = load("Liquidator")
 
 WAD = 10**18
 MIN_HEADROOM = 10_000  # [gas] a limit leaves above the estimate, at least (Sender.headroom)

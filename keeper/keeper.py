@@ -47,14 +47,20 @@ from pathlib import Path
 
 from eth_utils import to_checksum_address
 
+from keel.abi import describe_revert as decode_error
+from keel.abi import topic
 from keel.chain import TX_GAS_CAP
 from oracle.logs import event
 from oracle.relayer import RetryPolicy, Rpc, RpcUnavailable
 
 from . import model as kmodel
 from . import rules
-from .abi import ENGINE_ABI, LIQUIDATOR_ABI, ORACLE_ABI, STORE_ABI, VAULT_ABI, decode_error, topic
 from .chain import (
+    ENGINE_ABI,
+    LIQUIDATOR_ABI,
+    ORACLE_ABI,
+    STORE_ABI,
+    VAULT_ABI,
     Addresses,
     Batch,
     Breakdown,

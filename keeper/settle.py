@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from oracle.logs import event
 
-from .abi import ENGINE_ABI
-from .chain import _fn
+from .chain import ENGINE_ABI, _fn
 from .keeper import Keeper
 
 

@@ -248,7 +248,7 @@ def cmd_keys(args) -> int:
 def cmd_status(args) -> int:
     from web3 import Web3
 
-    from oracle.abi import ORACLE_ABI
+    from oracle.relayer import ORACLE_ABI
 
     w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 10}))
     c = w3.eth.contract(address=Web3.to_checksum_address(args.oracle), abi=ORACLE_ABI)

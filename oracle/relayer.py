@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import to_checksum_address
 from web3 import Web3
@@ -59,8 +58,8 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from keel.abi import decode_revert, load
 from oracle import rules
-from oracle.abi import ERROR_SELECTORS, ORACLE_ABI
 from oracle.logs import event, get_logger
 from oracle.policy import EXPIRY, RESUBMIT, PushPolicy
 from oracle.report import Observation, oracle_domain
@@ -69,6 +68,7 @@ from oracle.sources import PriceSource, Tick
 from oracle.units import to_wad
 from oracle.vol import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
 
+ORACLE_ABI = load("Oracle")  # keel.abi: the compiled Oracle's ABI
 STATE_VERSION = 1
 WAD = 10**18
 
@@ -284,25 +284,6 @@ class Rpc:
         """Whether a mined transaction of `address` has already used `nonce`."""
         latest = self.call("nonce_latest", lambda: w3.eth.get_transaction_count(address, "latest"))
         return latest > nonce
-
-
-def decode_revert(data: Any) -> tuple[str, tuple] | None:
-    """(error name, args) of an Oracle custom error from revert data, None if not one of ours."""
-    if isinstance(data, (list, tuple)):
-        data = data[0] if data else None
-    if isinstance(data, str):
-        data = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else None
-    if not isinstance(data, (bytes, bytearray)) or len(data) < 4:
-        return None
-    entry = ERROR_SELECTORS.get(bytes(data[:4]))
-    if entry is None:
-        return None
-    types = [i["type"] for i in entry["inputs"]]
-    values = abi_decode(types, bytes(data[4:]))
-    values = tuple(
-        to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=False)
-    )
-    return entry["name"], values
 
 
 # --- The relayer ---

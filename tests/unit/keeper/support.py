@@ -9,7 +9,7 @@ from eth_abi import decode
 from eth_utils import function_abi_to_4byte_selector
 from eth_utils.abi import collapse_if_tuple
 
-from keeper.abi import ENGINE_ABI, LIQUIDATOR_ABI, STORE_ABI
+from keeper.chain import ENGINE_ABI, LIQUIDATOR_ABI, STORE_ABI
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class SentTx:
 
     def stored_rounds(self, store_address: str) -> dict[int, int]:
         """{series: observedAt} of the RiskArrayStored events the transaction emitted."""
-        from keeper.abi import topic
+        from keel.abi import topic
 
         t0 = topic(STORE_ABI, "RiskArrayStored")
         out = {}

@@ -8,8 +8,7 @@ import pytest
 
 from keel.chain import TX_GAS_CAP
 from keel.deploy_engine import BTC, ETH, WAD, open_account, trade
-from keeper.abi import LIQUIDATOR_ABI, STORE_ABI
-from keeper.chain import Call, OverCap, Sender, _fn
+from keeper.chain import LIQUIDATOR_ABI, STORE_ABI, Call, OverCap, Sender, _fn
 from keeper.rules import BidParams
 from tests.fixtures.keeper import (
     DAY,

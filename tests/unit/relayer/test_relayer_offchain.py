@@ -5,10 +5,8 @@ import random
 
 import pytest
 import requests
-from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector
 
-from oracle.relayer import RelayerState, RetryPolicy, decode_revert, is_transient
+from oracle.relayer import RelayerState, RetryPolicy, is_transient
 
 
 def test_backoff_is_exponential_jittered_and_capped():
@@ -41,23 +39,6 @@ def _http_error(status):
 )
 def test_transient_errors(exc, transient):
     assert is_transient(exc) is transient
-
-
-def test_decode_revert_of_an_oracle_error():
-    sel = function_signature_to_4byte_selector("WrongRound(uint256,uint256,uint256)")
-    data = "0x" + (sel + encode(["uint256"] * 3, [1, 5, 3])).hex()
-    assert decode_revert(data) == ("WrongRound", (1, 5, 3))
-    sel = function_signature_to_4byte_selector("UnknownSigner(uint256,address)")
-    addr = "0x00000000000000000000000000000000000000a1"
-    assert decode_revert(sel + encode(["uint256", "address"], [2, addr])) == (
-        "UnknownSigner",
-        (2, "0x00000000000000000000000000000000000000A1"),
-    )
-
-
-@pytest.mark.parametrize("data", [None, "0x", "0x12345678", b"\x00", "nothex"])
-def test_decode_revert_of_something_else(data):
-    assert decode_revert(data) is None
 
 
 def test_state_round_trip_is_atomic(tmp_path):

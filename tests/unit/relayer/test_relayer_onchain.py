@@ -230,7 +230,7 @@ def test_waits_for_an_rpc_that_is_down_at_start(relayer_oracle, make_relayer):
 
 def _sent_reports(oracle, sender: str, from_block: int) -> list[dict]:
     """Every report (decoded calldata) of `sender`'s successful submissions since `from_block`."""
-    from oracle.abi import ORACLE_ABI
+    from oracle.relayer import ORACLE_ABI
 
     w3 = brownie.web3
     contract = w3.eth.contract(address=oracle.address, abi=ORACLE_ABI)
