@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from keel.chain import TX_GAS_CAP
-from oracle.relayer import RetryPolicy, RpcUnavailable
+from keel.client.rpc import RetryPolicy, RpcUnavailable
 
 from .logs import configure
 from .rules import BidParams
@@ -199,7 +199,8 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:
         print(f"keel-keeper: {exc}", file=sys.stderr)
         return 2
-    from .chain import KeeperError
+    from keel.client.chain import KeeperError
+
     from .keeper import Keeper
     from .settle import Settler
 

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keel.client.chain import Marks, cash_of, funding_owed
 from keel.risk import MarketState, Portfolios
-
-from .chain import Marks, cash_of, funding_owed
 
 WAD = 10**18
 
@@ -99,7 +98,7 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
 
 
 class AccountIndex:
-    """Raw chain state of every followed account (`keeper.chain.Reader.accounts` records)."""
+    """Raw chain state of every followed account (`keel.client.chain.Reader.accounts` records)."""
 
     def __init__(self) -> None:
         self.records: dict[int, dict] = {}

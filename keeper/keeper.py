@@ -38,8 +38,6 @@ rebuilt from the chain when a process starts (one batched read of every followed
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -50,12 +48,7 @@ from eth_utils import to_checksum_address
 from keel.abi import describe_revert as decode_error
 from keel.abi import topic
 from keel.chain import TX_GAS_CAP
-from oracle.logs import event
-from oracle.relayer import RetryPolicy, Rpc, RpcUnavailable
-
-from . import model as kmodel
-from . import rules
-from .chain import (
+from keel.client.chain import (
     ENGINE_ABI,
     LIQUIDATOR_ABI,
     ORACLE_ABI,
@@ -74,6 +67,12 @@ from .chain import (
     Sent,
     _fn,
 )
+from keel.client.logs import event
+from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable
+from keel.client.state import read_json, write_json_atomic
+
+from . import model as kmodel
+from . import rules
 from .index import AccountIndex, words
 from .logs import get_logger
 
@@ -130,11 +129,9 @@ class KeeperState:
 
     @classmethod
     def load(cls, path: Path | None) -> KeeperState:
-        if path is None or not Path(path).exists():
+        data = read_json(Path(path), STATE_VERSION) if path is not None else None
+        if data is None:
             return cls(path=str(path) if path else None)
-        data = json.loads(Path(path).read_text())
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"{path}: unsupported keeper state version {data.get('version')}")
         data["path"] = str(path)
         return cls(**data)
 
@@ -142,16 +139,9 @@ class KeeperState:
         """Atomic write (temp file, fsync, rename): a kill -9 leaves the old or the new file."""
         if not self.path:
             return
-        path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         data = asdict(self)
         data.pop("path")
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(Path(self.path), data)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from oracle.logs import configure as _configure
+from keel.client.logs import configure as _configure
 
 LOGGER_NAME = "keel.keeper"
 

@@ -13,9 +13,9 @@ Run it with its own key (two processes sharing one key would race for nonces) an
 
 from __future__ import annotations
 
-from oracle.logs import event
+from keel.client.chain import ENGINE_ABI, _fn
+from keel.client.logs import event
 
-from .chain import ENGINE_ABI, _fn
 from .keeper import Keeper
 
 

@@ -18,7 +18,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from oracle.logs import configure
+from keel.client.logs import configure
 
 DEFAULT_STATE_FILE = ".keel/relayer-state.json"
 DEFAULT_CSV = "data/btc_eth_daily_2016_2019.csv"
@@ -194,9 +194,10 @@ def _source(args):
 
 
 def cmd_run(args) -> int:
-    from oracle.relayer import RelayerConfig, RelayerError, RpcUnavailable, run
+    from keel.client.rpc import RpcUnavailable
+    from oracle.relayer import LOGGER_NAME, RelayerConfig, RelayerError, run
 
-    configure(args.log_level, args.log_format)
+    configure(args.log_level, args.log_format, logger_name=LOGGER_NAME)
     try:
         config = RelayerConfig(
             rpc_url=args.rpc,

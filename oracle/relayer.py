@@ -34,33 +34,25 @@ exponential backoff and jitter; a cycle that still fails is retried on the same 
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
-import requests
 from eth_account import Account
 from eth_utils import to_checksum_address
-from web3 import Web3
 from web3.exceptions import (
-    BadResponseFormat,
     ContractCustomError,
     ContractLogicError,
-    ProviderConnectionError,
-    RequestTimedOut,
-    TransactionNotFound,
     Web3RPCError,
 )
 
 from keel.abi import decode_revert, load
+from keel.client.logs import event, get_logger
+from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable
+from keel.client.state import read_json, write_json_atomic
 from oracle import rules
-from oracle.logs import event, get_logger
 from oracle.policy import EXPIRY, RESUBMIT, PushPolicy
 from oracle.report import Observation, oracle_domain
 from oracle.signers import Signer, noisy
@@ -68,6 +60,10 @@ from oracle.sources import PriceSource, Tick
 from oracle.units import to_wad
 from oracle.vol import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
 
+LOGGER_NAME = "keel.relayer"
+# [s] a receipt missing this long after the sender's nonce moved past its transaction: dropped or
+# replaced (anvil stores receipts after it advances the nonce: milliseconds; keel/brownie_fix.py)
+RECEIPT_LAG_BOUND = 10.0
 ORACLE_ABI = load("Oracle")  # keel.abi: the compiled Oracle's ABI
 STATE_VERSION = 1
 WAD = 10**18
@@ -80,10 +76,6 @@ class RelayerError(Exception):
     """Base of the relayer's typed exceptions."""
 
 
-class RpcUnavailable(RelayerError):
-    """The RPC endpoint kept failing for the whole retry budget of one call."""
-
-
 class SubmissionRejected(RelayerError):
     """A submission would revert (per oracle.rules or eth_estimateGas); it was not sent."""
 
@@ -94,19 +86,6 @@ class SubmissionRejected(RelayerError):
 
 
 # --- Config ---
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: attempt i sleeps uniform(0.5, 1) * min(cap, base * 2^i)."""
-
-    base: float = 0.25  # [s]
-    cap: float = 5.0  # [s]
-    max_attempts: int = 8
-    max_elapsed: float = 30.0  # [s] total budget of one call
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return min(self.cap, self.base * 2**attempt) * rng.uniform(0.5, 1.0)
 
 
 @dataclass
@@ -179,111 +158,13 @@ class RelayerState:
 
     @classmethod
     def load(cls, path: Path | None) -> RelayerState:
-        if path is None or not path.exists():
-            return cls()
-        data = json.loads(path.read_text())
-        if data.get("version") != STATE_VERSION:
-            raise RelayerError(f"{path}: unsupported state version {data.get('version')}")
-        return cls(**data)
+        data = read_json(path, STATE_VERSION) if path is not None else None
+        return cls() if data is None else cls(**data)
 
     def save(self, path: Path | None) -> None:
         """Atomic write (temp file, fsync, rename): a kill -9 leaves the old or the new file."""
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as fh:
-            json.dump(asdict(self), fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-
-
-# --- RPC with retries ---
-
-_TRANSIENT = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    ProviderConnectionError,
-    RequestTimedOut,
-    BadResponseFormat,
-    json.JSONDecodeError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: transport failures, timeouts, 5xx / 429, garbled responses."""
-    if isinstance(exc, requests.HTTPError):
-        status = exc.response.status_code if exc.response is not None else 500
-        return status >= 500 or status == 429
-    return isinstance(exc, _TRANSIENT)
-
-
-class Rpc:
-    """web3 over HTTP with our own retry policy (web3's built-in retries are turned off)."""
-
-    def __init__(self, url: str, timeout: float, retry: RetryPolicy, jitter_seed=None, log=None):
-        provider = Web3.HTTPProvider(
-            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
-        )
-        self.w3 = Web3(provider)
-        self.retry = retry
-        self.rng = random.Random(jitter_seed)
-        self.log = log or get_logger()
-
-    def call(self, what: str, fn: Callable[[], Any]) -> Any:
-        start = time.monotonic()
-        for attempt in range(self.retry.max_attempts):
-            try:
-                return fn()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                elapsed = time.monotonic() - start
-                delay = self.retry.delay(attempt, self.rng)
-                last = attempt + 1 >= self.retry.max_attempts
-                if last or elapsed + delay > self.retry.max_elapsed:
-                    event(
-                        self.log,
-                        "rpc-unavailable",
-                        40,
-                        call=what,
-                        attempts=attempt + 1,
-                        error=type(exc).__name__,
-                    )
-                    raise RpcUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
-                event(
-                    self.log,
-                    "rpc-retry",
-                    30,
-                    call=what,
-                    attempt=attempt + 1,
-                    delay=round(delay, 3),
-                    error=type(exc).__name__,
-                )
-                time.sleep(delay)
-        raise RpcUnavailable(what)  # pragma: no cover - max_attempts >= 1
-
-    # --- Transaction reads shared by every sending process (relayer, keepers) ---
-
-    def receipt(self, w3, tx_hash: str):
-        """The receipt of `tx_hash`, or None while it is not mined (RPC errors retried)."""
-
-        def get():
-            try:
-                return w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-
-        return self.call("get_receipt", get)
-
-    def nonce_consumed(self, w3, address: str, nonce: int) -> bool:
-        """Whether a mined transaction of `address` has already used `nonce`."""
-        latest = self.call("nonce_latest", lambda: w3.eth.get_transaction_count(address, "latest"))
-        return latest > nonce
+        if path is not None:
+            write_json_atomic(path, asdict(self))
 
 
 # --- The relayer ---
@@ -302,7 +183,7 @@ class Relayer:
 
     def __init__(self, config: RelayerConfig):
         self.cfg = config
-        self.log = get_logger()
+        self.log = get_logger(LOGGER_NAME)
         self.rpc = Rpc(
             config.rpc_url, config.rpc_timeout, config.retry, config.jitter_seed, self.log
         )
@@ -733,8 +614,15 @@ class Relayer:
                 self._record(pending, receipt)
                 return
             if self._nonce_consumed(pending):
-                # our nonce was used by another transaction: check the chain for our rounds
-                self.resolve_pending()
+                # mined with its receipt not stored yet (anvil), or our nonce was used by another
+                # transaction: the receipt within the lag bound, else the chain's rounds decide
+                receipt = self.rpc.receipt_after_nonce(
+                    self.w3, pending["tx"], RECEIPT_LAG_BOUND, self.cfg.receipt_poll
+                )
+                if receipt is not None:
+                    self._record(pending, receipt)
+                else:
+                    self.resolve_pending()
                 return
             if time.monotonic() >= deadline:
                 event(self.log, "receipt-timeout", 30, tx=pending["tx"])

@@ -289,8 +289,8 @@ def clone_population(stack, rpc, layout, bases, n_total: int, owner: str, seed: 
 
 
 def keeper_config(stack, account: int, key: str, url: str, **kw):
+    from keel.client.rpc import RetryPolicy
     from keeper.keeper import KeeperConfig
-    from oracle.relayer import RetryPolicy
 
     return KeeperConfig(
         rpc_url=url,
@@ -423,7 +423,7 @@ BASELINE_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from keeper.keeper import Keeper, KeeperConfig
-    from oracle.relayer import RetryPolicy
+    from keel.client.rpc import RetryPolicy
     a = json.loads(sys.argv[1])
     cfg = KeeperConfig(rpc_url=a["url"], engine=a["engine"], liquidator=a["liquidator"],
                        vault=a["vault"], oracle=a["oracle"], account=a["account"], key=a["key"],
@@ -501,7 +501,6 @@ def baseline(ref: str, stack, url: str, own: int, key: str) -> dict:
 
 def refresh_all(stack, series: list[int], sender) -> int:
     """Every series' risk array for the current round, in transactions under half the cap."""
-    from keel.deploy_engine import send
 
     by_feed: dict[int, list[int]] = {}
     for s in series:
@@ -509,7 +508,7 @@ def refresh_all(stack, series: list[int], sender) -> int:
     n = 0
     for ids in by_feed.values():
         for i in range(0, len(ids), 20):  # ~340k gas a series: ~7M a transaction
-            send(stack.store.refreshRiskArrays, ids[i : i + 20], {"from": sender})
+            stack.store.refreshRiskArrays(ids[i : i + 20], {"from": sender})
             n += 1
     return n
 

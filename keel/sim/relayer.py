@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from oracle.relayer import LOGGER_NAME as RELAYER_LOGGER
 from oracle.relayer import Relayer, dev_config
 from oracle.sources import BTC, ETH, CsvReplaySource, GbmJumpSource, PriceSource, Tick
 
@@ -101,9 +102,9 @@ def make_source(kind: str, csv_path: Path | None, csv_start: int, seed: int) -> 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from oracle.logs import configure
+    from keel.client.logs import configure
 
-    configure(args.log_level, "json")
+    configure(args.log_level, "json", logger_name=RELAYER_LOGGER)
     source = ScriptedSource(
         make_source(args.source, args.csv, args.csv_start, args.seed), args.skip
     )

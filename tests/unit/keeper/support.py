@@ -9,7 +9,7 @@ from eth_abi import decode
 from eth_utils import function_abi_to_4byte_selector
 from eth_utils.abi import collapse_if_tuple
 
-from keeper.chain import ENGINE_ABI, LIQUIDATOR_ABI, STORE_ABI
+from keel.client.chain import ENGINE_ABI, LIQUIDATOR_ABI, STORE_ABI
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import brownie
 import pytest
 
 from keel.chain import TX_GAS_CAP
+from keel.client.chain import LIQUIDATOR_ABI, STORE_ABI, Call, OverCap, Sender, _fn
 from keel.deploy_engine import BTC, ETH, WAD, open_account, trade
-from keeper.chain import LIQUIDATOR_ABI, STORE_ABI, Call, OverCap, Sender, _fn
 from keeper.rules import BidParams
 from tests.fixtures.keeper import (
     DAY,
@@ -244,7 +244,7 @@ class _Stub:
     """A Keeper with its chain calls replaced: estimates are `base + per·n` for n series."""
 
     def __init__(self, keeper, base=21_000, per=100_000, rounds=None):
-        from keeper.chain import Sent
+        from keel.client.chain import Sent
 
         self.sent, self.estimates = [], []
         k = keeper

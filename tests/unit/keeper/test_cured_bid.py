@@ -8,8 +8,8 @@ ended auction, not a bid; it is logged (`bid-ended-auction`), counted as ended, 
 import brownie
 
 from keel.abi import selector, topic
+from keel.client.chain import LIQUIDATOR_ABI, Log
 from keel.deploy_engine import BTC, WAD
-from keeper.chain import LIQUIDATOR_ABI, Log
 from keeper.keeper import bid_outcome
 from keeper.rules import BidParams
 from tests.fixtures.keeper import events_of, set_price

@@ -1,4 +1,4 @@
-"""A mined transaction whose receipt lags its nonce is mined, not dropped (keeper.chain.Sender).
+"""A mined transaction whose receipt lags its nonce is mined, not dropped (keel.client.chain.Sender).
 
 anvil advances the sender's nonce when it mines a block, before it stores the block's receipts
 (keel/brownie_fix.py). The keeper used to read the receipt, then the nonce, then the receipt once
@@ -12,7 +12,8 @@ No chain: the sender's RPC is a stub that holds the window open for a number of 
 
 import time
 
-from keeper.chain import RECEIPT_LAG_BOUND, Sender
+from keel.client.chain import RECEIPT_LAG_BOUND, Sender
+from keel.client.rpc import Rpc
 from keeper.keeper import KeeperState
 from keeper.logs import get_logger
 
@@ -37,6 +38,8 @@ class _LaggingRpc:
 
     def nonce_consumed(self, w3, address, nonce):
         return True
+
+    receipt_after_nonce = Rpc.receipt_after_nonce  # the real wait, over the stub's receipt()
 
 
 def _sender(misses: int | None, lag_bound: float = RECEIPT_LAG_BOUND):

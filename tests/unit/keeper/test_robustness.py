@@ -21,8 +21,8 @@ from pathlib import Path
 import brownie
 import pytest
 
+from keel.client.chain import Sender
 from keel.deploy_engine import BTC, WAD
-from keeper.chain import Sender
 from keeper.rules import BidParams
 from tests.fixtures.keeper import events_of, set_price
 from tests.unit.relayer.tcp_proxy import TcpProxy

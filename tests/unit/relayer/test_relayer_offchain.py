@@ -6,7 +6,8 @@ import random
 import pytest
 import requests
 
-from oracle.relayer import RelayerState, RetryPolicy, is_transient
+from keel.client.rpc import RetryPolicy, is_transient
+from oracle.relayer import RelayerState
 
 
 def test_backoff_is_exponential_jittered_and_capped():

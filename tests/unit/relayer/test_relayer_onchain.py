@@ -7,7 +7,7 @@ consecutive, every accepted round was sent exactly once, and no relayer transact
 import brownie
 import pytest
 
-from oracle.relayer import RpcUnavailable
+from keel.client.rpc import RpcUnavailable
 from oracle.sources import CsvReplaySource, GbmJumpSource
 from oracle.units import to_wad
 from tests.fixtures.relayer import assert_exactly_once, relayer_history

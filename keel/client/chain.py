@@ -1,4 +1,6 @@
-"""The keeper's view of the chain: batched reads, logs, and transactions sent exactly once.
+"""The chain as every Keel process sees it: batched reads, logs, transactions sent exactly once.
+
+(The keepers', the SDK's and the simulation's; the relayer shares its Rpc and state format.)
 
 Reads. `Batch` sends many `eth_call`s as one JSON-RPC batch (one HTTP round trip), each pinned to
 one block, and returns per call either its decoded result or its revert data: one reverting view
@@ -24,7 +26,7 @@ first (receipt; or its nonce consumed by another transaction; or re-broadcast by
 an eth_call of it still succeeds), so a kill -9 at any point never leads to a second transaction for
 the same action.
 
-Every RPC goes through `oracle.relayer.Rpc` (bounded exponential backoff with jitter on transport
+Every RPC goes through `keel.client.rpc.Rpc` (bounded exponential backoff with jitter on transport
 errors, timeouts, 5xx and garbled responses).
 """
 
@@ -50,8 +52,8 @@ from web3.exceptions import (
 
 from keel.abi import load
 from keel.chain import TX_GAS_CAP
-from oracle.logs import event
-from oracle.relayer import Rpc
+from keel.client.logs import event
+from keel.client.rpc import Rpc
 
 # the compiled contracts' ABIs (keel.abi: the one ABI source)
 ENGINE_ABI = load("MarginEngine")
@@ -651,16 +653,10 @@ class Sender:
             time.sleep(self.receipt_poll)
 
     def _receipt_after_nonce(self, tx_hash: str):
-        """The receipt of a transaction whose nonce the chain has consumed, or None when it stays
-        missing for `receipt_lag_bound` seconds (dropped or replaced). A consumed nonce alone does
-        not mean that: anvil advances the sender's nonce before it stores the mined block's
-        receipts, so a mined transaction can have no receipt yet (keel/brownie_fix.py)."""
-        deadline = time.monotonic() + self.receipt_lag_bound
-        while True:
-            receipt = self._receipt(tx_hash)
-            if receipt is not None or time.monotonic() >= deadline:
-                return receipt
-            time.sleep(self.receipt_poll)
+        """keel.client.rpc.Rpc.receipt_after_nonce with this sender's bound."""
+        return self.rpc.receipt_after_nonce(
+            self.w3, tx_hash, self.receipt_lag_bound, self.receipt_poll
+        )
 
     def _record(self, pending: dict, receipt) -> Sent:
         ok = receipt["status"] == 1

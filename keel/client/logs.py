@@ -1,4 +1,4 @@
-"""Structured logging for the relayer: every decision is one record with an event name and fields.
+"""Structured logs of every Keel process: each decision is one record with an event name and fields.
 
 `event(logger, "push-decision", feed=1, push=True, reason="deviation")` logs a record whose
 `event` and `fields` attributes survive to the formatter: `--log-format json` writes one JSON object
@@ -12,11 +12,11 @@ import logging
 import sys
 import time
 
-LOGGER_NAME = "keel.relayer"
+LOGGER_NAME = "keel.client"  # the SDK's; the relayer logs as keel.relayer, the keepers keel.keeper
 
 
-def get_logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
+def get_logger(name: str = LOGGER_NAME) -> logging.Logger:
+    return logging.getLogger(name)
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:
@@ -65,8 +65,7 @@ class TextFormatter(logging.Formatter):
 def configure(
     level: str = "INFO", fmt: str = "text", stream=None, logger_name: str = LOGGER_NAME
 ) -> logging.Logger:
-    """Sends logger `logger_name`'s records (the relayer's by default; the keeper passes its own)
-    to `stream` (stderr) in `fmt` ("text" or "json")."""
+    """Sends logger `logger_name`'s records to `stream` (stderr) in `fmt` ("text" or "json")."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logger = logging.getLogger(logger_name)
