@@ -24,30 +24,6 @@ DEFAULT_OI_CAP = 10**30  # [wad units]
 FEED_BOUNDS = (10**12, 10**30, 10 * WAD)  # minPrice, maxPrice [wad USD], maxVol [wad]
 
 
-def send(fn, *args):
-    """`fn(*args)` for a brownie contract transaction, riding out brownie's spurious
-    "Tx dropped without known replacement" (anvil can report the sender's nonce as advanced before
-    the transaction is retrievable by hash; brownie then gives up on a transaction that was mined).
-    A reverting transaction fails brownie's gas estimate before it is sent, so a "dropped" one was
-    mined: its receipt is fetched by hash and returned."""
-    from brownie.exceptions import TransactionError
-
-    try:
-        return fn(*args)
-    except TransactionError as exc:
-        msg = str(exc)
-        if "dropped without known replacement" not in msg:
-            raise
-        from brownie import web3
-        from brownie.network.transaction import TransactionReceipt
-
-        txid = msg.rsplit(" ", 1)[-1]
-        receipt = web3.eth.wait_for_transaction_receipt(txid, timeout=60)
-        if receipt["status"] != 1:
-            raise
-        return TransactionReceipt(txid)
-
-
 @dataclass
 class Stack:
     """A whole deployment plus the keys that drive it."""
@@ -66,6 +42,7 @@ class Stack:
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
     liquidator: object = None  # Liquidator (SPEC §7), wired by deploy_stack
     tokens: dict = field(default_factory=dict)  # more listed tokens by name (for deposit())
+    deployment: object = None  # the keel.deploy.Deployment (its address file: .addresses())
 
     def token(self, name: str):
         return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc, **self.tokens}[name]
@@ -109,6 +86,7 @@ def deploy_stack(
         quorum,
     )
     stack.liquidator = d.liquidator
+    stack.deployment = d
     push_prices(stack, feeds)
     return stack
 
@@ -130,7 +108,7 @@ def push_prices(
         when = observed_at if observed_at is not None else max(chain[-1].timestamp, state[2] + 1)
         obs = [(k, price, vol) for k in stack.signer_keys[: stack.quorum]]
         reports.append(make_report(stack.oracle, feed_id, round_, when, obs))
-    return send(stack.oracle.submit, reports, {"from": stack.deployer})
+    return stack.oracle.submit(reports, {"from": stack.deployer})
 
 
 def refresh_feeds(stack: Stack, feeds: Sequence[int] = (BTC, ETH)):
@@ -150,7 +128,7 @@ def token_units(amount, decimals: int) -> int:
 
 def open_account(stack: Stack, owner, deposits: Mapping[str, object] | None = None) -> int:
     """Open an account for `owner` and deposit {token name: whole tokens}; returns its id."""
-    acct = send(stack.vault.openAccount, {"from": owner}).return_value
+    acct = stack.vault.openAccount({"from": owner}).return_value
     for name, amount in (deposits or {}).items():
         deposit(stack, acct, owner, name, amount)
     return acct
@@ -161,9 +139,9 @@ def deposit(stack: Stack, account_id: int, owner, token_name: str, amount) -> No
     units = token_units(amount, token.decimals())
     if units == 0:
         return
-    send(token.mint, owner, units, {"from": owner})
-    send(token.approve, stack.vault, units, {"from": owner})
-    send(stack.vault.deposit, account_id, token, units, {"from": owner})
+    token.mint(owner, units, {"from": owner})
+    token.approve(stack.vault, units, {"from": owner})
+    stack.vault.deposit(account_id, token, units, {"from": owner})
 
 
 # anvil's default dev accounts derive from this public mnemonic: TEST KEYS ONLY.
@@ -223,8 +201,7 @@ def trade(
         **order_fields,
     )
     sig = sign_order(stack, order, maker[1])
-    return send(
-        stack.exchange.fill,
+    return stack.exchange.fill(
         *fill_args(order, sig, taker[0], amount if amount is not None else abs(size)),
         {"from": taker[1]},
     )

@@ -35,12 +35,6 @@ def _bytes32(x) -> bytes:
     return bytes.fromhex(str(x).removeprefix("0x")).rjust(32, b"\0")
 
 
-def _send(fn, *args):
-    from keel.deploy_engine import send
-
-    return send(fn, *args)
-
-
 @dataclass(frozen=True)
 class Call:
     """One call the timelock makes: `target.call{value: value}(data)`."""
@@ -143,7 +137,7 @@ def schedule(
     delay = timelock.getMinDelay() if delay is None else delay
     args = operation_args(calls, predecessor, salt)
     fn = timelock.schedule if len(calls) == 1 else timelock.scheduleBatch
-    _send(fn, *args, delay, {"from": proposer})
+    fn(*args, delay, {"from": proposer})
     op_id = operation_id(calls, predecessor, salt)
     return Operation(calls, predecessor, salt, op_id, int(timelock.getTimestamp(op_id)))
 
@@ -161,12 +155,12 @@ def wait(op: Operation) -> None:
 def execute(timelock, op: Operation, executor):
     """Execute ready operation `op` from `executor`; returns the transaction."""
     fn = timelock.executeBatch if op.batch else timelock.execute
-    return _send(fn, *op.args(), {"from": executor, "value": op.value})
+    return fn(*op.args(), {"from": executor, "value": op.value})
 
 
 def cancel(timelock, op: Operation, canceller):
     """Cancel pending operation `op` (proposers hold the canceller role); returns the transaction."""
-    return _send(timelock.cancel, op.id, {"from": canceller})
+    return timelock.cancel(op.id, {"from": canceller})
 
 
 def govern(
@@ -216,7 +210,7 @@ def hand_over(timelock, contracts: Iterable, proposer, *, owner=None, executor=N
     contracts = list(contracts)
     owner = owner if owner is not None else proposer
     for c in contracts:
-        _send(c.transferOwnership, timelock, {"from": owner})
+        c.transferOwnership(timelock, {"from": owner})
     op = schedule(timelock, [call(c.acceptOwnership) for c in contracts], proposer)
     if not run:
         return op

@@ -37,7 +37,7 @@ def _wad(x) -> int:
 
 def build_portfolio(stack, name, owner, cp, bench):
     """Open portfolio `name` for `owner` against counterparty (id, owner); returns (id, series)."""
-    from keel.deploy_engine import model_price, open_account, send, trade
+    from keel.deploy_engine import model_price, open_account, trade
     from keel.orders import option_instrument
 
     pf = bench["portfolios"][name]
@@ -56,8 +56,8 @@ def build_portfolio(stack, name, owner, cp, bench):
         is_call = pos["kind"] == "call"
         sid = stack.store.seriesIdOf(feed, strike, expiry, is_call)
         if sid == 0:
-            sid = send(
-                stack.engine.createSeries, feed, strike, expiry, is_call, {"from": stack.deployer}
+            sid = stack.engine.createSeries(
+                feed, strike, expiry, is_call, {"from": stack.deployer}
             ).return_value
         series.append(sid)
         inst = option_instrument(sid)
@@ -76,7 +76,7 @@ def measure_all(verbose: bool = True):
     """Deploy a fresh stack and measure; returns (rows, notes, raw figures)."""
     import brownie
 
-    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, send, trade
+    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, trade
 
     bench = _load()
     und = bench["market"]["underlyings"]
@@ -110,7 +110,7 @@ def measure_all(verbose: bool = True):
         refresh_feeds(stack, tuple(FEED_OF.values()))
         stale_bd = stack.engine.marginBreakdown.estimate_gas(acct)
         # keepers refresh: one-off cost per series
-        tx = send(stack.store.refreshRiskArrays, series, {"from": whale})
+        tx = stack.store.refreshRiskArrays(series, {"from": whale})
         per_series = (tx.gas_used - 21_000) / max(1, n_opt)
         bd = stack.engine.marginBreakdown.estimate_gas(acct)
         cw = stack.engine.checkWithdrawal.estimate_gas(acct)

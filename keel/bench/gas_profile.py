@@ -125,7 +125,7 @@ def measure(verbose: bool = True) -> dict:
     import brownie
 
     from keel.bench import liquidation_gas as lg
-    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, send, sign_order
+    from keel.deploy_engine import deploy_stack, open_account, refresh_feeds, sign_order
     from keel.orders import Order, fill_args
 
     bench = _load()
@@ -135,7 +135,7 @@ def measure(verbose: bool = True) -> dict:
 
     # PM-4 solvent bid: liquidation_gas's scenario, a bidder that held nothing
     stack, acct, _series, keeper, bidder, _label = lg._scenario("PM-4", "solvent", bench, base)
-    aid = send(stack.liquidator.startAuction, acct, keeper[0], {"from": keeper[1]}).return_value
+    aid = stack.liquidator.startAuction(acct, keeper[0], {"from": keeper[1]}).return_value
     f = stack.liquidator.maxFraction(acct) // 2
     out["PM-4 solvent bid"] = by_part(
         _trace(stack.liquidator.bid, acct, aid, bidder[0], f, lg.MAX, sender=bidder[1])
@@ -151,7 +151,7 @@ def measure(verbose: bool = True) -> dict:
     out["refresh / series"] = by_part(
         _trace(stack.store.refreshRiskArrays, series, sender=accts[9]), per=len(series)
     )
-    send(stack.store.refreshRiskArrays, series, {"from": accts[9]})
+    stack.store.refreshRiskArrays(series, {"from": accts[9]})
     order = Order(acct, 1, WAD // 100, _wad(und["BTC"]["spot"]), salt=next(stack.salts))
     args = fill_args(order, sign_order(stack, order, owner), cp[0], WAD // 100)
     out["PM-32 perp fill"] = by_part(_trace(stack.exchange.fill, *args, sender=cp[1]))

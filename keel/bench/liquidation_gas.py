@@ -35,21 +35,11 @@ def _advance(seconds: int) -> None:
 
 
 def _push_move(stack, base, sign, pct, vol_mult=1):
-    from brownie.exceptions import TransactionError
-
     from keel.deploy_engine import push_prices
 
     prices = {f: (p * (100 + sign * pct) // 100, v * vol_mult) for f, (p, v) in base.items()}
-    for _ in range(3):
-        _advance(1)  # one report per feed and second: the oracle wants strictly newer ones
-        try:
-            push_prices(stack, prices)
-            return
-        except TransactionError:
-            # seen on anvil after hundreds of pushes: brownie reports the mined tx as "dropped"
-            if all(tuple(stack.oracle.feed(f)[:2]) == pv for f, pv in prices.items()):
-                return
-    raise RuntimeError(f"could not push prices {prices}")
+    _advance(1)  # one report per feed and second: the oracle wants strictly newer ones
+    push_prices(stack, prices)
 
 
 def _make_liquidatable(stack, acct, base, insolvent: bool):
@@ -63,29 +53,6 @@ def _make_liquidatable(stack, acct, base, insolvent: bool):
                 if b["AE"] < b["MM"] and (b["E"] <= 0) == insolvent:
                     return f"prices {sign * pct:+d}%, vols x{mult}"
     return None
-
-
-def _patch_brownie_confirmation() -> None:
-    """brownie 1.22 declares a transaction "dropped" when the sender's nonce moved before the
-    receipt can be read, a race that slow (1M-gas) anvil transactions lose now and then: wait for
-    the receipt first."""
-    from brownie import web3
-    from brownie.network.transaction import TransactionReceipt
-    from hexbytes import HexBytes
-
-    orig = TransactionReceipt._await_confirmation
-    if getattr(orig, "_keel_patched", False):
-        return
-
-    def _await(self, block_number=None, required_confs=1):
-        try:
-            web3.eth.wait_for_transaction_receipt(HexBytes(self.txid), timeout=300)
-        except Exception:  # noqa: BLE001 - brownie's own loop reports what went wrong
-            pass
-        return orig(self, block_number, required_confs)
-
-    _await._keel_patched = True
-    TransactionReceipt._await_confirmation = _await
 
 
 def _lever_up(stack, acct, owner, headroom_pct: int = 2) -> None:
@@ -138,7 +105,6 @@ def _scenario(name: str, kind: str, bench, base):
 
 
 def measure_all(verbose: bool = True):
-    _patch_brownie_confirmation()
     bench = _load()
     und = bench["market"]["underlyings"]
     base = {FEED_OF[u]: (_wad(v["spot"]), _wad(v["vol"])) for u, v in und.items()}

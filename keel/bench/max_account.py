@@ -135,7 +135,6 @@ def _ordered(series: dict, feed: int, order: str) -> list[int]:
 def refresh_stale(stack, ids, sender) -> int:
     """A keeper's refresh: every series of `ids` whose stored array is not at its feed's last
     round, in transactions of at most REFRESH_CHUNK series. Returns how many were stale."""
-    from keel.deploy_engine import send
 
     stale = []
     observed = {}
@@ -146,7 +145,7 @@ def refresh_stale(stack, ids, sender) -> int:
         if int(stack.store.storedRiskArray(sid)[0]) != observed[feed]:
             stale.append(sid)
     for k in range(0, len(stale), REFRESH_CHUNK):
-        send(stack.store.refreshRiskArrays, stale[k : k + REFRESH_CHUNK], {"from": sender})
+        stack.store.refreshRiskArrays(stale[k : k + REFRESH_CHUNK], {"from": sender})
     return len(stale)
 
 
@@ -155,7 +154,7 @@ def build_max_accounts(orders=ORDERS, verbose: bool = False) -> MaxBuild:
     `built` of the returned build's StateTree is the chain right after."""
     import brownie
 
-    from keel.deploy_engine import deploy_stack, model_price, open_account, send, trade
+    from keel.deploy_engine import deploy_stack, model_price, open_account, trade
     from keel.deploy_vault import list_asset, volatile_config
     from keel.orders import option_instrument
 
@@ -174,9 +173,9 @@ def build_max_accounts(orders=ORDERS, verbose: bool = False) -> MaxBuild:
         stack.tokens[name] = token
     # a well-funded insurance fund: the insolvent bid measures the paying path
     units = INSURANCE_USD * USDC
-    send(stack.usdc.mint, whale, units, {"from": whale})
-    send(stack.usdc.approve, stack.vault, units, {"from": whale})
-    send(stack.vault.fundInsurance, units, {"from": whale})
+    stack.usdc.mint(whale, units, {"from": whale})
+    stack.usdc.approve(stack.vault, units, {"from": whale})
+    stack.vault.fundInsurance(units, {"from": whale})
     keeper = (open_account(stack, keeper_owner), keeper_owner)
 
     # 64 series: per underlying 4 expiries (08:00 UTC) × 4 strikes
@@ -188,9 +187,7 @@ def build_max_accounts(orders=ORDERS, verbose: bool = False) -> MaxBuild:
         for e, expiry in enumerate(expiries):
             for k, (moneyness, is_call) in enumerate(STRIKES):
                 strike = int(spot * moneyness)
-                sid = send(
-                    stack.engine.createSeries, feed, strike, expiry, is_call, tx
-                ).return_value
+                sid = stack.engine.createSeries(feed, strike, expiry, is_call, tx).return_value
                 series[feed][(e, k)] = sid
     all_ids = [s for f in sorted(series) for s in series[f].values()]
     refresh_stale(stack, all_ids, keeper_owner)  # every new series' first array

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keel.deploy_engine import send
 from keel.sim.books import expiry_calendar, round_strike, scale_book, snap_expiry
 from keel.sim.config import ROOT, SimConfig, as_dict
 
@@ -107,9 +106,9 @@ class Simulation:
             self.s = deploy_stack(self.deployer, [s.key for s in signers], 3, feeds)
             s = self.s
             units = int(self.cfg.insurance_fund * USDC)
-            send(s.usdc.mint, self.deployer, units, {"from": self.deployer})
-            send(s.usdc.approve, s.vault, units, {"from": self.deployer})
-            send(s.vault.fundInsurance, units, {"from": self.deployer})
+            s.usdc.mint(self.deployer, units, {"from": self.deployer})
+            s.usdc.approve(s.vault, units, {"from": self.deployer})
+            s.vault.fundInsurance(units, {"from": self.deployer})
             self.makers = [
                 (open_account(s, accounts[i], {"USDC": MAKER_USDC}), accounts[i]) for i in (6, 7)
             ]
@@ -255,8 +254,7 @@ class Simulation:
         if sid is None:
             sid = self.s.store.seriesIdOf(feed, strike, expiry, is_call)
             if sid == 0:
-                send(
-                    self.s.engine.createSeries, feed, strike, expiry, is_call,
+                self.s.engine.createSeries(feed, strike, expiry, is_call,
                     {"from": self.deployer},
                 )  # fmt: skip
                 sid = self.s.store.seriesIdOf(feed, strike, expiry, is_call)
@@ -339,8 +337,7 @@ class Simulation:
         units = min(int(spare * USDC), cash_units)
         if units > 0:
             with silenced():
-                send(
-                    self.s.vault.withdraw, trader.account, self.s.usdc, units, trader.owner,
+                self.s.vault.withdraw(trader.account, self.s.usdc, units, trader.owner,
                     {"from": trader.owner},
                 )  # fmt: skip
             self.usdc_in -= units
@@ -547,7 +544,7 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
                 brownie.web3.eth.get_block("latest")
                 with silenced():
                     for f in (sim.BTC, sim.ETH):
-                        send(s.engine.accrueFunding, f, {"from": sim.deployer})
+                        s.engine.accrueFunding(f, {"from": sim.deployer})
                 sim.trade_day()
                 p = sim.measure(float(day), reply.get("label", ""))
                 sim.days_run = day

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from keel.deploy_engine import deposit, model_price, push_prices, send, trade
+from keel.deploy_engine import deposit, model_price, push_prices, trade
 from tests.fixtures.engine import BTC, ETH, option
 from tests.unit.engine.helpers import WAD
 
@@ -97,7 +97,7 @@ def test_inv2_inv6_stateful(stack, alice_pm, bob_pm, carol, carol_pm):
             if units == 0:
                 return
             try:
-                send(stack.vault.withdraw, acct, stack.usdc, units, owner, {"from": owner})
+                stack.vault.withdraw(acct, stack.usdc, units, owner, {"from": owner})
             except VirtualMachineError as e:
                 assert any(n in str(e) for n in NAMED), str(e)
                 return
