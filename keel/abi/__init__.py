@@ -131,7 +131,7 @@ def describe_revert(data: Any) -> str:
     decoded = decode_revert(data)
     if decoded is not None:
         name, args = decoded
-        return f"{name}{args}" if args else f"{name}()"
+        return f"{name}({', '.join(str(a) for a in args)})"
     raw = _revert_bytes(data)
     if raw:
         return "0x" + raw.hex()[:72]

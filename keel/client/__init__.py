@@ -5,6 +5,29 @@
   write-ahead transaction sender (`Sender`: one in flight, never sent twice, EIP-7825 aware);
 - `keel.client.state`: the one state-file format (atomic JSON);
 - `keel.client.logs`: structured logs (one record per decision);
+- `keel.client.sdk`: the trader's SDK (`Keel`), which the `keel` CLI drives;
 - ABIs come from `keel.abi` (the compiled build) and reverts are decoded there.
-The relayer (oracle/), the keepers (keeper/), the simulation and the benchmarks all use it.
+The relayer (oracle/), the keepers (keeper/), the simulation, the benchmarks and the SDK use it.
 """
+
+from keel.client.sdk import (
+    ClientError,
+    Keel,
+    LiquidationPrices,
+    Margin,
+    ModelFigures,
+    Trade,
+    Underlying,
+    WhatIf,
+)
+
+__all__ = [
+    "ClientError",
+    "Keel",
+    "LiquidationPrices",
+    "Margin",
+    "ModelFigures",
+    "Trade",
+    "Underlying",
+    "WhatIf",
+]
