@@ -62,12 +62,24 @@ def connect(network: str | None = None, *, quiet: bool = True):
         loaded.load_config()
         loaded._add_to_main_namespace()
     CONFIG.argv["silent"] = quiet
+    _no_brownie_deployment_records(project.get_loaded_projects()[0])
     name = network or EMBEDDED_NETWORK
     if name == EMBEDDED_NETWORK:
         configure_embedded_chain()
     if not brownie.network.is_connected():
         brownie.network.connect(name)
     return project.get_loaded_projects()[0]
+
+
+def _no_brownie_deployment_records(loaded) -> None:
+    """Keel's address file (keel.deploy) is the one record of a deployment. brownie's own records
+    of live-network deployments (build/deployments/<chain id>/) are neither read nor written: a
+    chain that was reset keeps its chain id, and brownie refuses to connect to it while a record
+    names an address without code there ("No contract deployed at ...")."""
+    from brownie.network.contract import ProjectContract
+
+    loaded._load_deployments = lambda: None
+    ProjectContract._save_deployment = lambda self: None
 
 
 def project():

@@ -81,6 +81,7 @@ class DeployConfig:
     # setParam overrides applied before the hand-over: {"engine": {"mmRatio": 0.8e18}, ...} [wad / s]
     params: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     insurance: int = 0  # settlement units put into the insurance fund (minted on dev chains)
+    test_tokens: bool = False  # a test network: tokens without an address are mintable test tokens
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DeployConfig:
@@ -102,7 +103,10 @@ class DeployConfig:
     @classmethod
     def from_dict(cls, raw) -> DeployConfig:
         r = _Reader(raw, "")
-        r.only("feeds", "settlement", "collateral", "oracle", "governance", "params", "insurance")
+        r.only(
+            "feeds", "settlement", "collateral", "oracle", "governance", "params", "insurance",
+            "test_tokens",
+        )  # fmt: skip
         feeds = tuple(_feed(f) for f in r.items("feeds"))
         if not feeds:
             raise ConfigError("feeds: at least one feed is needed")
@@ -160,6 +164,7 @@ class DeployConfig:
             governance=governance,
             params={role: {k: int(v) for k, v in p.items()} for role, p in params.items()},
             insurance=_units(r.get("insurance", 0), settlement.decimals, "insurance"),
+            test_tokens=bool(r.get("test_tokens", False)),
         )
 
 
@@ -355,9 +360,10 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
     if development is None:
         development = network.show_active() in ("development", "anvil")
     missing = [t.symbol for t in (config.settlement, *config.collateral) if t.address is None]
-    if missing and not development:
+    if missing and not (development or config.test_tokens):
         raise ConfigError(
-            f"tokens {', '.join(missing)}: an address is needed off development chains"
+            f"tokens {', '.join(missing)}: an address is needed off development chains "
+            "(or test_tokens: true on a test network)"
         )
     if config.signers is None and not development:
         raise ConfigError("oracle.signers: dev signers are for development chains only")
@@ -374,7 +380,7 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
                     f"{t.symbol}.decimals: {t.decimals}, but the token at {t.address} has "
                     f"{tokens[t.symbol].decimals()}"
                 )
-        else:  # a mintable test token: development chains only (checked above)
+        else:  # a mintable test token: development chains or test_tokens (checked above)
             name = TEST_TOKEN_NAMES.get(t.symbol, f"Test {t.symbol}")
             tokens[t.symbol] = p.MockERC20.deploy(name, t.symbol, t.decimals, tx)
 
