@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         connect(args.network)
     import brownie
 
-    from oracle.signers import derive_keys
+    from keel.client.keys import derive_keys
 
     print(f"Keel demo on '{brownie.network.show_active()}' (chain id {brownie.chain.id})")
     deployer, *traders = brownie.accounts[: 1 + args.accounts]

@@ -342,7 +342,7 @@ DEV_SIGNERS = 5  # the relayer's `--dev-keys 5 --key-seed 0`
 def dev_signer_keys(n: int = DEV_SIGNERS) -> list[str]:
     """The relayer's deterministic development keys (`keel-relayer run --dev-keys n`, seed 0):
     TEST KEYS ONLY, never for real funds; config `oracle.signers: dev` authorises them."""
-    from oracle.signers import derive_keys
+    from keel.client.keys import derive_keys
 
     return [s.key for s in derive_keys(n, "0")]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from eth_account import Account
 
 from keel.eip712 import Domain
-from oracle.report import Observation, oracle_domain, report_calldata
+from keel.observations import Observation, oracle_domain, report_calldata
 
 # setParam's names (bytes32, right-padded ASCII, as Solidity's `bytes32 x = "heartbeat"`).
 PARAMS = (

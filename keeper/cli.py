@@ -126,10 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _key(args) -> str:
     if args.anvil_index is not None:
-        from oracle.signers import anvil_dev_keys
+        from keel.client.keys import anvil_dev_keys
 
         return anvil_dev_keys(1, offset=args.anvil_index)[0].key
-    from oracle.signers import load_key_file
+    from keel.client.keys import load_key_file
 
     signers = load_key_file(args.key_file)
     if len(signers) != 1:

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _signers(args):
-    from oracle.signers import anvil_dev_keys, derive_keys, load_key_file
+    from keel.client.keys import anvil_dev_keys, derive_keys, load_key_file
 
     if args.keys:
         return load_key_file(args.keys)
@@ -166,7 +166,7 @@ def _signers(args):
 
 
 def _sender(args):
-    from oracle.signers import Signer, anvil_dev_keys, load_key_file
+    from keel.client.keys import Signer, anvil_dev_keys, load_key_file
 
     if args.sender_key_file:
         return load_key_file(args.sender_key_file)[0]
@@ -230,7 +230,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_keys(args) -> int:
-    from oracle.signers import derive_keys, random_keys, write_key_file
+    from keel.client.keys import derive_keys, random_keys, write_key_file
 
     if args.out.exists() and not args.force:
         print(f"keel-relayer: {args.out} exists (use --force)", file=sys.stderr)

@@ -49,16 +49,16 @@ from web3.exceptions import (
 )
 
 from keel.abi import decode_revert, load
+from keel.client.keys import Signer, noisy
 from keel.client.logs import event, get_logger
 from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable
 from keel.client.state import read_json, write_json_atomic
+from keel.observations import Observation, oracle_domain
+from keel.risk.ewma import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
 from oracle import rules
 from oracle.policy import EXPIRY, RESUBMIT, PushPolicy
-from oracle.report import Observation, oracle_domain
-from oracle.signers import Signer, noisy
 from oracle.sources import PriceSource, Tick
 from oracle.units import to_wad
-from oracle.vol import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
 
 LOGGER_NAME = "keel.relayer"
 # [s] a receipt missing this long after the sender's nonce moved past its transaction: dropped or
@@ -753,9 +753,9 @@ def dev_config(
     **overrides,
 ) -> RelayerConfig:
     """A config for a local anvil chain: `n_signers` deterministic TEST keys derived from
-    `key_seed` (authorise `oracle.signers.derive_keys(n_signers, key_seed)` addresses at deployment)
+    `key_seed` (authorise `keel.client.keys.derive_keys(n_signers, key_seed)` addresses at deployment)
     and anvil dev account `sender_index` as the sender. Never for a chain holding real value."""
-    from oracle.signers import anvil_dev_keys, derive_keys
+    from keel.client.keys import anvil_dev_keys, derive_keys
 
     return RelayerConfig(
         rpc_url=rpc_url,

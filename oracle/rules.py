@@ -40,7 +40,7 @@ from eth_keys import keys
 from eth_utils import to_checksum_address
 
 from keel.eip712 import SECP256K1_N
-from oracle.report import Observation, oracle_domain
+from keel.observations import Observation, oracle_domain
 
 WAD = 10**18
 HALF_N = SECP256K1_N // 2  # 0x7FFF...5D576E7357A4501DDFE92F46681B20A0: the largest low s

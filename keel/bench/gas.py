@@ -244,8 +244,8 @@ def main(argv=None) -> int:
 
     import brownie
 
+    from keel.client.keys import derive_keys
     from keel.deploy import DeployConfig, GovernanceSpec, deploy
-    from oracle.signers import derive_keys
 
     deployer, owner, sender = brownie.accounts[0], brownie.accounts[1], brownie.accounts[2]
     signers = derive_keys(N_SIGNERS, KEY_SEED)

@@ -4,7 +4,7 @@ Rolling. On every day t of the history the bench book is rebuilt at that day's s
 their moneyness (K = k·S_t), expiries their tenor (T = t + the book's days), and sizes and risky
 collateral are scaled by S_snapshot / S_t per underlying, so every leg keeps the USD notional it has
 in bench/portfolios.json (a BTC/ETH pair stays a pair although BTC cost $430 and ETH $1 in 2016). The
-market of day t is spot S_t and vol σ_t from the relayer's estimator (`oracle.vol.EwmaVol`,
+market of day t is spot S_t and vol σ_t from the relayer's estimator (`keel.risk.ewma.EwmaVol`,
 RiskMetrics λ = 0.94, 365 periods a year) on that underlying's closes up to and including t; WETH and
 WBTC are priced at the day's ETH and BTC spot. Margin parameters are the SPEC defaults.
 

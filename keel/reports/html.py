@@ -277,7 +277,7 @@ def section_backtest(r: dict) -> str:
         f"{inputs['warmup_days']}-day vol warm-up. On every day each book is rebuilt at that day's "
         "spot with the strikes' moneyness, the expiries' tenor and every leg's USD notional of the "
         "bench file (sizes and WETH scaled by S<sub>snapshot</sub>/S<sub>t</sub>), vol from the "
-        "relayer's EWMA estimator (<code>oracle.vol.EwmaVol</code>, λ = 0.94). IM is "
+        "relayer's EWMA estimator (<code>keel.risk.ewma.EwmaVol</code>, λ = 0.94). IM is "
         "<code>compute_margin</code> on that day's market; the 1-day and 2-day losses are full "
         "revaluations at the later day's spot and EWMA vol with every τ shortened by the horizon. An "
         "exception is a loss above IM.</p>"

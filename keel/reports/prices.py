@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle.vol import EwmaVol
+from keel.risk.ewma import EwmaVol
 
 FEEDS = ("BTC", "ETH")  # column order of every (T, 2) array here; feed ids 1, 2 (DESIGN.md)
 COLUMNS = {"BTC": "btc_usd", "ETH": "eth_usd"}
@@ -51,7 +51,7 @@ class PriceHistory:
         return np.diff(np.log(self.spot), axis=0)
 
     def ewma_vol(self, **kwargs) -> np.ndarray:
-        """(T, 2) the relayer's EWMA vol (oracle.vol.EwmaVol) after each day's close, annualised.
+        """(T, 2) the relayer's EWMA vol (keel.risk.ewma.EwmaVol) after each day's close, annualised.
 
         One estimator per underlying, fed every close in order; row t uses closes 0..t only (no
         look-ahead). Row 0 is the estimator's seed (its `initial_vol`). kwargs go to EwmaVol.

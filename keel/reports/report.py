@@ -218,7 +218,7 @@ def build(config: ReportConfig) -> dict:
                 for f, s, v in zip(market.feed_ids, market.spot, market.vol, strict=True)
             },
             "margin_params": dict(params.__dict__),
-            "vol_estimator": "oracle.vol.EwmaVol (RiskMetrics λ = 0.94, 365 periods/yr, seed 80%)",
+            "vol_estimator": "keel.risk.ewma.EwmaVol (RiskMetrics λ = 0.94, 365 periods/yr, seed 80%)",
         },
         "goals": [g.to_json() for g in goals],
         "capital_efficiency": {

@@ -94,8 +94,8 @@ class Simulation:
     def deploy(self) -> None:
         from brownie import accounts
 
+        from keel.client.keys import derive_keys
         from keel.deploy_engine import BTC, ETH, deploy_stack, open_account
-        from oracle.signers import derive_keys
 
         self.BTC, self.ETH = BTC, ETH
         self.deployer = accounts[0]

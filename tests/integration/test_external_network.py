@@ -28,7 +28,7 @@ from web3 import Web3
 
 from keel.abi import load
 from keel.chain import free_port
-from oracle.signers import anvil_dev_keys, derive_keys
+from keel.client.keys import anvil_dev_keys, derive_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN_ID = 31_337  # not the embedded chain's 1337

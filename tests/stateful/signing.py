@@ -1,7 +1,7 @@
 """EIP-712 digests and signatures for orders and oracle observations, without eth_account's
 typed-data encoder (which costs more than the signature itself).
 
-The digests equal keel.orders.Order.digest and oracle.report.Observation.digest; a test in
+The digests equal keel.orders.Order.digest and keel.observations.Observation.digest; a test in
 test_attacker.py checks both against those reference encoders once per session.
 """
 

@@ -1125,8 +1125,8 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
 
 def test_fast_signing_matches_reference_encoders(attacker_world: World):
     """The attacker test's digests equal keel.orders / oracle.report's EIP-712 encoders."""
+    from keel.observations import Observation, oracle_domain
     from keel.orders import Order, exchange_domain
-    from oracle.report import Observation, oracle_domain
     from tests.stateful.signing import observation_digest, order_digest
 
     w = attacker_world

@@ -1,10 +1,10 @@
-"""The contract's EIP-712 digest equals oracle/report.py's byte for byte (DESIGN "Oracle")."""
+"""The contract's EIP-712 digest equals keel/observations.py's byte for byte (DESIGN "Oracle")."""
 
 from brownie import chain
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from oracle.report import OBSERVATION_TYPES, Observation, oracle_domain
+from keel.observations import OBSERVATION_TYPES, Observation, oracle_domain
 from tests.fixtures.oracle import BTC, WAD, plain
 
 

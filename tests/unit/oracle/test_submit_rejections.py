@@ -8,7 +8,7 @@ from brownie import chain
 from eth_account import Account
 
 from keel.eip712 import Signature, to_high_s
-from oracle.report import Observation, oracle_domain
+from keel.observations import Observation, oracle_domain
 from tests.fixtures.oracle import (
     BTC,
     ETH,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from keel.client.keys import derive_keys, load_key_file
 from oracle.cli import build_parser, main
-from oracle.signers import derive_keys, load_key_file
 
 ROOT = Path(__file__).resolve().parents[3]
 

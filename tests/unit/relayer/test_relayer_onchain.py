@@ -145,7 +145,7 @@ def test_pending_round_accepted_elsewhere_is_dropped(relayer_oracle, make_relaye
 
 
 def _other_sender():
-    from oracle.signers import anvil_dev_keys
+    from keel.client.keys import anvil_dev_keys
 
     return anvil_dev_keys(1, offset=8)[0]
 
@@ -249,9 +249,9 @@ def test_noisy_signers_never_need_a_wider_spread_than_the_oracle_allows(
     """Signers that disagree by 5% (std) sign values within a third of the on-chain spread of the
     source's, so even at the narrowest spreads governance may set (0.1% price, 1% vol) every report
     passes: no rejection, no revert, every observation within the spread of its median."""
+    from keel.client.keys import noisy
     from keel.deploy_oracle import param_key
     from oracle.rules import median
-    from oracle.signers import noisy
 
     tx = {"from": deployer}
     relayer_oracle.setParam(param_key("maxSpread"), WAD // 1000, tx)

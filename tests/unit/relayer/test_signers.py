@@ -1,13 +1,11 @@
-"""Signer keys (oracle/signers.py): key files, deterministic test keys, noise, signing."""
+"""Signer keys (keel/client/keys.py): key files, deterministic test keys, noise, signing."""
 
 import json
 import stat
 
 import pytest
 
-from oracle import rules
-from oracle.report import Observation, oracle_domain
-from oracle.signers import (
+from keel.client.keys import (
     Signer,
     anvil_dev_keys,
     derive_keys,
@@ -16,6 +14,8 @@ from oracle.signers import (
     sign_report,
     write_key_file,
 )
+from keel.observations import Observation, oracle_domain
+from oracle import rules
 
 WAD = 10**18
 

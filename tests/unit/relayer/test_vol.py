@@ -1,4 +1,4 @@
-"""EWMA realised vol (oracle/vol.py): hand-computed example, closed form, seeding and clamping."""
+"""EWMA realised vol (keel/risk/ewma.py): hand-computed example, closed form, seeding and clamping."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracle.vol import EwmaVol, clamp, ewma_closed_form
+from keel.risk.ewma import EwmaVol, clamp, ewma_closed_form
 
 st_prices = st.lists(st.floats(min_value=1.0, max_value=1e6), min_size=1, max_size=60)
 

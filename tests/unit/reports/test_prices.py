@@ -5,7 +5,7 @@ import math
 import pytest
 
 from keel.reports.prices import PriceFileError, load_prices
-from oracle.vol import ewma_closed_form
+from keel.risk.ewma import ewma_closed_form
 
 from .helpers import random_walk, write_prices
 

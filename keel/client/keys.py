@@ -24,7 +24,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from keel.eip712 import SECP256K1_N, Domain, Signature
-from oracle.report import Observation
+from keel.observations import Observation
 
 # anvil / hardhat default mnemonic: its accounts are public knowledge (test keys only)
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
