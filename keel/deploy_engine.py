@@ -1,4 +1,4 @@
-"""Deploying the margin engine (MarginEngine + RiskArrayStore + Exchange) and wiring it in.
+"""Deploying the margin engine (MarginEngine + RiskArrayStore + Exchange + MarginLens) and wiring it.
 
 `deploy_engine` wires an engine into an existing Vault and Oracle: the engine becomes a Vault module
 (it moves cash), the Vault's margin hook and an Oracle expiry registrar. `deploy_stack` builds a
@@ -71,6 +71,7 @@ class EngineDeployment:
     engine: object
     store: object
     exchange: object
+    lens: object  # MarginLens: what-if margin of proposed fills (a view; no wiring)
 
 
 def deploy_engine(
@@ -89,7 +90,8 @@ def deploy_engine(
     oracle.setRegistrar(engine, True, tx)
     for feed_id, cap in (perps or {}).items():
         engine.listPerp(feed_id, cap, tx)
-    return EngineDeployment(engine, store, exchange)
+    lens = p.MarginLens.deploy(engine, tx)
+    return EngineDeployment(engine, store, exchange, lens)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Stack:
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
     liquidator: object = None  # Liquidator (SPEC §7), wired by deploy_stack
     tokens: dict = field(default_factory=dict)  # more listed tokens by name (for deposit())
+    lens: object = None  # MarginLens (what-if margin), deployed by deploy_engine
 
     def token(self, name: str):
         return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc, **self.tokens}[name]
@@ -152,6 +155,7 @@ def deploy_stack(
         deployer, oracle, vault, dep.engine, dep.store, dep.exchange, usdc, weth, wbtc, keys, quorum
     )
     stack.liquidator = deploy_liquidator(deployer, vault, dep.engine)
+    stack.lens = dep.lens
     push_prices(stack, feeds)
     return stack
 
