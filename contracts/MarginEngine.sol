@@ -10,6 +10,7 @@ import {IMarginEngine, IExpiryRegistry} from "../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../interfaces/IRiskArrayStore.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {PortfolioMargin as PM} from "./libraries/PortfolioMargin.sol";
+import {MarginLib as ML} from "./libraries/MarginLib.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 
 /// @title Keel portfolio margin engine (SPEC §4–6).
@@ -30,13 +31,10 @@ import {WadMath} from "./libraries/WadMath.sol";
 contract MarginEngine is IMarginEngine, Ownable2Step {
     // --- Constants ---
 
-    uint256 public constant OPTION_INSTRUMENT_BASE = 1 << 128;
+    uint256 public constant OPTION_INSTRUMENT_BASE = ML.OPTION_INSTRUMENT_BASE;
     uint256 public constant MAX_SERIES_HORIZON = 2 * 365 days;      // [s]
     uint256 internal constant FUNDING_PERIOD = 8 hours;             // [s]
     int256 internal constant WAD = 1e18;
-    /// @dev Equity-rule tolerance: the floors and ceilings of one fill's cash and valuation
-    ///      (premium up, q·V and PnL down) can cost an account at most this much at a fair price.
-    int256 internal constant EQUITY_ROUNDING = 4;                   // [wad USD]
 
     // --- Data ---
 
@@ -288,7 +286,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         (uint256 spot,,) = oracle.freshFeed(feedId);
         int256 f = _accrue(feedId, spot);
         int256 pnl = PM.mulWadFloor(p.size, int256(spot) - int256(p.entryPrice));
-        int256 funding = _fundingOwed(p, f);
+        int256 funding = ML.fundingOwed(p.size, f, p.fundingIndexAtEntry);
         p.entryPrice = spot;
         p.fundingIndexAtEntry = f;
         vault.adjustCash(accountId, pnl - funding);
@@ -319,17 +317,18 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         if (f.makerAccount == f.takerAccount) revert SelfTrade(f.makerAccount);
         if (f.makerSize == 0) revert ZeroSize();
         (uint256 feedId, uint256 seriesId) = _resolve(f.instrument);
-        IRiskArrayStore.Market memory m;
-        m.feedId = feedId;
-        (m.spot, m.vol, m.observedAt) = oracle.freshFeed(feedId);
+        IRiskArrayStore.Market memory m = ML.market(oracle, feedId);
         // INV-9: the price lies in the band around the model value (attacks 1, 6, 7)
         _checkBand(f.instrument, seriesId, f.price, m);
-        uint256 notional = m.spot * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) / 1e18; // S·|q| [wad USD]
+        uint256 notional = ML.notional(m.spot, f.makerSize); // S·|q| [wad USD]
         (Before memory mk, Before memory tk, uint256 premium) = _applyFill(f, feedId, seriesId, m.spot, notional);
         _checkOpenInterest(f.instrument, mk.size, f.makerSize, tk.size);
         // fees: bps of notional S·|q|; options at most optionFeeCap of the premium
-        makerFee = _fee(notional, makerFeeRate, premium, seriesId != 0);
-        takerFee = _fee(notional, takerFeeRate, premium, seriesId != 0);
+        {
+            uint256 maxFee = seriesId == 0 ? type(uint256).max : ML.optionFeeCap(premium, optionFeeCap); // [wad USD]
+            makerFee = ML.fee(notional, makerFeeRate, maxFee);
+            takerFee = ML.fee(notional, takerFeeRate, maxFee);
+        }
         if (makerFee != 0) vault.collectFee(f.makerAccount, makerFee);
         if (takerFee != 0) vault.collectFee(f.takerAccount, takerFee);
         mk.cashDelta -= int256(makerFee);
@@ -347,19 +346,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         internal
         view
     {
-        uint256 model; // model value per unit                                   [wad USD]
-        uint256 width; // half-width of the band                                 [wad USD]
-        if (seriesId == 0) {
-            model = m.spot;
-            width = m.spot * bandPerp / 1e18;
-        } else {
-            int256 v = store.unitValue(seriesId, m);
-            model = v > 0 ? uint256(v) : 0;
-            width = m.spot * bandOptAbs / 1e18 + model * bandOptRel / 1e18;
-        }
-        uint256 lo = model > width ? model - width : 0;
-        uint256 hi = model + width;
-        if (price < lo || price > hi) revert PriceOutsideBand(instrument, price, lo, hi);
+        if (seriesId == 0) ML.checkBand(instrument, price, m.spot, int256(m.spot), bandPerp, 0);
+        else ML.checkBand(instrument, price, m.spot, store.unitValue(seriesId, m), bandOptAbs, bandOptRel);
     }
 
     /// @dev Moves positions and cash of a fill; returns both sides' "before" states and the premium.
@@ -380,7 +368,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         mk = _fillOption(f.makerAccount, s, seriesId, f.makerSize);
         tk = _fillOption(f.takerAccount, s, seriesId, -f.makerSize);
         // premium in cash at the trade price, buyer to seller (rounded up: against the buyer)
-        premium = (f.price * uint256(f.makerSize > 0 ? f.makerSize : -f.makerSize) + 1e18 - 1) / 1e18;
+        premium = ML.premium(f.price, f.makerSize);
         if (premium == 0) return (mk, tk, 0);
         if (f.makerSize > 0) {
             vault.moveCash(f.makerAccount, f.takerAccount, int256(premium));
@@ -393,14 +381,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
     }
 
-    function _fee(uint256 notional, uint256 rate, uint256 premium, bool isOption) internal view returns (uint256 fee) {
-        fee = (notional * rate + 1e18 - 1) / 1e18;
-        if (isOption) {
-            uint256 cap = premium * optionFeeCap / 1e18;
-            if (fee > cap) fee = cap;
-        }
-    }
-
     /// @dev Applies a perp fill of `d` at `price` to one account (funding and old PnL into cash).
     ///      `limits`: the SPEC §4 position limits apply (fills), or not (liquidation transfers).
     function _fillPerp(uint256 account, uint256 feedId, int256 d, uint256 price, int256 idx, bool limits)
@@ -410,7 +390,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         PerpPosition storage p = _perps[account][feedId];
         b = Before(true, feedId, 0, p.size, p.entryPrice, p.fundingIndexAtEntry, 0);
         if (p.size == 0) _addUnderlying(account, feedId, limits);
-        int256 cashDelta = PM.mulWadFloor(p.size, int256(price) - int256(p.entryPrice)) - _fundingOwed(p, idx);
+        int256 cashDelta = ML.realised(p.size, p.entryPrice, p.fundingIndexAtEntry, price, idx);
         p.size += d;
         p.entryPrice = price;
         p.fundingIndexAtEntry = idx;
@@ -441,27 +421,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     {
         MarginBreakdown memory a = _margin(account, _noBefore(), true);
         bool healthy = a.adjustedEquity >= int256(a.initialMargin);
-        bool inAuction = _inAuction(account);
-        if (healthy && !reduceOnly && !paused && !byOperator && !inAuction) return;
+        bool guarded = byOperator || _inAuction(account);
+        if (healthy && !reduceOnly && !paused && !guarded) return;
         MarginBreakdown memory p = _margin(account, b, true);
-        // Circuit breaker (SPEC §3): reduce-only trades must not raise the account's IM
-        if (reduceOnly && a.initialMargin > p.initialMargin) {
-            revert ReduceOnly(account, b.feedId, p.initialMargin, a.initialMargin);
-        }
-        // SPEC v2 §8b: while new risk is paused no fill may raise the account's IM
-        if (paused && a.initialMargin > p.initialMargin) revert NewRiskPaused(account, p.initialMargin, a.initialMargin);
-        // INV-9 equity rule: E_after ≥ E_before − fee, so no shortfall, auction discount or
-        // operator's reach leaves the account through prices (attacks 1, 3, 7)
-        if ((!healthy || inAuction || byOperator) && a.equity + EQUITY_ROUNDING < p.equity - int256(fee)) {
-            revert EquityLoss(account, p.equity, a.equity, fee);
-        }
-        if (healthy) return;
-        // INV-2: risk-reducing exception: IM not raised and shortfall not increased
-        if (
-            a.initialMargin <= p.initialMargin
-                && int256(a.initialMargin) - a.adjustedEquity <= int256(p.initialMargin) - p.adjustedEquity
-        ) return;
-        revert BelowInitialMargin(account, a.adjustedEquity, a.initialMargin);
+        // Circuit breaker (SPEC §3) and SPEC v2 §8b pause: the fill must not raise the account's IM
+        ML.riskRule(account, b.feedId, p.initialMargin, a.initialMargin, reduceOnly, paused);
+        // INV-9 equity rule, then INV-2 (AE ≥ IM, or the risk-reducing exception)
+        ML.marginRule(account, a, p, healthy, guarded, fee);
     }
 
     /// @dev Open-interest cap (long side) of an instrument: a fill may not raise the long OI
@@ -610,11 +576,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         idx += rate * int256(dt) * int256(spot) / WAD;
     }
 
-    /// @dev Funding an account owes on its perp up to index `idx`, rounded up (against it).
-    function _fundingOwed(PerpPosition storage p, int256 idx) internal view returns (int256) {
-        return -PM.mulWadFloor(-p.size, idx - p.fundingIndexAtEntry);
-    }
-
     /// @dev SPEC v2 §4 mark: an EMA of fill prices weighted by time and notional n = S·|q|:
     ///      mark += (price − mark)·α·n/(n + N₀), α = 1 − 2^(−dt/h) (h = markHalfLife, N₀ =
     ///      markReferenceNotional). The first fill pulls from the spot with α = 1. A dust fill moves
@@ -673,132 +634,37 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
     }
 
-    /// @dev Working totals of one margin computation.
-    struct Totals {
-        int256 equity;          // E                                                 [wad USD]
-        int256 haircuts;        // Σ collateral haircuts + cash haircut              [wad USD]
-        uint256 shortNotional;  // Σ over short options of |q|·S                     [wad USD]
-        uint256 sumLoss;        // Σ_u L_u                                           [wad USD]
-    }
-
-    /// @dev The SPEC §6 computation. `b.active` values the account as before a fill (its position
-    ///      in one instrument and its cash replaced). `cache` keeps the risk arrays computed on the
-    ///      way for the rest of the transaction (RiskArrayStore.optionRiskCached).
+    /// @dev The SPEC §6 computation (MarginLib). `b.active` values the account as before a fill
+    ///      (its position in one instrument and its cash replaced). `cache` keeps the risk arrays
+    ///      computed on the way for the rest of the transaction (RiskArrayStore.optionRiskCached).
     function _margin(uint256 account, Before memory b, bool cache) internal returns (MarginBreakdown memory r) {
         (int256 cash, IVault.CollateralValue[] memory coll, uint256 cashHaircut) = vault.valuation(account);
         if (b.active) {
             cash -= b.cashDelta;
-            cashHaircut = cash > 0 ? (uint256(cash) * vault.haircut(settlementAsset) + 1e18 - 1) / 1e18 : 0;
+            cashHaircut = ML.cashHaircut(cash, vault.haircut(settlementAsset));
         }
-        Totals memory t;
-        t.equity = cash;
-        t.haircuts = int256(cashHaircut);
-        uint256[] memory feeds = _feedsOf(account, coll, b);
+        ML.Totals memory t = ML.begin(store, cache, cash, cashHaircut, coll);
+        uint256[] memory feeds = ML.feedsOf(_underlyings[account], coll, b.active ? b.feedId : 0);
         r.underlyings = new UnderlyingRisk[](feeds.length);
-        int256[31] memory joint;
-        for (uint256 k; k < coll.length; ++k) {
-            t.equity += int256(coll[k].value);
-            t.haircuts += int256(coll[k].haircut);
-        }
         for (uint256 u; u < feeds.length; ++u) {
-            int256[31] memory pnl = _underlyingPnl(account, feeds[u], coll, b, cache, t, r.underlyings[u]);
-            (uint256 loss, uint256 worst) = _worst(pnl);
-            r.underlyings[u].loss = loss;
-            r.underlyings[u].worstIndex = worst;
-            t.sumLoss += loss;
-            for (uint256 j; j < 31; ++j) {
-                joint[j] += pnl[j];
-            }
+            _valueUnderlying(account, feeds[u], b, t, r.underlyings[u]);
         }
-        (r.jointLoss, r.jointWorstIndex) = _worst(joint);
-        r.equity = t.equity;
-        r.adjustedEquity = t.equity - t.haircuts;
-        // SR = L_J + (1 − c)(Σ L_u − L_J)
-        r.scanRisk = r.jointLoss + (t.sumLoss - r.jointLoss) * (1e18 - correlationCredit) / 1e18;
-        r.shortOptionMinimum = t.shortNotional * somRate / 1e18;
-        r.initialMargin = r.scanRisk > r.shortOptionMinimum ? r.scanRisk : r.shortOptionMinimum;
-        r.maintenanceMargin = r.initialMargin * mmRatio / 1e18;
+        ML.finish(t, r, correlationCredit, somRate, mmRatio);
     }
 
-    /// @dev Position underlyings, then the "before" state's underlying (a fill may have closed it:
-    ///      attack 3, SPEC v2 §5 equity rule), then underlyings linked to collateral held
-    ///      (collateral moves with its underlying's scenarios).
-    function _feedsOf(uint256 account, IVault.CollateralValue[] memory coll, Before memory b)
+    /// @dev One underlying's positions (with the "before" override) into the computation.
+    function _valueUnderlying(uint256 account, uint256 feedId, Before memory b, ML.Totals memory t, UnderlyingRisk memory line)
         internal
-        view
-        returns (uint256[] memory f)
     {
-        uint256[] memory held = _underlyings[account];
-        f = new uint256[](held.length + coll.length + 1);
-        uint256 n = held.length;
-        bool beforeSeen = !b.active;
-        for (uint256 k; k < n; ++k) {
-            f[k] = held[k];
-            if (held[k] == b.feedId) beforeSeen = true;
+        IRiskArrayStore.Market memory m = ML.market(oracle, feedId);
+        PerpPosition memory p = _perps[account][feedId];
+        if (b.active && b.seriesId == 0 && b.feedId == feedId) {
+            p = PerpPosition(b.size, b.entryPrice, b.fundingIndexAtEntry);
         }
-        if (!beforeSeen) f[n++] = b.feedId;
-        for (uint256 c; c < coll.length; ++c) {
-            uint256 l = coll[c].linkedUnderlying;
-            if (l == 0) continue;
-            bool seen;
-            for (uint256 k; k < n; ++k) {
-                if (f[k] == l) seen = true;
-            }
-            if (!seen) f[n++] = l;
-        }
-        assembly {
-            mstore(f, n)
-        }
-    }
-
-    /// @dev P_u(j) of one underlying (SPEC §6), and its contributions to E and SOM.
-    function _underlyingPnl(
-        uint256 account,
-        uint256 feedId,
-        IVault.CollateralValue[] memory coll,
-        Before memory b,
-        bool cache,
-        Totals memory t,
-        UnderlyingRisk memory line
-    ) internal returns (int256[31] memory pnl) {
-        IRiskArrayStore.Market memory m;
-        m.feedId = feedId;
-        (m.spot, m.vol, m.observedAt) = oracle.freshFeed(feedId);
-        int256 spot = int256(m.spot);
-        int256 r = PM.scanRange(m.vol);
-        line.feedId = feedId;
-        line.scanRange = uint256(r);
-        // linear exposure: collateral linked to u and the perp, both move by x_j
-        int256 linear;
-        for (uint256 c; c < coll.length; ++c) {
-            if (coll[c].linkedUnderlying == feedId) linear += int256(coll[c].value);
-        }
-        {
-            PerpPosition memory p = _perps[account][feedId];
-            if (b.active && b.seriesId == 0 && b.feedId == feedId) {
-                p = PerpPosition(b.size, b.entryPrice, b.fundingIndexAtEntry);
-            }
-            if (p.size != 0) {
-                (int256 idx,) = _fundingIndexAt(perpMarkets[feedId], m.spot);
-                t.equity += PM.mulWadFloor(p.size, spot - int256(p.entryPrice))
-                    + PM.mulWadFloor(-p.size, idx - p.fundingIndexAtEntry);
-                linear += PM.mulWadFloor(p.size, spot);
-            }
-        }
+        int256 idx; // funding index now                                         [wad USD/unit]
+        if (p.size != 0) (idx,) = _fundingIndexAt(perpMarkets[feedId], m.spot);
         (uint256[] memory ids, int256[] memory sizes) = _optionList(account, feedId, b);
-        if (ids.length != 0) {
-            int256 value;
-            uint256 shortSize;
-            (value, pnl, shortSize) =
-                cache ? store.optionRiskCached(m, ids, sizes) : store.optionRisk(m, ids, sizes);
-            t.equity += value;
-            // SOM base: short options not yet settled (a settled series carries no risk)
-            t.shortNotional += shortSize * m.spot / 1e18;
-        }
-        for (uint256 j; j < 31; ++j) {
-            int256 v = pnl[j] + linear * PM.spotMove(j, r) / WAD;
-            pnl[j] = j < 27 ? v : v * PM.EXTENDED_WEIGHT / WAD;
-        }
+        ML.addUnderlying(t, m, p, idx, ids, sizes, line);
     }
 
     /// @dev The account's option positions on one underlying (with the "before" override).
@@ -835,18 +701,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
     }
 
-    /// @dev L = max(0, −min_j p_j) and the first index attaining the minimum.
-    function _worst(int256[31] memory p) internal pure returns (uint256 loss, uint256 idx) {
-        int256 lo = p[0];
-        for (uint256 j = 1; j < 31; ++j) {
-            if (p[j] < lo) {
-                lo = p[j];
-                idx = j;
-            }
-        }
-        loss = lo < 0 ? uint256(-lo) : 0;
-    }
-
     // --- Views ---
 
     /// @inheritdoc IMarginEngine
@@ -881,7 +735,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     /// @inheritdoc IMarginEngine
     function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256) {
         (int256 idx,) = _fundingIndexAt(perpMarkets[feedId], oracle.feed(feedId).price);
-        return _fundingOwed(_perps[accountId][feedId], idx);
+        PerpPosition storage p = _perps[accountId][feedId];
+        return ML.fundingOwed(p.size, idx, p.fundingIndexAtEntry);
     }
 
     /// @inheritdoc IMarginEngine

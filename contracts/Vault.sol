@@ -11,6 +11,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVault, RIGHT_TRADE, RIGHT_WITHDRAW} from "../interfaces/IVault.sol";
+import {CashMath} from "./libraries/CashMath.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {IMarginHook} from "../interfaces/IMarginHook.sol";
 
@@ -493,51 +494,22 @@ contract Vault is IVault, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Effective cash of a stored word: principal * index rounded down, or the debt as is.
     function _cashOf(int256 word, uint256 index) internal pure returns (int256) {
-        if (word <= 0) return word;
-        return int256(Math.mulDiv(uint256(word), index, WAD)); // <= word since index <= 1e18
+        return CashMath.effective(word, index);
     }
 
-    /// @dev Adds `delta` [wad USD] to an account's cash. Credits become principal rounded down,
-    ///      debits consume principal rounded up; a debt is exact and repaid before any principal.
+    /// @dev Adds `delta` [wad USD] to an account's cash (CashMath: credits become principal rounded
+    ///      down, debits consume principal rounded up; a debt is exact and repaid before any
+    ///      principal). The principal total follows the account's positive word.
     function _addCash(uint256 accountId, int256 delta) internal {
         if (delta == 0) return;
         int256 word = cashWord[accountId];
         CashState memory s = cashState;
-        int256 newWord;
-        if (delta > 0) {
-            uint256 credit = uint256(delta);
-            if (word < 0) {
-                uint256 debt = uint256(-word);
-                if (credit <= debt) {
-                    cashWord[accountId] = word + delta; // repays part of the debt, exact
-                    return;
-                }
-                credit -= debt;
-                word = 0;
-            }
-            uint256 p = s.index == WAD ? credit : Math.mulDiv(credit, WAD, s.index); // down
-            newWord = word + p.toInt256();
-            cashState.totalPrincipal = (s.totalPrincipal + p).toUint192();
-        } else {
-            uint256 debit = uint256(-delta); // -type(int256).min panics: not a real amount
-            if (word > 0) {
-                uint256 p = uint256(word);
-                uint256 need = s.index == WAD ? debit : Math.mulDiv(debit, WAD, s.index, Math.Rounding.Ceil);
-                if (need <= p) {
-                    newWord = int256(p - need);
-                    cashState.totalPrincipal = s.totalPrincipal - uint192(need); // need <= p <= total
-                } else {
-                    // the whole principal, worth `owned` (rounded down), and the rest becomes a debt;
-                    // need > p implies debit > p * index / 1e18 >= owned, so the debt is positive
-                    uint256 owned = Math.mulDiv(p, s.index, WAD);
-                    newWord = -(debit - owned).toInt256();
-                    cashState.totalPrincipal = s.totalPrincipal - uint192(p); // p <= total
-                }
-            } else {
-                newWord = word - debit.toInt256();
-            }
-        }
+        int256 newWord = CashMath.add(word, s.index, delta);
         cashWord[accountId] = newWord;
+        uint256 was = word > 0 ? uint256(word) : 0; // principal before                     [wad]
+        uint256 now_ = newWord > 0 ? uint256(newWord) : 0; // principal after                [wad]
+        // a debt carries no principal; was <= totalPrincipal, so the sum cannot underflow
+        if (now_ != was) cashState.totalPrincipal = (s.totalPrincipal + now_ - was).toUint192();
     }
 
     // --- Internals: collateral ---

@@ -2,6 +2,9 @@
 pragma solidity ^0.8.28;
 
 import {IMarginHook} from "./IMarginHook.sol";
+import {IVault} from "./IVault.sol";
+import {IOracle} from "./IOracle.sol";
+import {IRiskArrayStore} from "./IRiskArrayStore.sol";
 
 /// @title The Oracle's expiry registration (the engine is an authorised registrar).
 interface IExpiryRegistry {
@@ -207,6 +210,32 @@ interface IMarginEngine is IMarginHook {
     /// @notice The funding index accrued to now (the mark, the EMA of trade prices, is in perpMarkets).
     function fundingIndex(uint256 feedId) external view returns (int256);
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap);
+
+    // --- Wiring and parameters (public state; bounds in setParam) ---
+
+    function vault() external view returns (IVault);
+    function oracle() external view returns (IOracle);
+    function store() external view returns (IRiskArrayStore);
+    /// @notice New risk is paused (SPEC v2 §8b).
+    function paused() external view returns (bool);
+    /// @notice A perp market: listed, funding clock, mark clock, mark [wad USD], funding index
+    ///         at the last accrual [wad USD/unit].
+    function perpMarkets(uint256 feedId)
+        external
+        view
+        returns (bool listed, uint64 lastAccrual, uint64 lastTradeAt, uint256 mark, int256 index);
+    function correlationCredit() external view returns (uint256);
+    function somRate() external view returns (uint256);
+    function mmRatio() external view returns (uint256);
+    function makerFeeRate() external view returns (uint256);
+    function takerFeeRate() external view returns (uint256);
+    function optionFeeCap() external view returns (uint256);
+    function maxUnderlyings() external view returns (uint256);
+    function maxSeriesPerUnderlying() external view returns (uint256);
+    function maxExpiriesPerUnderlying() external view returns (uint256);
+    function bandPerp() external view returns (uint256);
+    function bandOptAbs() external view returns (uint256);
+    function bandOptRel() external view returns (uint256);
 
     // --- Liquidation ---
 

@@ -328,16 +328,19 @@ def _margin_text(m: dict) -> str:
 
 
 def _whatif_text(w: dict) -> str:
-    b, a = w["before"], w["after"]
+    b, a, c = w["before"], w["after"], w["chain_after"]
     rows = [("equity", "equity"), ("adjusted equity", "adjusted_equity"),
             ("initial margin", "initial_margin"), ("maintenance", "maintenance_margin"),
             ("scan risk", "scan_risk"), ("short-option min", "short_option_minimum")]  # fmt: skip
     lines = [f"account {w['account']}: " + ", ".join(
         f"{t['size']} {t['instrument']} @ {t['price']} ({t['role']})" for t in w["trades"])]  # fmt: skip
-    lines.append(f"  {'':<18}{'before':>16}{'after':>16}{'change':>16}")
+    head = f"  {'':<18}{'before':>16}{'after':>16}{'change':>16}"
+    lines.append(head + (f"{'chain (lens)':>16}" if c else ""))
     for label, key in rows:
-        lines.append(f"  {label:<18}{b[key]:>16,.2f}{a[key]:>16,.2f}{a[key] - b[key]:>16,.2f}")
-    lines.append(f"  fees {w['fees']:,.2f}; AE {'≥' if w['passes_im'] else '<'} IM after")
+        line = f"  {label:<18}{b[key]:>16,.2f}{a[key]:>16,.2f}{a[key] - b[key]:>16,.2f}"
+        lines.append(line + (f"{c[key]:>16,.2f}" if c else ""))
+    lines.append(f"  AE {'≥' if w['passes_im'] else '<'} IM after (before/after: reference model"
+                 + ("; chain: the MarginLens view)" if c else ")"))  # fmt: skip
     return "\n".join(lines)
 
 

@@ -3,8 +3,8 @@
 `deploy(config, deployer)` deploys, in order: collateral tokens (test tokens on a development chain,
 or the addresses the config names), the Oracle (signers, quorum, feeds), the Vault (settlement
 token, collateral listed with SPEC §2 haircuts), the margin engine (MarginEngine, RiskArrayStore,
-Exchange; a perp per feed), the Liquidator (SPEC §7), and the governance timelock (SPEC §8b) to
-which every owner power is handed. `scripts/deploy.py`, `keel deploy`, the test fixtures
+Exchange; a perp per feed), the Liquidator (SPEC §7), the MarginLens (what-if margin, a view),
+and the governance timelock (SPEC §8b) to which every owner power is handed. `scripts/deploy.py`, `keel deploy`, the test fixtures
 (`keel.deploy_engine.deploy_stack`) and the simulation all deploy through it, so that every
 deployment is the same system.
 
@@ -26,7 +26,7 @@ DEFAULT_CONFIG = ROOT / "config" / "deploy.yaml"
 ADDRESS_FILE_VERSION = 1
 WAD = 10**18
 UINT128_MAX = 2**128 - 1
-ROLES = ("oracle", "vault", "engine", "store", "exchange", "liquidator", "timelock")
+ROLES = ("oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "timelock")
 OWNED = ("oracle", "vault", "engine", "liquidator")  # Ownable2Step: handed to the timelock
 TEST_TOKEN_NAMES = {"USDC": "USD Coin", "WETH": "Wrapped Ether", "WBTC": "Wrapped Bitcoin"}
 
@@ -423,6 +423,9 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
     for f in config.feeds:
         engine.listPerp(f.id, f.perp_oi_cap, tx)
     liquidator = deploy_liquidator(deployer, vault, engine)
+    lens = p.MarginLens.deploy(
+        engine, tx
+    )  # what-if margin (a view: reads the engine, owns nothing)
 
     contracts = {
         "oracle": oracle,
@@ -431,6 +434,7 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
         "store": store,
         "exchange": exchange,
         "liquidator": liquidator,
+        "lens": lens,
     }
     from keel.governance import param_key
 

@@ -41,6 +41,7 @@ class Stack:
     quorum: int
     salts: itertools.count = field(default_factory=lambda: itertools.count(1))
     liquidator: object = None  # Liquidator (SPEC §7), wired by deploy_stack
+    lens: object = None  # MarginLens (what-if margin of proposed fills: a view, no wiring)
     tokens: dict = field(default_factory=dict)  # more listed tokens by name (for deposit())
     deployment: object = None  # the keel.deploy.Deployment (its address file: .addresses())
 
@@ -86,6 +87,7 @@ def deploy_stack(
         quorum,
     )
     stack.liquidator = d.liquidator
+    stack.lens = d.lens
     stack.deployment = d
     push_prices(stack, feeds)
     return stack

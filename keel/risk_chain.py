@@ -98,13 +98,16 @@ def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable
     return feeds_out, tokens, haircut, settlement_prices, params
 
 
-def reference_inputs(engine, vault, oracle, account_ids: Sequence[int], block=None):
-    """(MarketState, Portfolios) of the reference model for `account_ids`, read at `block`."""
+def reference_inputs(
+    engine, vault, oracle, account_ids: Sequence[int], block=None, feeds: Iterable[int] = ()
+):
+    """(MarketState, Portfolios) of the reference model for `account_ids`, read at `block`; the
+    market also carries `feeds` (e.g. those of proposed trades)."""
     from keel.risk.chain_inputs import market_from_chain, portfolios_from_chain
 
     accounts = [read_account(engine, vault, a, block) for a in account_ids]
     feeds, tokens, haircut, settled, params = read_market(
-        engine, vault, oracle, accounts, (), block
+        engine, vault, oracle, accounts, feeds, block
     )
     market = market_from_chain(feeds, tokens, haircut, settled, params)
     return market, portfolios_from_chain(accounts, market)

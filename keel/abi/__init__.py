@@ -35,6 +35,7 @@ CONTRACTS = (
     "RiskArrayStore",
     "Exchange",
     "Liquidator",
+    "MarginLens",
     "KeelTimelock",
     "MockERC20",
 )

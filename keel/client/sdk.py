@@ -177,14 +177,15 @@ class ModelFigures:
 
 @dataclass(frozen=True)
 class WhatIf:
-    """An account's margin before and after proposed trades (reference model on the chain's
-    state, with the engine's fill rules: realised PnL and funding into cash, premium, fees)."""
+    """An account's margin before and after proposed trades: the reference model's figures on the
+    chain's state (the engine's fill rules: realised PnL and funding into cash, premium, fees),
+    and the chain's own after-figures from its MarginLens view when the deployment has one."""
 
     account: int
     trades: tuple[Trade, ...]
     before: ModelFigures
     after: ModelFigures
-    fees: float  # [USD]
+    chain_after: ModelFigures | None = None  # MarginLens.whatIf (None: no lens deployed)
 
     @property
     def incremental_im(self) -> float:
@@ -193,7 +194,8 @@ class WhatIf:
     @property
     def passes(self) -> bool:
         """AE ≥ IM afterwards (the fill's margin check, SPEC §5, for an account not reducing risk)."""
-        return self.after.adjusted_equity >= self.after.initial_margin
+        after = self.chain_after or self.after
+        return after.adjusted_equity >= after.initial_margin
 
     def as_dict(self) -> dict:
         return {
@@ -209,8 +211,8 @@ class WhatIf:
             ],  # fmt: skip
             "before": self.before.as_dict(),
             "after": self.after.as_dict(),
+            "chain_after": self.chain_after.as_dict() if self.chain_after else None,
             "incremental_im": self.incremental_im,
-            "fees": self.fees,
             "passes_im": self.passes,
         }
 
@@ -279,7 +281,9 @@ class Keel:
                 ("store", "RiskArrayStore"),
                 ("exchange", "Exchange"),
                 ("liquidator", "Liquidator"),
+                ("lens", "MarginLens"),
             )
+            if role in self.addresses
         }
         self.key = key
         self.sender = None
@@ -471,51 +475,59 @@ class Keel:
         m = market_from_chain(feeds, tokens, haircut, settled, params)
         return compute_margin(m, portfolios_from_chain(accs, m)), (accs, market)
 
-    @staticmethod
-    def _figures(result, i: int = 0) -> ModelFigures:
-        a = result.account(i)
-        return ModelFigures(a.equity, a.adjusted_equity, a.im, a.mm, a.scan_risk, a.som,
-                            a.joint_loss, {int(f): v[0] for f, v in a.underlyings.items()})  # fmt: skip
-
     def what_if(self, account: int, trades: Sequence[Trade]) -> WhatIf:
-        """Margin of `account` after `trades` (in order), without sending anything."""
-        from keel.client.fills import apply_trade
+        """Margin of `account` after `trades` (in order), without sending anything: the chain's
+        MarginLens (exact, and refused with the engine's own error where a fill would be) and the
+        reference model's what-if on the same state (keel.risk.what_if)."""
+        from keel.risk import Fill, Option, Perp
+        from keel.risk import what_if as model_what_if
+        from keel.risk.chain_inputs import market_from_chain, portfolios_from_chain
 
         self.owner_of(account)
         if not trades:
             raise ClientError("what-if: no trade given")
-        before, (accs, market) = self._model([int(account)])
         fees = self._fee_params()
-        after_acc = json.loads(json.dumps(accs[0]))  # a deep copy of plain ints and dicts
-        feeds = market[0]
-        spots = {}
-        total_fee = 0
+        proposed, parsed = [], []
         for t in trades:
+            if t.role not in ("maker", "taker"):
+                raise ClientError(f"trade role: maker or taker, got {t.role!r}")
             inst = self.instrument(t.instrument)
-            size = to_wad(t.size, "trade size")
-            price = to_wad(t.price, "trade price")
+            size, price = to_wad(t.size, "trade size"), to_wad(t.price, "trade price")
             if size == 0:
                 raise ClientError("trade size: must not be 0")
-            if inst >= OPTION_INSTRUMENT_BASE:
-                s = self.series(inst - OPTION_INSTRUMENT_BASE)
-                feed, series = s["feed_id"], {"seriesId": inst - OPTION_INSTRUMENT_BASE,
-                                              "feedId": s["feed_id"], "expiry": s["expiry"],
-                                              "isCall": s["is_call"],
-                                              "strike": to_wad(str(s["strike"]), "strike")}  # fmt: skip
+            series = (
+                self.series(inst - OPTION_INSTRUMENT_BASE)
+                if inst >= OPTION_INSTRUMENT_BASE
+                else None
+            )
+            proposed.append((inst, size, price, t.role == "maker", False))
+            parsed.append((series, inst, size, price, fees[t.role] / WAD))
+        chain_after = None
+        if "lens" in self.addresses:
+            raw = self._view("lens", "whatIf", int(account), proposed)
+            chain_after = self._figures_from_chain(raw)
+        feeds = {s["feed_id"] if s else inst for s, inst, *_ in parsed}
+        accs = self.reader.accounts([int(account)])
+        ints = self.reader.market(accs, feeds=sorted(feeds))
+        m = market_from_chain(*ints)
+        fills = []
+        for series, inst, size, price, rate in parsed:
+            q, p = size / WAD, price / WAD
+            if series is None:
+                fills.append(Fill(Perp(inst, q, p), fee_rate=rate))
             else:
-                feed, series = inst, None
-            if feed not in feeds:
-                market = self.reader.market([after_acc], feeds=[feed])
-                feeds = market[0]
-            spot = feeds[feed]["price"]
-            spots[feed] = spot
-            funding = self._view("engine", "fundingIndex", feed) if series is None else 0
-            total_fee += apply_trade(after_acc, size, price, spot, series, feed, funding, fees,
-                                     t.role)  # fmt: skip
-        market = self.reader.market([accs[0], after_acc], feeds=list(spots))
-        after, _ = self._model([int(account)], [after_acc], market)
-        return WhatIf(int(account), tuple(trades), self._figures(before), self._figures(after),
-                      usd(total_fee))  # fmt: skip
+                pos = Option(
+                    series["feed_id"], series["strike"], series["expiry"], series["is_call"], q
+                )
+                fills.append(Fill(pos, price=p, fee_rate=rate))
+        w = model_what_if(m, portfolios_from_chain(accs, m), 0, fills, fees["option_cap"] / WAD)
+        return WhatIf(int(account), tuple(trades), _model_figures(w.before), _model_figures(w.after),
+                      chain_after)  # fmt: skip
+
+    def _figures_from_chain(self, raw) -> ModelFigures:
+        """A MarginBreakdown tuple (wad) as figures (USD)."""
+        return ModelFigures(usd(raw[0]), usd(raw[1]), usd(raw[2]), usd(raw[3]), usd(raw[4]),
+                            usd(raw[5]), usd(raw[6]), {int(u[0]): usd(u[2]) for u in raw[8]})  # fmt: skip
 
     def _fee_params(self) -> dict:
         vals = self.batch.values(
@@ -726,6 +738,12 @@ class Keel:
 
     def settle(self, account: int, series_id: int) -> Sent:
         return self.send("engine", "settle", int(account), int(series_id))
+
+
+def _model_figures(a) -> ModelFigures:
+    """The reference model's AccountMargin as figures (USD)."""
+    return ModelFigures(a.equity, a.adjusted_equity, a.im, a.mm, a.scan_risk, a.som, a.joint_loss,
+                        {int(f): v[0] for f, v in a.underlyings.items()})  # fmt: skip
 
 
 def _load_deployment(deployment) -> dict:

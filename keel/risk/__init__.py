@@ -6,7 +6,8 @@ integers with `keel.risk.chain_inputs` (`market_from_chain`, `portfolios_from_ch
     result = compute_margin(market, portfolios)   # arrays over accounts
     print(result.account(0))                      # one account's breakdown
 
-Comparisons: `isolated_margin`, `simple_cross_margin`, `what_if`; market risk: `historical_var`.
+Comparisons: `isolated_margin`, `simple_cross_margin`, `what_if` (of one trade or a list of `Fill`s,
+settled as the engine settles them: `apply_fills`); market risk: `historical_var`.
 
 Choices where SPEC §6 / DESIGN.md "Margin" leave room (the chain must make the same ones):
   - "Expired" means expiry ≤ the feed's observedAt (τ = 0). With a fixed settlement price the series
@@ -32,10 +33,12 @@ from .chain_inputs import (
     portfolios_from_chain,
 )
 from .compare import (
+    Fill,
     IsolatedMargin,
     SimpleCrossMargin,
     SimpleCrossParams,
     WhatIf,
+    apply_fills,
     isolated_margin,
     simple_cross_margin,
     what_if,
@@ -68,6 +71,7 @@ __all__ = [
     "AccountGreeks",
     "AccountMargin",
     "CollateralToken",
+    "Fill",
     "Greeks",
     "IsolatedMargin",
     "MarginParams",
@@ -82,6 +86,7 @@ __all__ = [
     "WhatIf",
     "account_greeks",
     "agrees",
+    "apply_fills",
     "bs_greeks",
     "bs_price",
     "collateral_haircuts",

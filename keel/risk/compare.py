@@ -3,18 +3,20 @@
 - Isolated margin: every position and every risky collateral holding margined alone under the same
   SPEC §6 scenario model; the isolated IM of a book is the sum of the parts' IMs.
 - Simple fixed-rate cross margin: the classic additive rule set (see `simple_cross_margin`).
-- Incremental (what-if) margin: IM after a proposed trade minus IM before.
+- Incremental (what-if) margin: IM after a proposed trade, or a list of fills settled as the
+  engine settles them (`apply_fills`), minus IM before.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .black_scholes import intrinsic
 from .margin import AccountMargin, compute_margin, series_table
-from .model import MarketState, Option, Perp, Portfolios
+from .model import Account, MarketState, Option, Perp, Portfolios
 from .scenarios import scan_range, scenario_weights, spot_moves
 
 
@@ -138,6 +140,74 @@ def simple_cross_margin(
     )
 
 
+DEFAULT_OPTION_FEE_CAP = 0.125  # an option fill's fee is at most this share of its premium
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A proposed fill from the account's side, as the engine's executeFill settles it (SPEC v2 §5).
+
+    position: what the account receives (+ buys, − sells); a `Perp`'s entry is the fill price and
+    its funding_owed is ignored. price: an option's premium per unit [USD] (None: no premium moves,
+    e.g. when only IM matters); ignored for perps. fee_rate: the account's fee rate of the notional
+    S·|q| (the engine's maker or taker rate) [fraction].
+    """
+
+    position: Perp | Option
+    price: float | None = None
+    fee_rate: float = 0.0
+
+
+def apply_fills(
+    market: MarketState,
+    portfolios: Portfolios,
+    account: int,
+    fills: Sequence[Fill],
+    option_fee_cap: float = DEFAULT_OPTION_FEE_CAP,
+) -> Portfolios:
+    """`portfolios` after `fills` settle on account index `account`, in order (SPEC v2 §5):
+
+    - perp: the account's perp on that underlying realises its PnL q(p − entry) and its funding owed
+      into cash at the fill price p, then carries size q + d at entry p with no funding owed;
+    - option: the premium d·price leaves cash (a sale brings it in); the series' rows merge;
+    - fee: fee_rate·S·|d| leaves cash, for an option at most option_fee_cap·|d|·price.
+    Positions that reach zero are dropped. The counterparty is not modelled.
+    """
+    p = portfolios
+    cash = p.cash.copy()
+    accounts = p.to_accounts(market)
+    perps = [(a, pp) for a, acc in enumerate(accounts) for pp in acc.perps]
+    options = [(a, o) for a, acc in enumerate(accounts) for o in acc.options]
+    for f in fills:
+        pos = f.position
+        spot = float(market.spot[market.slot(pos.feed)])
+        fee = f.fee_rate * spot * abs(pos.size)
+        if isinstance(pos, Perp):
+            mine = [pp for a, pp in perps if a == account and pp.feed == pos.feed]
+            cash[account] += sum(pp.size * (pos.entry - pp.entry) - pp.funding_owed for pp in mine)
+            size = sum(pp.size for pp in mine) + pos.size
+            perps = [(a, pp) for a, pp in perps if not (a == account and pp.feed == pos.feed)]
+            if size != 0.0:
+                perps.append((account, Perp(pos.feed, size, pos.entry)))
+        else:
+            if f.price is not None:
+                cash[account] -= pos.size * f.price
+                fee = min(fee, option_fee_cap * abs(pos.size) * f.price)
+            terms = (pos.feed, pos.strike, pos.expiry, pos.is_call)
+
+            def same(a, o, terms=terms):
+                return a == account and (o.feed, o.strike, o.expiry, o.is_call) == terms
+
+            size = sum(o.size for a, o in options if same(a, o)) + pos.size
+            options = [(a, o) for a, o in options if not same(a, o)]
+            if size != 0.0:
+                options.append((account, replace(pos, size=size)))
+        cash[account] -= fee
+    out = Portfolios.from_accounts([Account(cash=0.0) for _ in range(p.n_accounts)], market)
+    out = out.with_positions(perps=perps, options=options)
+    return replace(out, account_ids=p.account_ids, cash=cash, collateral=p.collateral)
+
+
 @dataclass(frozen=True)
 class WhatIf:
     """Margin of one account before and after a proposed trade (USD)."""
@@ -159,22 +229,21 @@ def what_if(
     market: MarketState,
     portfolios: Portfolios,
     account: int,
-    trade: Perp | Option,
+    trade: Perp | Option | Sequence[Fill],
     trade_price: float | None = None,
+    option_fee_cap: float = DEFAULT_OPTION_FEE_CAP,
 ) -> WhatIf:
-    """Incremental margin of adding `trade` to account index `account`.
+    """Margin of account index `account` before and after a proposed trade, or a list of fills.
 
-    The trade is appended as a new position row (the same series as an existing row simply adds).
-    A perp trades at `trade.entry`. An option's premium q·trade_price [USD per unit] leaves cash when
-    `trade_price` is given (fees are left out); without it cash is unchanged, which does not affect
-    IM. Both sides are full `compute_margin` runs on the one account.
+    `trade` is one position (a perp trading at `trade.entry`, an option whose premium
+    q·trade_price [USD per unit] leaves cash when `trade_price` is given; no fee) or a sequence of
+    `Fill`s settled in order as `apply_fills` does (the engine's executeFill for the account's
+    side: perp PnL and funding realised into cash at the fill price, premiums and fees in cash).
+    Realising a perp's PnL leaves E and IM unchanged; it moves AE by the cash haircut. Both sides
+    are full `compute_margin` runs on the one account.
     """
     one = portfolios.subset([account])
-    cash_delta = None
-    if isinstance(trade, Perp):
-        after = one.with_positions(perps=[(0, trade)])
-    else:
-        if trade_price is not None:
-            cash_delta = np.array([-trade.size * trade_price])
-        after = one.with_positions(options=[(0, trade)], cash_delta=cash_delta)
+    if isinstance(trade, (Perp, Option)):
+        trade = [Fill(trade, trade_price)]
+    after = apply_fills(market, one, 0, trade, option_fee_cap)
     return WhatIf(compute_margin(market, one).account(0), compute_margin(market, after).account(0))

@@ -181,7 +181,10 @@ def test_what_if_is_what_executing_gives(stack, alice_k, bob_k, funded, trades):
     _assert_agree(w.before, _chain_figures(stack, a))
     for t in concrete:
         _trade(bob_k, b, alice_k, a, t.instrument, t.size, t.price)
-    _assert_agree(w.after, _chain_figures(stack, a))
+    after = _chain_figures(stack, a)
+    _assert_agree(w.after, after)  # the reference model's what-if
+    for name, wad in after.items():  # the chain's MarginLens view: to the wei
+        assert getattr(w.chain_after, name) == wad / WAD, name
 
 
 def test_what_if_refuses_nonsense(alice_k, funded):

@@ -53,7 +53,7 @@ def test_the_default_config_is_the_documented_one(config):
 def test_everything_is_deployed_and_wired(deployed, config):
     d = deployed
     assert set(d.contracts) == {
-        "oracle", "vault", "engine", "store", "exchange", "liquidator", "timelock",
+        "oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "timelock",
     }  # fmt: skip
     assert d.engine.store() == d.store and d.engine.exchange() == d.exchange
     assert d.engine.liquidator() == d.liquidator
@@ -61,6 +61,7 @@ def test_everything_is_deployed_and_wired(deployed, config):
     assert not d.vault.isModule(d.exchange)
     assert d.vault.marginHook() == d.engine
     assert d.oracle.isRegistrar(d.engine)
+    assert d.lens.engine() == d.engine
     assert d.engine.settlementAsset() == d.tokens["USDC"]
     for f in config.feeds:
         assert d.engine.perpMarkets(f.id)[0]  # listed

@@ -5,8 +5,10 @@ import pytest
 
 from keel.risk import (
     Account,
+    Fill,
     Portfolios,
     SimpleCrossParams,
+    apply_fills,
     compute_margin,
     isolated_margin,
     simple_cross_margin,
@@ -144,3 +146,34 @@ def test_what_if_leaves_the_input_portfolios_untouched():
     before = compute_margin(bench.market, bench.portfolios).im.copy()
     what_if(bench.market, bench.portfolios, 0, perp(BTC, 5.0, 60000.0))
     assert np.array_equal(compute_margin(bench.market, bench.portfolios).im, before)
+
+
+def test_perp_fill_realises_pnl_and_funding_into_cash_and_pays_its_fee():
+    """SPEC v2 §5 (executeFill): long 2 BTC at 58,000 owing $30 of funding sells 3 at 61,000 with a
+    5 bps fee on S·|q| = 60,000·3: cash += 2·3,000 − 30 − 90, and the account is short 1 at 61,000
+    owing nothing; E moves by the fee and by the fill's distance from S on the traded part."""
+    m = market()
+    book = one(m, cash=10_000.0, perps=[perp(BTC, 2.0, 58_000.0, 30.0)])
+    after = apply_fills(m, book, 0, [Fill(perp(BTC, -3.0, 61_000.0), fee_rate=0.0005)])
+    assert after.cash[0] == pytest.approx(10_000.0 + 6_000.0 - 30.0 - 90.0, rel=1e-15)
+    assert (after.perp_size.tolist(), after.perp_entry.tolist()) == ([-1.0], [61_000.0])
+    assert after.perp_funding_owed.tolist() == [0.0]
+    w = what_if(m, book, 0, [Fill(perp(BTC, -3.0, 61_000.0), fee_rate=0.0005)])
+    # E: −fee, and 3 units sold 1,000 above S
+    assert w.after.equity - w.before.equity == pytest.approx(-90.0 + 3 * 1_000.0, rel=1e-12)
+
+
+def test_option_fills_merge_by_series_and_a_closed_series_leaves_no_short_row():
+    """Selling 2 of a held long 2 closes the series: no row stays, so no SOM; the premium comes
+    in and the fee is capped at 12.5% of it (10 bps of S·|q| = $120 > 12.5% of the $200)."""
+    m = market()
+    call = option(BTC, 66_000.0, 30, True, 2.0)
+    book = one(m, cash=50_000.0, options=[call])
+    price = 100.0
+    close = Fill(option(BTC, 66_000.0, 30, True, -2.0), price, fee_rate=0.001)
+    after = apply_fills(m, book, 0, [close])
+    assert len(after.opt_size) == 0
+    assert after.cash[0] == pytest.approx(50_000.0 + 200.0 - 0.125 * 200.0, rel=1e-15)
+    short = apply_fills(m, book, 0, [close, Fill(option(BTC, 66_000.0, 30, True, -1.0), price)])
+    assert short.opt_size.tolist() == [-1.0]
+    assert compute_margin(m, short).som[0] == pytest.approx(0.01 * 60_000.0)
