@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from keel.deploy_engine import send
 from keel.sim.books import expiry_calendar, round_strike, scale_book, snap_expiry
-from keel.sim.config import ROOT, SimConfig, as_dict
+from keel.sim.config import ROOT, SimConfig, as_dict, csv_start, out_dir
 
 DAY = 86_400
 USDC = 10**6
@@ -67,22 +66,12 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
-def csv_row_index(path: Path, date: str) -> int:
-    with open(path, newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            if row["date"] >= date:
-                return i
-    raise SystemExit(f"{date} is after the last row of {path}")
-
-
 class Simulation:
     def __init__(self, cfg: SimConfig):
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.stats = Stats()
-        self.out = Path(cfg.out)
-        if not self.out.is_absolute():
-            self.out = ROOT / self.out
+        self.out = out_dir(cfg)
         self.logs = ROOT / ".keel" / "sim"
         self.procs: dict[str, subprocess.Popen] = {}
         self.series_cache: dict[tuple, int] = {}
@@ -121,7 +110,7 @@ class Simulation:
         from keel.sim.relayer import make_source
 
         cfg = self.cfg
-        self.csv_start = csv_row_index(Path(cfg.csv), cfg.start) if cfg.path == "csv" else 0
+        self.csv_start = csv_start(cfg) if cfg.path == "csv" else 0
         src = make_source(cfg.path, Path(cfg.csv), self.csv_start, cfg.seed)
         tick = next(src.ticks())
         self.start_label = tick.label
