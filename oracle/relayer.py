@@ -35,8 +35,10 @@ exponential backoff and jitter; a cycle that still fails is retried on the same 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -50,6 +52,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import (
+    BadFunctionCallOutput,
     BadResponseFormat,
     ContractCustomError,
     ContractLogicError,
@@ -81,7 +84,17 @@ class RelayerError(Exception):
 
 
 class RpcUnavailable(RelayerError):
-    """The RPC endpoint kept failing for the whole retry budget of one call."""
+    """The RPC endpoint kept failing for the whole retry budget of one call (or, `down` set, for
+    the whole outage a process rides out). The message is one line: URL, cause, duration."""
+
+    def __init__(self, url: str, what: str = "", cause: str = "", down: float | None = None):
+        self.url, self.what, self.cause, self.down = url, what, cause, down
+        during = "" if down is None else f" for {down:.0f} s"
+        super().__init__(f"RPC {url} unreachable{during} ({cause})")
+
+
+class NotDeployed(RelayerError):
+    """A configured address holds no contract on the RPC's chain (a wrong address or chain)."""
 
 
 class SubmissionRejected(RelayerError):
@@ -135,6 +148,7 @@ class RelayerConfig:
     receipt_timeout: float = 60.0  # [s]
     receipt_poll: float = 0.2  # [s]
     max_failures: int | None = 20  # consecutive failed attempts at one tick before giving up
+    max_outage: float | None = 60.0  # [s] RPC failing this long in a row ends the run; None: never
     resubmit_attempts: int = 2  # re-signed submissions per tick after a reverted one
     gas_margin: float = 1.25  # gas limit = estimate * margin
     jitter_seed: int | None = None
@@ -222,30 +236,88 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
 
 
-class Rpc:
-    """web3 over HTTP with our own retry policy (web3's built-in retries are turned off)."""
+def rpc_cause(exc: BaseException) -> str:
+    """A few words on why an RPC call failed ("connection refused", "host not found", ...), from
+    the innermost error of the chain requests/urllib3 wrap it in."""
+    seen, todo = [], [exc]
+    while todo:  # the exception, its causes, contexts and wrapped reasons
+        e = todo.pop()
+        if e is None or any(e is x for x in seen):
+            continue
+        seen.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+    for e in seen:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "host not found"
+    for e in seen:
+        if isinstance(e, (requests.Timeout, RequestTimedOut, TimeoutError)):
+            return "timed out"
+        if isinstance(e, requests.HTTPError) and e.response is not None:
+            return f"HTTP {e.response.status_code}"
+        if isinstance(e, (BadResponseFormat, json.JSONDecodeError)):
+            return "not a JSON-RPC answer"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first[:160]}"
 
-    def __init__(self, url: str, timeout: float, retry: RetryPolicy, jitter_seed=None, log=None):
+
+class Rpc:
+    """web3 over HTTP with our own retry policy (web3's built-in retries are turned off).
+
+    Outages. Each call retries within `retry`; a process rides out a longer outage by retrying
+    its cycle (`pause`) until the RPC has failed `max_outage` seconds in a row (None: forever),
+    then `pause` raises the final `RpcUnavailable` (with `down`, the outage's length). One
+    successful call ends an outage.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        retry: RetryPolicy,
+        jitter_seed=None,
+        log=None,
+        max_outage: float | None = None,
+    ):
         provider = Web3.HTTPProvider(
             url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
         )
+        self.url = url
         self.w3 = Web3(provider)
         self.retry = retry
         self.rng = random.Random(jitter_seed)
         self.log = log or get_logger()
+        self.max_outage = max_outage  # [s]
+        self._down_since: float | None = None  # [monotonic s] first failure of the outage
+        self._last: RpcUnavailable | None = None  # the outage's last failed call
+
+    def outage(self) -> float:
+        """How long the RPC has been failing without a success in between [s] (0: it is up)."""
+        return 0.0 if self._down_since is None else time.monotonic() - self._down_since
+
+    def _patience_left(self) -> float:
+        """[s] before the outage reaches max_outage (inf: no limit)."""
+        return math.inf if self.max_outage is None else self.max_outage - self.outage()
 
     def call(self, what: str, fn: Callable[[], Any]) -> Any:
         start = time.monotonic()
         for attempt in range(self.retry.max_attempts):
+            tried = time.monotonic()
             try:
-                return fn()
+                result = fn()
             except Exception as exc:
                 if not is_transient(exc):
+                    self._down_since = None  # an answer (a revert, a refusal): the RPC is up
                     raise
+                if self._down_since is None:
+                    self._down_since = tried
                 elapsed = time.monotonic() - start
                 delay = self.retry.delay(attempt, self.rng)
                 last = attempt + 1 >= self.retry.max_attempts
-                if last or elapsed + delay > self.retry.max_elapsed:
+                budget = elapsed + delay > self.retry.max_elapsed
+                if last or budget or delay > self._patience_left():
                     event(
                         self.log,
                         "rpc-unavailable",
@@ -254,7 +326,8 @@ class Rpc:
                         attempts=attempt + 1,
                         error=type(exc).__name__,
                     )
-                    raise RpcUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+                    self._last = RpcUnavailable(self.url, what, rpc_cause(exc))
+                    raise self._last from exc
                 event(
                     self.log,
                     "rpc-retry",
@@ -265,7 +338,33 @@ class Rpc:
                     error=type(exc).__name__,
                 )
                 time.sleep(delay)
-        raise RpcUnavailable(what)  # pragma: no cover - max_attempts >= 1
+            else:
+                self._down_since = None
+                return result
+        raise RpcUnavailable(self.url, what, "no attempt")  # pragma: no cover - max_attempts >= 1
+
+    def pause(self, failures: int) -> None:
+        """Waits before a failed cycle is tried again (the backoff of the `failures`-th failure in
+        a row, cut short at the outage's deadline so that the last try falls on it), or raises
+        the final RpcUnavailable once the RPC has been failing for `max_outage` seconds (a cycle
+        that failed on something else only waits)."""
+        delay = self.retry.delay(min(failures, 6), self.rng)
+        if self._down_since is not None:
+            left = self._patience_left()
+            if left <= 0:
+                last = self._last or RpcUnavailable(self.url, "?", "unknown")
+                raise RpcUnavailable(self.url, last.what, last.cause, self.outage())
+            delay = min(delay, left)
+        time.sleep(delay)
+
+    def require_code(self, contracts: dict[str, str]) -> None:
+        """NotDeployed unless every address of `contracts` (name -> address) holds code: a wrong
+        address or a wrong chain fails here, in one line, not at the first call."""
+        for name, addr in contracts.items():
+            code = self.call(f"code_{name}", lambda a=addr: self.w3.eth.get_code(a))
+            if not code:
+                chain = self.call("chain_id", lambda: self.w3.eth.chain_id)
+                raise NotDeployed(f"no {name} contract at {addr} on {self.url} (chain id {chain})")
 
     # --- Transaction reads shared by every sending process (relayer, keepers) ---
 
@@ -323,7 +422,12 @@ class Relayer:
         self.cfg = config
         self.log = get_logger()
         self.rpc = Rpc(
-            config.rpc_url, config.rpc_timeout, config.retry, config.jitter_seed, self.log
+            config.rpc_url,
+            config.rpc_timeout,
+            config.retry,
+            config.jitter_seed,
+            self.log,
+            config.max_outage,
         )
         self.w3 = self.rpc.w3
         self.oracle_address = to_checksum_address(config.oracle)
@@ -355,7 +459,14 @@ class Relayer:
         if self._started:
             return
         self.chain_id = self.rpc.call("chain_id", lambda: self.w3.eth.chain_id)
-        self.refresh_params()
+        self.rpc.require_code({"Oracle": self.oracle_address})
+        try:
+            self.refresh_params()
+        except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's
+            raise NotDeployed(
+                f"{self.oracle_address} on {self.rpc.url} does not answer as an Oracle "
+                f"({type(exc).__name__})"
+            ) from None
         st = self.state
         if st.cursor or st.pending:
             if (st.chain_id, st.oracle, st.sender) != (
@@ -465,7 +576,7 @@ class Relayer:
                 event(self.log, "start-failed", 40, failures=failures, error=str(exc)[:200])
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
-                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+                self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
         while self.step() is not None:
             if self.cfg.interval > 0 and not self._done():
                 time.sleep(self.cfg.interval)
@@ -479,7 +590,8 @@ class Relayer:
         """Takes the next tick and runs cycles on it until one completes. None when done.
 
         A cycle that fails on an RPC outage is retried on the same tick after a backoff, at most
-        `max_failures` times in a row (then RpcUnavailable propagates).
+        `max_failures` times in a row and while the outage is shorter than `max_outage` (then
+        RpcUnavailable propagates).
         """
         self.start()
         if self._done():
@@ -501,7 +613,7 @@ class Relayer:
                 )
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
-                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+                self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
         self.state.cursor += 1
         self.state.save(self.cfg.state_file)
         self.summary.ticks += 1
