@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keel.chain import network_name
 from keel.pricefile import DEFAULT_PRICE_FILE, PriceFileError, replay_start
 from keel.system import COLLATERAL, FEED_NAMES, SETTLEMENT, WAD, deploy_system, open_funded_account
 from keel.userinput import Parser, day, fail, number
@@ -71,7 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=7,
         help="seed of the account activity (7)",
     )
-    ap.add_argument("--network", default=None, help="brownie network (embedded anvil)")
+    ap.add_argument(
+        "--network", type=network_name, default=None, help="brownie network (embedded anvil)"
+    )
     ap.add_argument(
         "--timeout",
         type=number(float, above=0.0),

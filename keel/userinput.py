@@ -41,6 +41,20 @@ def fail(prog: str, message: str, code: int = 2):
     raise SystemExit(code)
 
 
+def reason(exc: Exception) -> str:
+    """One line for an input a tool cannot use: a file named with what is wrong with it (not an
+    errno), a JSON error with its line, else the exception's own message."""
+    import json
+
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename}: no such file"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg} at line {exc.lineno})"
+    return str(exc)
+
+
 def _shown(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 

@@ -28,9 +28,10 @@ from keel.userinput import (
     address,
     gave_up,
     number,
+    reason,
     rpc_url,
 )
-from oracle.relayer import NotDeployed, RetryPolicy, RpcUnavailable
+from oracle.relayer import Misconfigured, RetryPolicy, RpcUnavailable
 
 from .logs import configure
 from .rules import BidParams
@@ -243,7 +244,7 @@ def main(argv=None) -> int:
     try:
         cfg = config_from_args(args)
     except (OSError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     from .chain import KeeperError
     from .keeper import Keeper
@@ -254,7 +255,7 @@ def main(argv=None) -> int:
     except RpcUnavailable as exc:
         print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
         return 1
-    except NotDeployed as exc:
+    except Misconfigured as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except (KeeperError, ValueError) as exc:  # a read kept failing max_failures cycles in a row

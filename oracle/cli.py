@@ -27,6 +27,7 @@ from keel.userinput import (
     address,
     gave_up,
     number,
+    reason,
     rpc_url,
 )
 from oracle.logs import configure
@@ -269,7 +270,7 @@ def cmd_run(args) -> int:
         print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
         return 1
     except (RelayerError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     print(json.dumps({"summary": summary.__dict__}, default=str))
     return 0
@@ -278,8 +279,11 @@ def cmd_run(args) -> int:
 def cmd_keys(args) -> int:
     from oracle.signers import derive_keys, random_keys, write_key_file
 
+    if args.out.is_dir():
+        print(f"{PROG} keys: error: --out {args.out} is a folder", file=sys.stderr)
+        return 2
     if args.out.exists() and not args.force:
-        print(f"keel-relayer: {args.out} exists (use --force)", file=sys.stderr)
+        print(f"{PROG} keys: error: {args.out} exists (use --force)", file=sys.stderr)
         return 2
     signers = (
         derive_keys(args.count, args.seed) if args.seed is not None else random_keys(args.count)
@@ -296,7 +300,7 @@ def cmd_status(args) -> int:
     from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
     from oracle.abi import ORACLE_ABI
-    from oracle.relayer import NotDeployed, RetryPolicy, Rpc, RpcUnavailable
+    from oracle.relayer import Misconfigured, RetryPolicy, Rpc, RpcUnavailable
 
     configure("CRITICAL")  # the answer, or one line saying why not: no retry log
     rpc = Rpc(args.rpc, args.rpc_timeout, RetryPolicy(max_attempts=1))  # one look, no retries
@@ -309,7 +313,7 @@ def cmd_status(args) -> int:
     except RpcUnavailable as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except NotDeployed as exc:
+    except Misconfigured as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's

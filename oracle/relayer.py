@@ -93,8 +93,10 @@ class RpcUnavailable(RelayerError):
         super().__init__(f"RPC {url} unreachable{during} ({cause})")
 
 
-class NotDeployed(RelayerError):
-    """A configured address holds no contract on the RPC's chain (a wrong address or chain)."""
+class Misconfigured(RelayerError):
+    """The RPC URL or a contract address points at the wrong thing: an endpoint that refuses
+    JSON-RPC (HTTP 4xx: a wrong path or API key), an address with no contract on the RPC's chain,
+    or a contract that does not answer as the one named."""
 
 
 class SubmissionRejected(RelayerError):
@@ -310,6 +312,11 @@ class Rpc:
             except Exception as exc:
                 if not is_transient(exc):
                     self._down_since = None  # an answer (a revert, a refusal): the RPC is up
+                    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                        r = exc.response
+                        raise Misconfigured(
+                            f"RPC {self.url} refused the request: HTTP {r.status_code} {r.reason}"
+                        ) from exc
                     raise
                 if self._down_since is None:
                     self._down_since = tried
@@ -358,13 +365,15 @@ class Rpc:
         time.sleep(delay)
 
     def require_code(self, contracts: dict[str, str]) -> None:
-        """NotDeployed unless every address of `contracts` (name -> address) holds code: a wrong
+        """Misconfigured unless every address of `contracts` (name -> address) holds code: a wrong
         address or a wrong chain fails here, in one line, not at the first call."""
         for name, addr in contracts.items():
             code = self.call(f"code_{name}", lambda a=addr: self.w3.eth.get_code(a))
             if not code:
                 chain = self.call("chain_id", lambda: self.w3.eth.chain_id)
-                raise NotDeployed(f"no {name} contract at {addr} on {self.url} (chain id {chain})")
+                raise Misconfigured(
+                    f"no {name} contract at {addr} on {self.url} (chain id {chain})"
+                )
 
     # --- Transaction reads shared by every sending process (relayer, keepers) ---
 
@@ -463,7 +472,7 @@ class Relayer:
         try:
             self.refresh_params()
         except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's
-            raise NotDeployed(
+            raise Misconfigured(
                 f"{self.oracle_address} on {self.rpc.url} does not answer as an Oracle "
                 f"({type(exc).__name__})"
             ) from None

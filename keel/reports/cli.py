@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from keel.userinput import Parser, number
+from keel.userinput import Parser, number, reason
 
 from .backtest import DEFAULT_WARMUP
 from .html import render
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         report = build(config)
     except (PriceFileError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {input_error(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (out / "report.html").write_text(render(report))
@@ -121,14 +121,3 @@ def main(argv: list[str] | None = None) -> int:
         f"in {time.perf_counter() - start:.1f} s"
     )
     return 0
-
-
-def input_error(exc: Exception) -> str:
-    """One line for an input the report cannot use (a missing file is named, not an errno)."""
-    if isinstance(exc, FileNotFoundError):
-        return f"{exc.filename}: no such file"
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror}"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg} at line {exc.lineno})"
-    return str(exc)

@@ -4,7 +4,9 @@ unreachable RPC and a wrong address."""
 import json
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import brownie
@@ -196,3 +198,41 @@ def test_a_missing_csv_is_a_one_line_configuration_error(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"keel-relayer: error: {tmp_path / 'no.csv'}: no such file"
     )
+
+
+def test_keys_refuses_a_folder_and_run_a_key_file_that_is_not_json(tmp_path, capsys):
+    assert main(["keys", "--out", str(tmp_path), "--count", "1", "--force"]) == 2
+    assert capsys.readouterr().err == f"keel-relayer keys: error: --out {tmp_path} is a folder\n"
+    bad = tmp_path / "keys.json"
+    bad.write_text("[")
+    argv = ["run", "--rpc", "http://127.0.0.1:1", "--oracle", NOWHERE, "--keys", str(bad)]
+    assert main([*argv, "--sender-anvil-index", "9", "--no-state-file"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"keel-relayer: error: {bad}: not valid JSON (Expecting value at line 1)"
+    )
+
+
+def test_a_url_that_is_not_a_json_rpc_endpoint_is_a_configuration_error(tmp_path):
+    """An RPC URL with a wrong path or API key: the server answers HTTP 4xx, at once."""
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotFound)  # a port the OS picks
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/wrong-path"
+    try:
+        for command in (["status"], ["run", "--dev-keys", "5", "--no-state-file"]):
+            proc = relayer(tmp_path, *command, "--rpc", url, "--oracle", NOWHERE)
+            assert proc.stderr.splitlines()[-1] == (
+                f"keel-relayer: error: RPC {url} refused the request: HTTP 404 Not Found"
+            )
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

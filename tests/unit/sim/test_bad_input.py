@@ -166,3 +166,37 @@ def test_a_config_file_passes_with_values_at_the_bounds(tmp_path):
 def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
     f = write(tmp_path, "report", "not a folder")
     assert refused(capsys, ["--out", str(f)]) == f"--out {f}: {f} exists and is not a folder"
+
+
+# --- The first stage's walkthrough (`make demo-vault`, python -m keel.demo): the same reader and
+# the same one-line errors ---
+
+
+def test_the_vault_demo_refuses_a_bad_csv_and_an_unknown_network(tmp_path):
+    write(tmp_path, "p.csv", HEADER + "2017-11-20,1,1\n20/11/2017,1,1\n")
+    proc = run_tool([sys.executable, "-m", "keel.demo", "--csv", "p.csv"], cwd=tmp_path)
+    assert (
+        proc.stderr
+        == "python -m keel.demo: error: p.csv:3: date '20/11/2017' is not a date (YYYY-MM-DD)\n"
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    proc = run_tool([sys.executable, "-m", "keel.demo", "--network", "anvill"], cwd=tmp_path)
+    assert proc.stderr == (
+        "python -m keel.demo: error: argument --network: 'anvill' is not a brownie network; "
+        "did you mean anvil, anvil-fork? (see python -m keel.demo --help)\n"
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+
+
+def test_the_vault_demo_needs_a_row_per_round(tmp_path, capsys):
+    from keel.demo import parse_args as demo_args
+
+    csv = write(tmp_path, "p.csv", HEADER + "2017-11-20,1,1\n2017-11-21,2,2\n")
+    assert demo_args(["--csv", str(csv), "--rounds", "2"]).csv_start == 0
+    with pytest.raises(SystemExit) as exc:
+        demo_args(["--csv", str(csv), "--rounds", "3"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == (
+        f"python -m keel.demo: error: {csv}: 2 row(s) from 2017-11-20 to 2017-11-21, 3 needed "
+        "(--start 2017-11-20, --rounds 3)\n"
+    )
