@@ -173,13 +173,20 @@ class Simulation:
 
     def relayer(self, command: str) -> dict:
         proc = self.procs["relayer"]
-        if proc.poll() is not None:
-            raise RuntimeError(f"relayer exited ({proc.returncode}); see {self.logs}/relayer.log")
-        proc.stdin.write(command + "\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"relayer gave no answer; see {self.logs}/relayer.log")
+        if proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(command + "\n")
+                proc.stdin.flush()
+        line = proc.stdout.readline() if proc.poll() is None else ""
+        if not line:  # it died: say why (its last words), not only where its log is
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            log = self.logs / "relayer.log"
+            lines = [x for x in log.read_text().splitlines() if x.strip()] if log.exists() else []
+            why = lines[-1].strip()[:300] if lines else "no log"
+            raise RuntimeError(f"the relayer exited ({code}) at '{command}': {why}; see {log}")
         reply = json.loads(line)
         self.relayer_replies.append({"command": command, **reply})
         return reply

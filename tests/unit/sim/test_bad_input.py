@@ -200,3 +200,29 @@ def test_the_vault_demo_needs_a_row_per_round(tmp_path, capsys):
         f"python -m keel.demo: error: {csv}: 2 row(s) from 2017-11-20 to 2017-11-21, 3 needed "
         "(--start 2017-11-20, --rounds 3)\n"
     )
+
+
+def test_a_relayer_that_dies_is_reported_with_its_last_words(tmp_path):
+    """The sim's own guard behind the checks above: a relayer process that dies (issue 10's
+    `--crash-eth -1.5` killed it) is named with its exit code and its log's last line, not a bare
+    "relayer gave no answer"."""
+    import subprocess
+
+    from keel.sim.config import SimConfig
+    from keel.sim.run import Simulation
+
+    sim = Simulation(SimConfig())
+    sim.logs = tmp_path
+    log = tmp_path / "relayer.log"
+    with open(log, "w") as fh:
+        sim.procs["relayer"] = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.readline(); "
+             "raise ValueError('price must be finite and > 0, got -55.2')"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fh, text=True,
+        )  # fmt: skip
+    with pytest.raises(RuntimeError) as exc:
+        sim.relayer("crash -1.5 -0.35")
+    assert str(exc.value) == (
+        "the relayer exited (1) at 'crash -1.5 -0.35': "
+        f"ValueError: price must be finite and > 0, got -55.2; see {log}"
+    )
