@@ -29,7 +29,10 @@ submission lands between the pre-flight check and mining (a front-run round, SPE
 the spread rule bounds what that submission could set, and step 8 re-signs the next round.
 
 RPC failures (connection refused, timeouts, 5xx, truncated responses) are retried with bounded
-exponential backoff and jitter; a cycle that still fails is retried on the same tick later.
+exponential backoff and jitter; a cycle that still fails is retried on the same tick later, until
+the RPC has been failing `max_outage` seconds in a row (60 by default: `keel-relayer run
+--rpc-wait`), when the run ends with one line naming the URL and the cause. An RPC that answers
+HTTP 4xx, or an Oracle address without code, is a configuration error at once (`Misconfigured`).
 """
 
 from __future__ import annotations
@@ -244,8 +247,8 @@ def rpc_cause(exc: BaseException) -> str:
     seen, todo = [], [exc]
     while todo:  # the exception, its causes, contexts and wrapped reasons
         e = todo.pop()
-        if e is None or any(e is x for x in seen):
-            continue
+        if not isinstance(e, BaseException) or any(e is x for x in seen):
+            continue  # None, or a `reason` that is a string
         seen.append(e)
         todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
         todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
@@ -369,7 +372,7 @@ class Rpc:
         address or a wrong chain fails here, in one line, not at the first call."""
         for name, addr in contracts.items():
             code = self.call(f"code_{name}", lambda a=addr: self.w3.eth.get_code(a))
-            if not code:
+            if not code:  # a call to an empty account "succeeds" with no data: refuse it here
                 chain = self.call("chain_id", lambda: self.w3.eth.chain_id)
                 raise Misconfigured(
                     f"no {name} contract at {addr} on {self.url} (chain id {chain})"
