@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 
@@ -22,6 +23,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def network_name(name: str) -> str:
+    """An argparse type: a network brownie knows (`brownie networks list`), checked before anything
+    compiles or launches; the embedded chain is `anvil`."""
+    import argparse
+
+    from brownie._config import CONFIG
+
+    if name not in CONFIG.networks:
+        near = difflib.get_close_matches(name, list(CONFIG.networks), n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else "; see `brownie networks list`"
+        raise argparse.ArgumentTypeError(f"{name!r} is not a brownie network{hint}")
+    return name
 
 
 def configure_embedded_chain() -> None:

@@ -134,11 +134,6 @@ def main(argv=None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    from keel.client.rpc import RpcUnavailable
-
-    if isinstance(exc, RpcUnavailable):
-        cause = exc.__cause__ or exc
-        return f"RPC unavailable: {type(cause).__name__}: {str(cause).splitlines()[0][:160]}"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import os
 import random
@@ -23,14 +22,17 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from keel.chain import network_name
 from keel.deploy import WAD, DeployConfig, GovernanceSpec, deploy
+from keel.pricefile import DEFAULT_PRICE_FILE, PriceFileError, replay_start
+from keel.userinput import Parser, day, fail, number
 
 CONFIG = DeployConfig.load()  # config/deploy.yaml: the deployment `keel deploy` makes
 SETTLEMENT, COLLATERAL = CONFIG.settlement, CONFIG.collateral
 FEED_NAMES = {f.id: f.symbol for f in CONFIG.feeds}
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT / "data" / "btc_eth_daily_2016_2019.csv"
+DEFAULT_CSV = DEFAULT_PRICE_FILE
 N_SIGNERS = 5
 QUORUM = 3
 KEY_SEED = 0  # the relayer's --dev-keys seed: TEST KEYS ONLY (derived, public)
@@ -46,20 +48,52 @@ STARTING_DEPOSITS = [
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="keel-demo", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=30, help="oracle rounds (days) to replay (30)")
-    ap.add_argument("--start", default="2017-11-20", help="first CSV date to replay (2017-11-20)")
+    """The options, checked before anything starts (a bad one exits 2 with one line); sets
+    `csv_start`, the CSV row the replay starts on."""
+    ap = Parser(prog="python -m keel.demo", description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--rounds",
+        type=number(int, min=1, why="at least one oracle round"),
+        default=30,
+        help="oracle rounds (days) to replay (30)",
+    )
+    ap.add_argument(
+        "--start", type=day, default="2017-11-20", help="first CSV date to replay (2017-11-20)"
+    )
     ap.add_argument(
         "--csv", type=Path, default=DEFAULT_CSV, help="price file (date,btc_usd,eth_usd)"
     )
     ap.add_argument("--source", choices=["csv", "gbm"], default="csv", help="price source (csv)")
-    ap.add_argument("--accounts", type=int, default=3, help="trader accounts, 1-4 (3)")
-    ap.add_argument("--seed", type=int, default=7, help="seed of the account activity (7)")
-    ap.add_argument("--network", default=None, help="brownie network (embedded anvil)")
-    ap.add_argument("--timeout", type=float, default=300, help="relayer time limit [s] (300)")
+    ap.add_argument(
+        "--accounts",
+        type=number(int, min=1, max=len(STARTING_DEPOSITS), why="the demo's funded accounts"),
+        default=3,
+        help=f"trader accounts, 1-{len(STARTING_DEPOSITS)} (3)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=number(int, min=0, why="numpy's generators take seeds >= 0"),
+        default=7,
+        help="seed of the account activity (7)",
+    )
+    ap.add_argument(
+        "--network", type=network_name, default=None, help="brownie network (embedded anvil)"
+    )
+    ap.add_argument(
+        "--timeout",
+        type=number(float, above=0.0),
+        default=300,
+        help="relayer time limit [s] (300)",
+    )
     args = ap.parse_args(argv)
-    if not 1 <= args.accounts <= len(STARTING_DEPOSITS):
-        ap.error(f"--accounts must be 1..{len(STARTING_DEPOSITS)}")
+    args.csv_start = 0
+    if args.source == "csv":
+        try:
+            why = f"--start {args.start}, --rounds {args.rounds}"
+            args.csv_start = replay_start(args.csv, args.start, args.rounds, why)
+        except PriceFileError as exc:
+            fail(ap.prog, str(exc))
+        args.csv = args.csv.resolve()  # the relayer process runs from the repository
     return args
 
 
@@ -71,14 +105,6 @@ def silenced():
 def fmt_units(symbol: str, units: int) -> str:
     decimals = next(s.decimals for s in (SETTLEMENT, *COLLATERAL) if s.symbol == symbol)
     return f"{units / 10**decimals:,.4f} {symbol}"
-
-
-def csv_row_index(path: Path, date: str) -> int:
-    with open(path, newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            if row["date"] >= date:
-                return i
-    raise SystemExit(f"{date} is after the last row of {path}")
 
 
 @dataclass
@@ -241,11 +267,10 @@ def main(argv=None) -> int:
     for acct, deposits in zip(account_ids, STARTING_DEPOSITS, strict=False):
         print(f"account {acct} opened with " + ", ".join(f"{v:,} {k}" for k, v in deposits.items()))
 
-    csv_start = csv_row_index(args.csv, args.start)
     state_dir = ROOT / ".keel"
     state_dir.mkdir(exist_ok=True)
     log_path = state_dir / "demo-relayer.log"
-    relayer = start_relayer(system, args, csv_start, log_path)
+    relayer = start_relayer(system, args, args.csv_start, log_path)
     print(f"relayer started (pid {relayer.pid}, log {log_path.relative_to(ROOT)})")
 
     from tqdm import tqdm

@@ -8,7 +8,9 @@
 
 The key file is a JSON list holding one private key (or {"key": ...}), as `keel-relayer keys`
 writes; `--anvil-index I` uses anvil's well-known dev account I instead (TEST keys only).
-Exit codes: 0 done, 1 RPC unavailable for too long, 2 usage or configuration error.
+Exit codes: 0 done, 1 RPC unavailable for too long (`--rpc-wait`, 60 s by default) or a read
+failing `--max-failures` cycles in a row, 2 usage or configuration error (one line on stderr;
+nothing is sent or written).
 """
 
 from __future__ import annotations
@@ -19,37 +21,64 @@ import sys
 from pathlib import Path
 
 from keel.chain import TX_GAS_CAP
-from keel.client.rpc import RetryPolicy, RpcUnavailable
+from keel.client.rpc import Misconfigured, RetryPolicy, RpcUnavailable
+from keel.userinput import (
+    Parser,
+    add_log_level,
+    add_rpc_wait,
+    address,
+    gave_up,
+    number,
+    reason,
+    rpc_url,
+)
 
 from .logs import configure
 from .rules import BidParams
 
+PROG = "keel-keeper"
 DEFAULT_STATE_FILE = ".keel/keeper-state.json"
 DEFAULT_SETTLE_STATE_FILE = ".keel/settler-state.json"
 ZERO = "0x" + "00" * 20
+NONNEG = number(float, min=0.0)
+SECONDS = number(float, above=0.0)
+GAS = number(int, min=1, max=TX_GAS_CAP, why=f"EIP-7825 caps a transaction at {TX_GAS_CAP:,} gas")
 
 
 def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
     c = sp.add_argument_group("chain")
-    c.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
-    c.add_argument("--engine", required=True, help="MarginEngine address")
-    c.add_argument("--liquidator", required=not settle, default=ZERO, help="Liquidator address")
-    c.add_argument("--vault", required=True, help="Vault address")
-    c.add_argument("--oracle", required=True, help="Oracle address")
     c.add_argument(
-        "--from-block", type=int, default=0, help="first block searched for accounts (0)"
+        "--rpc", required=True, type=rpc_url, help="JSON-RPC URL, e.g. http://127.0.0.1:8545"
     )
-    c.add_argument("--rpc-timeout", type=float, default=10.0, help="per request [s] (10)")
+    c.add_argument("--engine", required=True, type=address, help="MarginEngine address")
+    c.add_argument(
+        "--liquidator",
+        required=not settle,
+        type=address,
+        default=ZERO,
+        help="Liquidator address",
+    )
+    c.add_argument("--vault", required=True, type=address, help="Vault address")
+    c.add_argument("--oracle", required=True, type=address, help="Oracle address")
+    c.add_argument(
+        "--from-block",
+        type=number(int, min=0),
+        default=0,
+        help="first block searched for accounts (0)",
+    )
+    c.add_argument("--rpc-timeout", type=SECONDS, default=10.0, help="per request [s] (10)")
+    add_rpc_wait(c)
     c.add_argument(
         "--max-failures",
-        type=int,
+        type=number(int, min=0),
         default=30,
-        help="consecutive failed cycles before exiting with code 1; 0 = never (30)",
+        help="consecutive failed cycles before exiting with code 1, whichever of this and "
+        "--rpc-wait comes first; 0 = no count (30)",
     )
     k = sp.add_argument_group("keeper account")
     k.add_argument(
         "--account",
-        type=int,
+        type=number(int, min=0) if settle else number(int, min=1, why="account ids start at 1"),
         required=not settle,
         default=0,
         help="the keeper's own account id (receives start fees, holds what it buys)",
@@ -57,23 +86,26 @@ def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
     key = k.add_mutually_exclusive_group(required=True)
     key.add_argument("--key-file", type=Path, help="JSON list with the sender's private key")
     key.add_argument(
-        "--anvil-index", type=int, metavar="I", help="anvil dev account I (TEST keys only)"
+        "--anvil-index",
+        type=number(int, min=0, max=9, why="anvil's ten dev accounts"),
+        metavar="I",
+        help="anvil dev account I (TEST keys only)",
     )
     r = sp.add_argument_group("loop")
-    r.add_argument("--scan-interval", type=float, default=30.0, help="full scan every s (30)")
-    r.add_argument("--poll-interval", type=float, default=1.0, help="pause between cycles (1)")
-    r.add_argument("--max-runtime", type=float, help="stop after this many seconds")
+    r.add_argument("--scan-interval", type=NONNEG, default=30.0, help="full scan every s (30)")
+    r.add_argument("--poll-interval", type=NONNEG, default=1.0, help="pause between cycles (1)")
+    r.add_argument("--max-runtime", type=SECONDS, help="stop after this many seconds")
     r.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
     r.add_argument(
         "--state-file",
         type=Path,
         default=Path(DEFAULT_SETTLE_STATE_FILE if settle else DEFAULT_STATE_FILE),
     )
-    r.add_argument("--log-level", default="INFO")
+    add_log_level(r)
     r.add_argument("--log-format", choices=("json", "text"), default="json")
     r.add_argument(
         "--audit-size",
-        type=int,
+        type=number(int, min=0),
         default=50,
         help="accounts re-read and chain-checked per full scan against the index (50)",
     )
@@ -81,39 +113,46 @@ def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
     g = sp.add_argument_group("gas")
     g.add_argument(
         "--tx-gas-cap",
-        type=int,
+        type=GAS,
         default=TX_GAS_CAP,
         help=f"never send a transaction estimated above this (EIP-7825: {TX_GAS_CAP:,})",
     )
     g.add_argument(
         "--refresh-gas-budget",
-        type=int,
+        type=GAS,
         default=TX_GAS_CAP // 2,
         help=f"gas per refreshRiskArrays transaction ({TX_GAS_CAP // 2:,})",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="keel-keeper",
+    p = Parser(
+        prog=PROG,
         description="Keel liquidation keeper: starts, bids on and ends Dutch auctions (SPEC §7).",
     )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the keeper loop", description="Run the keeper loop.")
     _common(run, settle=False)
     b = run.add_argument_group("bidding (keeper/rules.py)")
-    b.add_argument("--min-profit", type=float, default=1.0, help="USD net of gas and risk (1)")
+    b.add_argument("--min-profit", type=NONNEG, default=1.0, help="USD net of gas and risk (1)")
     b.add_argument(
-        "--risk-charge", type=float, default=0.01, help="charge per USD of extra IM (0.01)"
+        "--risk-charge", type=NONNEG, default=0.01, help="charge per USD of extra IM (0.01)"
     )
     b.add_argument(
-        "--im-buffer", type=float, default=0.10, help="keep AE >= (1+b)·IM after bids (0.10)"
+        "--im-buffer", type=NONNEG, default=0.10, help="keep AE >= (1+b)·IM after bids (0.10)"
     )
-    b.add_argument("--slippage", type=float, default=0.01, help="price-guard tolerance (0.01)")
     b.add_argument(
-        "--max-subsidy", type=float, default=5.0, help="USD loss accepted to clear dust (5)"
+        "--slippage",
+        type=number(float, min=0.0, below=1.0, why="a fraction of the price"),
+        default=0.01,
+        help="price-guard tolerance (0.01)",
     )
-    b.add_argument("--native-feed", type=int, default=2, help="feed pricing gas (2 = ETH)")
+    b.add_argument(
+        "--max-subsidy", type=NONNEG, default=5.0, help="USD loss accepted to clear dust (5)"
+    )
+    b.add_argument(
+        "--native-feed", type=number(int, min=1), default=2, help="feed pricing gas (2 = ETH)"
+    )
     settle = sub.add_parser(
         "settle",
         help="settle expired options and refresh risk arrays",
@@ -169,6 +208,7 @@ def config_from_args(args):
         rpc_timeout=args.rpc_timeout,
         retry=RetryPolicy(max_elapsed=max(5.0, 3 * args.rpc_timeout)),
         max_failures=args.max_failures or None,
+        max_outage=args.rpc_wait or None,
         max_cycles=1 if args.once else None,
         max_runtime=args.max_runtime,
         tx_gas_cap=args.tx_gas_cap,
@@ -192,12 +232,19 @@ def _stop_on_signals() -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.refresh_gas_budget > args.tx_gas_cap:  # a refresh must fit in one transaction
+        print(
+            f"{PROG} {args.command}: error: --refresh-gas-budget {args.refresh_gas_budget:,} is "
+            f"above --tx-gas-cap {args.tx_gas_cap:,}",
+            file=sys.stderr,
+        )
+        return 2
     configure(args.log_level, args.log_format)
     _stop_on_signals()
     try:
         cfg = config_from_args(args)
     except (OSError, ValueError) as exc:
-        print(f"keel-keeper: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     from keel.client.chain import KeeperError
 
@@ -207,10 +254,13 @@ def main(argv=None) -> int:
     try:
         (Settler if args.command == "settle" else Keeper)(cfg).run()
     except RpcUnavailable as exc:
-        print(f"keel-keeper: RPC unavailable: {exc}", file=sys.stderr)
+        print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
         return 1
+    except Misconfigured as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     except (KeeperError, ValueError) as exc:  # a read kept failing max_failures cycles in a row
-        print(f"keel-keeper: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{PROG}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -102,6 +102,7 @@ class KeeperConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     receipt_timeout: float = 60.0
     max_failures: int | None = 30  # consecutive failed cycles before giving up
+    max_outage: float | None = 60.0  # [s] RPC failing this long in a row ends the run; None: never
     max_cycles: int | None = None  # stop after this many cycles (tests, --once)
     max_runtime: float | None = None  # [s] stop after this long
     bid_gas_guess: int = 2_000_000  # gas assumed when quoting, before the pre-flight estimate
@@ -234,7 +235,9 @@ class Keeper:
     def __init__(self, cfg: KeeperConfig):
         self.cfg = cfg
         self.log = get_logger()
-        self.rpc = Rpc(cfg.rpc_url, cfg.rpc_timeout, cfg.retry, cfg.jitter_seed, self.log)
+        self.rpc = Rpc(
+            cfg.rpc_url, cfg.rpc_timeout, cfg.retry, cfg.jitter_seed, self.log, cfg.max_outage
+        )
         self.addrs = Addresses.of(cfg.engine, cfg.vault, cfg.oracle, cfg.liquidator)
         self.reader = Reader(self.rpc, Batch(self.rpc, cfg.rpc_url, cfg.rpc_timeout), self.addrs)
         self.state = KeeperState.load(cfg.state_file)
@@ -267,6 +270,11 @@ class Keeper:
         if self._started:
             return
         chain_id = self.rpc.call("chain_id", lambda: self.rpc.w3.eth.chain_id)
+        a = self.addrs
+        contracts = {"MarginEngine": a.engine, "Vault": a.vault, "Oracle": a.oracle}
+        if int(a.liquidator, 16):  # the settler runs without a Liquidator
+            contracts["Liquidator"] = a.liquidator
+        self.rpc.require_code(contracts)
         st = self.state
         if (st.chain_id, st.liquidator, st.account) != (
             chain_id,
@@ -309,7 +317,8 @@ class Keeper:
     # --- running ---
 
     def run(self) -> Stats:
-        """Cycles until max_cycles / max_runtime, or too many consecutive RPC failures."""
+        """Cycles until max_cycles / max_runtime, too many consecutive failed cycles, or an RPC
+        failing for max_outage seconds in a row."""
         t0, failures = time.monotonic(), 0
         while True:
             try:
@@ -330,7 +339,7 @@ class Keeper:
                 )
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
-                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+                self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
                 continue
             if self.cfg.max_cycles is not None and self.stats.cycles >= self.cfg.max_cycles:
                 break

@@ -6,7 +6,8 @@
         --source csv --csv data/btc_eth_daily_2016_2019.csv --rounds 100 --advance-time 86400
     keel-relayer status --rpc http://127.0.0.1:8545 --oracle 0x...
 
-Exit codes: 0 done, 1 RPC unavailable for too long, 2 usage or configuration error.
+Exit codes: 0 done, 1 RPC unavailable for too long (`--rpc-wait`, 60 s by default), 2 usage or
+configuration error (one line on stderr; nothing is sent or written).
 """
 
 from __future__ import annotations
@@ -19,10 +20,24 @@ from fractions import Fraction
 from pathlib import Path
 
 from keel.client.logs import configure
+from keel.pricefile import DEFAULT_PRICE_FILE
+from keel.userinput import (
+    Parser,
+    add_log_level,
+    add_rpc_wait,
+    address,
+    gave_up,
+    number,
+    reason,
+    rpc_url,
+)
 
+PROG = "keel-relayer"
 DEFAULT_STATE_FILE = ".keel/relayer-state.json"
-DEFAULT_CSV = "data/btc_eth_daily_2016_2019.csv"
+DEFAULT_CSV = DEFAULT_PRICE_FILE
 SENDER_KEY_ENV = "KEEL_RELAYER_SENDER_KEY"
+COUNT = number(int, min=1, why="at least one key")
+SECONDS = number(float, above=0.0)
 
 
 def _feeds(text: str) -> tuple[int, ...]:
@@ -35,38 +50,53 @@ def _feeds(text: str) -> tuple[int, ...]:
     return feeds
 
 
+def _fraction(text: str) -> Fraction:
+    """A push threshold: a fraction >= 0 (0.005 = 0.5%)."""
+    try:
+        x = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return x
+
+
 def _columns(text: str) -> dict[int, str]:
     """'1=btc_usd,2=eth_usd' -> {1: 'btc_usd', 2: 'eth_usd'}."""
     out = {}
     for part in text.split(","):
         fid, _, col = part.partition("=")
-        if not col:
+        if not col or not fid.strip().isdigit():
             raise argparse.ArgumentTypeError(f"bad column mapping {part!r} (want FEED=COLUMN)")
         out[int(fid)] = col.strip()
     return out
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="keel-relayer",
+    p = Parser(
+        prog=PROG,
         description="Keel oracle relayer: signs k-of-n price/vol reports and pushes them on chain.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the relayer loop", description="Run the relayer loop.")
     chain = run.add_argument_group("chain")
-    chain.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
-    chain.add_argument("--oracle", required=True, help="Oracle contract address")
-    chain.add_argument("--rpc-timeout", type=float, default=10.0, help="per request [s] (10)")
+    chain.add_argument(
+        "--rpc", required=True, type=rpc_url, help="JSON-RPC URL, e.g. http://127.0.0.1:8545"
+    )
+    chain.add_argument("--oracle", required=True, type=address, help="Oracle contract address")
+    chain.add_argument("--rpc-timeout", type=SECONDS, default=10.0, help="per request [s] (10)")
+    add_rpc_wait(chain)
     chain.add_argument(
         "--max-failures",
-        type=int,
+        type=number(int, min=0),
         default=20,
-        help="consecutive failed cycles on one tick before exiting with code 1; 0 = never (20)",
+        help="consecutive failed cycles on one tick before exiting with code 1, whichever of "
+        "this and --rpc-wait comes first; 0 = no count (20)",
     )
     chain.add_argument(
         "--advance-time",
-        type=int,
+        type=number(int, min=0),
         default=0,
         metavar="SECONDS",
         help="anvil only: evm_increaseTime + evm_mine before each cycle (accelerated replay); off by default",
@@ -76,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--keys", type=Path, help="signer key file (JSON list; see `keys`)")
     k.add_argument(
         "--dev-keys",
-        type=int,
+        type=COUNT,
         metavar="N",
         help="N deterministic TEST signer keys from --key-seed (local chains only)",
     )
@@ -92,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--sender-anvil-index",
-        type=int,
+        type=number(int, min=0, max=9, why="anvil's ten dev accounts"),
         help="send from anvil dev account I (default 9 with --dev-keys; TEST key)",
     )
     keys.add_argument(
@@ -101,11 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="quorum",
         help="sign with the first `quorum` signers or all of them (quorum)",
     )
-    keys.add_argument("--noise", type=float, default=0.0, help="per-signer price/vol noise std (0)")
+    keys.add_argument(
+        "--noise", type=number(float, min=0.0), default=0.0, help="per-signer noise std (0)"
+    )
     src = run.add_argument_group("source")
     src.add_argument("--source", choices=["csv", "gbm"], default="csv")
     src.add_argument(
-        "--csv", type=Path, default=Path(DEFAULT_CSV), help=f"CSV path ({DEFAULT_CSV})"
+        "--csv",
+        type=Path,
+        default=Path(DEFAULT_CSV),
+        help=f"CSV path (the repository's data/{DEFAULT_CSV.name})",
     )
     src.add_argument(
         "--csv-columns",
@@ -113,11 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="feed-to-column mapping, e.g. 1=btc_usd,2=eth_usd (the default)",
     )
-    src.add_argument("--csv-start", type=int, default=0, help="first CSV row to replay (0)")
-    src.add_argument("--seed", type=int, default=0, help="GBM and signer-noise seed (0)")
+    src.add_argument(
+        "--csv-start", type=number(int, min=0), default=0, help="first CSV row to replay (0)"
+    )
+    src.add_argument(
+        "--seed",
+        type=number(int, min=0, why="numpy's generators take seeds >= 0"),
+        default=0,
+        help="GBM and signer-noise seed (0)",
+    )
     src.add_argument("--gbm-implied-vol", action="store_true", help="GBM ticks carry implied vol")
     src.add_argument(
-        "--periods-per-year", type=float, default=365.0, help="ticks per year for the EWMA (365)"
+        "--periods-per-year", type=SECONDS, default=365.0, help="ticks per year for the EWMA (365)"
     )
     loop = run.add_argument_group("loop")
     loop.add_argument(
@@ -125,33 +167,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loop.add_argument(
         "--rounds",
-        type=int,
+        type=number(int, min=1),
         default=None,
         metavar="N",
         help="stop after N source ticks in total (a restart with the same state file resumes the count)",
     )
-    loop.add_argument("--interval", type=float, default=0.0, help="pause between cycles [s] (0)")
     loop.add_argument(
-        "--deviation", type=Fraction, default=Fraction(5, 1000), help="push threshold (0.005)"
+        "--interval", type=number(float, min=0.0), default=0.0, help="pause between cycles [s] (0)"
     )
-    loop.add_argument("--heartbeat", type=int, default=None, help="[s] (default: the Oracle's)")
+    loop.add_argument(
+        "--deviation", type=_fraction, default=Fraction(5, 1000), help="push threshold (0.005)"
+    )
+    loop.add_argument(
+        "--heartbeat", type=number(int, min=1), default=None, help="[s] (default: the Oracle's)"
+    )
     loop.add_argument("--state-file", type=Path, default=Path(DEFAULT_STATE_FILE))
     loop.add_argument("--no-state-file", action="store_true", help="keep no state on disk")
-    loop.add_argument("--log-level", default="INFO")
+    add_log_level(loop)
     loop.add_argument("--log-format", choices=["text", "json"], default="text")
 
     kg = sub.add_parser(
         "keys", help="generate a signer key file", description="Generate a key file."
     )
     kg.add_argument("--out", type=Path, default=Path(".keel/signers.json"))
-    kg.add_argument("--count", type=int, default=5)
+    kg.add_argument("--count", type=COUNT, default=5)
     kg.add_argument("--seed", default=None, help="deterministic TEST keys from this seed")
     kg.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     st = sub.add_parser("status", help="print on-chain feed states", description="Print feeds.")
-    st.add_argument("--rpc", required=True)
-    st.add_argument("--oracle", required=True)
+    st.add_argument("--rpc", required=True, type=rpc_url, help="JSON-RPC URL")
+    st.add_argument("--oracle", required=True, type=address, help="Oracle contract address")
     st.add_argument("--feeds", type=_feeds, default=(1, 2))
+    st.add_argument("--rpc-timeout", type=SECONDS, default=10.0, help="per request [s] (10)")
     return p
 
 
@@ -176,7 +223,7 @@ def _sender(args):
         return Signer.from_key(os.environ[SENDER_KEY_ENV])
     if args.dev_keys:
         return anvil_dev_keys(1, offset=9)[0]
-    raise SystemExit(
+    raise ValueError(
         f"no sender: give --sender-key-file, --sender-anvil-index or ${SENDER_KEY_ENV}"
     )
 
@@ -194,7 +241,7 @@ def _source(args):
 
 
 def cmd_run(args) -> int:
-    from keel.client.rpc import RpcUnavailable
+    from keel.client.rpc import Misconfigured, RpcUnavailable
     from oracle.relayer import LOGGER_NAME, RelayerConfig, RelayerError, run
 
     configure(args.log_level, args.log_format, logger_name=LOGGER_NAME)
@@ -217,13 +264,14 @@ def cmd_run(args) -> int:
             state_file=None if args.no_state_file else args.state_file,
             rpc_timeout=args.rpc_timeout,
             max_failures=args.max_failures or None,
+            max_outage=args.rpc_wait or None,
         )
         summary = run(config)
     except RpcUnavailable as exc:
-        print(f"keel-relayer: RPC unavailable: {exc}", file=sys.stderr)
+        print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
         return 1
-    except (RelayerError, ValueError, OSError) as exc:
-        print(f"keel-relayer: {exc}", file=sys.stderr)
+    except (RelayerError, Misconfigured, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     print(json.dumps({"summary": summary.__dict__}, default=str))
     return 0
@@ -232,8 +280,11 @@ def cmd_run(args) -> int:
 def cmd_keys(args) -> int:
     from keel.client.keys import derive_keys, random_keys, write_key_file
 
+    if args.out.is_dir():
+        print(f"{PROG} keys: error: --out {args.out} is a folder", file=sys.stderr)
+        return 2
     if args.out.exists() and not args.force:
-        print(f"keel-relayer: {args.out} exists (use --force)", file=sys.stderr)
+        print(f"{PROG} keys: error: {args.out} exists (use --force)", file=sys.stderr)
         return 2
     signers = (
         derive_keys(args.count, args.seed) if args.seed is not None else random_keys(args.count)
@@ -247,15 +298,29 @@ def cmd_keys(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from web3 import Web3
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
+    from keel.client.rpc import Misconfigured, RetryPolicy, Rpc, RpcUnavailable
     from oracle.relayer import ORACLE_ABI
 
-    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 10}))
-    c = w3.eth.contract(address=Web3.to_checksum_address(args.oracle), abi=ORACLE_ABI)
-    now = w3.eth.get_block("latest")["timestamp"]
-    for f in args.feeds:
-        price, vol, observed_at, round_ = c.functions.feed(f).call()
+    configure("CRITICAL")  # the answer, or one line saying why not: no retry log
+    rpc = Rpc(args.rpc, args.rpc_timeout, RetryPolicy(max_attempts=1))  # one look, no retries
+    w3 = rpc.w3
+    c = w3.eth.contract(address=args.oracle, abi=ORACLE_ABI)
+    try:
+        now = rpc.call("latest_block", lambda: w3.eth.get_block("latest")["timestamp"])
+        rpc.require_code({"Oracle": args.oracle})
+        feeds = {f: rpc.call("feed", c.functions.feed(f).call) for f in args.feeds}
+    except RpcUnavailable as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except Misconfigured as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's
+        print(f"{PROG}: error: {args.oracle} does not answer as an Oracle ({exc})", file=sys.stderr)
+        return 2
+    for f, (price, vol, observed_at, round_) in feeds.items():
         print(
             json.dumps(
                 {

@@ -29,7 +29,10 @@ submission lands between the pre-flight check and mining (a front-run round, SPE
 the spread rule bounds what that submission could set, and step 8 re-signs the next round.
 
 RPC failures (connection refused, timeouts, 5xx, truncated responses) are retried with bounded
-exponential backoff and jitter; a cycle that still fails is retried on the same tick later.
+exponential backoff and jitter; a cycle that still fails is retried on the same tick later, until
+the RPC has been failing `max_outage` seconds in a row (60 by default: `keel-relayer run
+--rpc-wait`), when the run ends with one line naming the URL and the cause. An RPC that answers
+HTTP 4xx, or an Oracle address without code, is a configuration error at once (`Misconfigured`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_utils import to_checksum_address
 from web3.exceptions import (
+    BadFunctionCallOutput,
     ContractCustomError,
     ContractLogicError,
     Web3RPCError,
@@ -51,7 +55,7 @@ from web3.exceptions import (
 from keel.abi import decode_revert, load
 from keel.client.keys import Signer, noisy
 from keel.client.logs import event, get_logger
-from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable
+from keel.client.rpc import Misconfigured, RetryPolicy, Rpc, RpcUnavailable
 from keel.client.state import read_json, write_json_atomic
 from keel.observations import Observation, oracle_domain
 from keel.risk.ewma import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
@@ -114,6 +118,7 @@ class RelayerConfig:
     receipt_timeout: float = 60.0  # [s]
     receipt_poll: float = 0.2  # [s]
     max_failures: int | None = 20  # consecutive failed attempts at one tick before giving up
+    max_outage: float | None = 60.0  # [s] RPC failing this long in a row ends the run; None: never
     resubmit_attempts: int = 2  # re-signed submissions per tick after a reverted one
     gas_margin: float = 1.25  # gas limit = estimate * margin
     jitter_seed: int | None = None
@@ -185,7 +190,12 @@ class Relayer:
         self.cfg = config
         self.log = get_logger(LOGGER_NAME)
         self.rpc = Rpc(
-            config.rpc_url, config.rpc_timeout, config.retry, config.jitter_seed, self.log
+            config.rpc_url,
+            config.rpc_timeout,
+            config.retry,
+            config.jitter_seed,
+            self.log,
+            config.max_outage,
         )
         self.w3 = self.rpc.w3
         self.oracle_address = to_checksum_address(config.oracle)
@@ -217,7 +227,14 @@ class Relayer:
         if self._started:
             return
         self.chain_id = self.rpc.call("chain_id", lambda: self.w3.eth.chain_id)
-        self.refresh_params()
+        self.rpc.require_code({"Oracle": self.oracle_address})
+        try:
+            self.refresh_params()
+        except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's
+            raise Misconfigured(
+                f"{self.oracle_address} on {self.rpc.url} does not answer as an Oracle "
+                f"({type(exc).__name__})"
+            ) from None
         st = self.state
         if st.cursor or st.pending:
             if (st.chain_id, st.oracle, st.sender) != (
@@ -327,7 +344,7 @@ class Relayer:
                 event(self.log, "start-failed", 40, failures=failures, error=str(exc)[:200])
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
-                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+                self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
         while self.step() is not None:
             if self.cfg.interval > 0 and not self._done():
                 time.sleep(self.cfg.interval)
@@ -341,7 +358,8 @@ class Relayer:
         """Takes the next tick and runs cycles on it until one completes. None when done.
 
         A cycle that fails on an RPC outage is retried on the same tick after a backoff, at most
-        `max_failures` times in a row (then RpcUnavailable propagates).
+        `max_failures` times in a row and while the outage is shorter than `max_outage` (then
+        RpcUnavailable propagates).
         """
         self.start()
         if self._done():
@@ -363,7 +381,7 @@ class Relayer:
                 )
                 if self.cfg.max_failures is not None and failures >= self.cfg.max_failures:
                     raise
-                time.sleep(self.cfg.retry.delay(min(failures, 6), self.rpc.rng))
+                self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
         self.state.cursor += 1
         self.state.save(self.cfg.state_file)
         self.summary.ticks += 1

@@ -12,7 +12,6 @@ see its docstring.
 
 from __future__ import annotations
 
-import csv
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from keel.pricefile import PriceFileError, read_price_file
 
 BTC = 1
 ETH = 2
@@ -76,9 +77,11 @@ class PriceSource(ABC):
 class CsvReplaySource(PriceSource):
     """Replays a CSV of prices, one row per tick (`date,btc_usd,eth_usd` by default).
 
-    `columns` maps feed id -> CSV column (default 1 = BTC `btc_usd`, 2 = ETH `eth_usd`); `date_column`
-    gives each tick its label. Rows with an empty or non-positive price are rejected at load time:
-    replaying a gap as a zero price would push a report the Oracle refuses.
+    `columns` maps feed id -> CSV column (default 1 = BTC `btc_usd`, 2 = ETH `eth_usd`); each
+    tick's label is its row's date. The file is read and checked whole at construction by
+    `keel.pricefile` (dates parsed and increasing, every price finite and > 0: replaying a gap as a
+    zero price would push a report the Oracle refuses); `PriceFileError` (a ValueError) otherwise.
+    `start` is the first row replayed and must be a row of the file.
     """
 
     def __init__(
@@ -86,7 +89,6 @@ class CsvReplaySource(PriceSource):
         path: str | Path,
         columns: Mapping[int, str] | None = None,
         *,
-        date_column: str = "date",
         periods_per_year: float = DAYS_PER_YEAR,
         start: int = 0,
         limit: int | None = None,
@@ -95,29 +97,14 @@ class CsvReplaySource(PriceSource):
         self.columns = dict(columns or DEFAULT_CSV_COLUMNS)
         self.feed_ids = tuple(self.columns)
         self.periods_per_year = periods_per_year
-        self.rows: list[tuple[str, dict[int, float]]] = []
-        with self.path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [
-                c
-                for c in [date_column, *self.columns.values()]
-                if c not in (reader.fieldnames or [])
-            ]
-            if missing:
-                raise ValueError(f"{self.path}: missing column(s) {missing}")
-            for line_no, row in enumerate(reader, start=2):
-                prices = {}
-                for feed_id, col in self.columns.items():
-                    try:
-                        value = float(row[col])
-                    except (TypeError, ValueError) as exc:
-                        raise ValueError(f"{self.path}:{line_no}: bad {col} {row[col]!r}") from exc
-                    if not (math.isfinite(value) and value > 0):
-                        raise ValueError(f"{self.path}:{line_no}: non-positive {col} {value}")
-                    prices[feed_id] = value
-                self.rows.append((row[date_column], prices))
+        f = read_price_file(self.path, tuple(self.columns.values()))
+        if not 0 <= start < len(f):  # a start past the end would replay nothing, silently
+            raise PriceFileError(f"{self.path}: start row {start} is not one of its {len(f)} rows")
         end = None if limit is None else start + limit
-        self.rows = self.rows[start:end]
+        self.rows: list[tuple[str, dict[int, float]]] = [
+            (day.isoformat(), dict(zip(self.feed_ids, closes, strict=True)))
+            for day, closes in zip(f.dates[start:end], f.prices[start:end], strict=True)
+        ]
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -1,12 +1,20 @@
-"""Small helpers shared by tests: exact custom-error matching and fixed-point conversions."""
+"""Small helpers shared by tests: exact custom-error matching, fixed-point conversions, and the
+tools run as a user runs them."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import brownie
 
 WAD = 10**18
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def error_msg(name: str, *args) -> str:
@@ -39,3 +47,32 @@ def reverts(name: str, *args):
 def wad(x) -> int:
     """Decimal or string number -> wad integer (exact for decimal literals)."""
     return int(Decimal(str(x)) * WAD)
+
+
+def console_script(name: str) -> str:
+    """The installed console script `name` (keel-relayer, keel-keeper) beside this Python."""
+    return str(Path(sys.executable).parent / name)
+
+
+def run_tool(argv: list[str], cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Runs a user's command line (`[sys.executable, "-m", "keel.sim", ...]` or a console
+    script) from `cwd` with this checkout importable; stdout and stderr captured as text."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def assert_gave_up_on_rpc(proc: subprocess.CompletedProcess, prog: str, url: str, wait: int):
+    """A chain process (`--log-format json`) that gave up on an unreachable RPC after
+    `--rpc-wait wait`: JSON log records, then one line naming the URL, the cause and how long it
+    waited (measured: `wait` or one more second), exit code 1."""
+    *logs, last = proc.stderr.splitlines()
+    m = re.fullmatch(
+        rf"{prog}: RPC {re.escape(url)} unreachable for (\d+) s \(connection refused\); "
+        rf"gave up \(--rpc-wait {wait}\)",
+        last,
+    )
+    assert m and int(m[1]) in (wait, wait + 1), last
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert all(json.loads(line)["event"] for line in logs)  # log records only: no traceback

@@ -73,11 +73,17 @@ def random_keys(n: int) -> list[Signer]:
 
 def load_key_file(path: str | Path) -> list[Signer]:
     """Keys from a JSON list of hex private keys (or of {"key": ...} objects)."""
-    data = json.loads(Path(path).read_text())
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, list) or not data:
         raise ValueError(f"{path}: expected a non-empty JSON list of private keys")
-    keys = [d["key"] if isinstance(d, dict) else d for d in data]
-    signers = [Signer.from_key(k) for k in keys]
+    try:
+        keys = [d["key"] if isinstance(d, dict) else d for d in data]
+        signers = [Signer.from_key(k) for k in keys]
+    except (KeyError, TypeError, ValueError) as exc:  # the key itself is never shown
+        raise ValueError(f"{path}: not a list of private keys ({type(exc).__name__})") from None
     if len({s.address for s in signers}) != len(signers):
         raise ValueError(f"{path}: duplicate keys")
     return signers

@@ -256,8 +256,7 @@ class Keel:
         try:
             chain_id = int(self.rpc.call("chain_id", lambda: self.w3.eth.chain_id))
         except RpcUnavailable as exc:
-            cause = exc.__cause__ or exc
-            raise ClientError(f"{rpc_url}: no answer ({type(cause).__name__})") from None
+            raise ClientError(f"{rpc_url}: no answer ({exc.cause})") from None
         if chain_id != self.deployment["chain_id"]:
             raise ClientError(
                 f"{rpc_url} is chain {chain_id}, the deployment is on chain "

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from keel.userinput import Parser, number, reason
+
 from .backtest import DEFAULT_WARMUP
 from .html import render
 from .prices import PriceFileError
@@ -31,10 +33,12 @@ from .report import (
 )
 from .risk import DEFAULT_MC_SAMPLES
 
+PROG = "python -m keel.reports"
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m keel.reports",
+    p = Parser(
+        prog=PROG,
         description="Keel risk report: capital efficiency, IM coverage backtest, VaR/ES vs IM "
         "(reference model only, no chain), plus the crash simulation's and gas results when present.",
     )
@@ -52,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
         help=f"output folder (default: the repository's {shown_path(DEFAULT_OUT)}/)",
     )
     p.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="Monte Carlo seed (default: %(default)s)"
+        "--seed",
+        type=number(int, min=0, why="numpy's generators take seeds >= 0"),
+        default=DEFAULT_SEED,
+        help="Monte Carlo seed (default: %(default)s)",
     )
     p.add_argument(
         "--books",
@@ -62,13 +69,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--warmup",
-        type=int,
+        type=number(int, min=0),
         default=DEFAULT_WARMUP,
         help="days that only warm up the EWMA vol before the first tested day (default: %(default)s)",
     )
     p.add_argument(
         "--mc-samples",
-        type=int,
+        type=number(int, min=100, why="fewer draws give no meaningful 99% tail"),
         default=DEFAULT_MC_SAMPLES,
         help="Monte Carlo draws for VaR/ES (default: %(default)s)",
     )
@@ -80,28 +87,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Checks every input before the output folder is created (rejected input creates nothing),
+    then builds and writes the report. Bad input: one line on stderr, exit 2."""
     args = parser().parse_args(argv)
-    if args.list_books:
-        print("\n".join(known_books(args.bench)))
-        return 0
-    if args.mc_samples < 100:
-        parser().error("--mc-samples must be at least 100")
-    start = time.perf_counter()
-    config = ReportConfig(
-        prices=args.prices,
-        out=args.out,
-        seed=args.seed,
-        books=tuple(args.books) if args.books else None,
-        warmup=args.warmup,
-        mc_samples=args.mc_samples,
-        bench=args.bench,
-    )
     try:
+        if args.list_books:
+            print("\n".join(known_books(args.bench)))
+            return 0
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out}: exists and is not a folder")
+        start = time.perf_counter()
+        config = ReportConfig(
+            prices=args.prices,
+            out=out,
+            seed=args.seed,
+            books=tuple(args.books) if args.books else None,
+            warmup=args.warmup,
+            mc_samples=args.mc_samples,
+            bench=args.bench,
+        )
         report = build(config)
-    except (PriceFileError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (PriceFileError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (out / "report.html").write_text(render(report))
     for g in report["goals"]:

@@ -1,30 +1,25 @@
 """Daily BTC/ETH closes in the shared data format, and the relayer's EWMA vol along them.
 
-Format (data/README.md): a header `date,btc_usd,eth_usd`, then one row per day, ISO dates
-ascending, prices in USD. Columns are found by name, so extra columns are ignored. Every price must
-be finite and positive and dates strictly increasing; gaps are allowed (a return is then taken
-across the gap, as the relayer replaying the file would do).
+The file format and its checks are keel.pricefile's (one reader for every tool); gaps between dates
+are allowed, a return is then taken across the gap, as the relayer replaying the file would do.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from keel.pricefile import PriceFileError, read_price_file
 from keel.risk.ewma import EwmaVol
+
+__all__ = ["FEEDS", "PriceFileError", "PriceHistory", "load_prices"]
 
 FEEDS = ("BTC", "ETH")  # column order of every (T, 2) array here; feed ids 1, 2 (DESIGN.md)
 COLUMNS = {"BTC": "btc_usd", "ETH": "eth_usd"}
 DAY = 86400  # [s]
-
-
-class PriceFileError(ValueError):
-    """The price file is not in the shared data format."""
 
 
 @dataclass(frozen=True)
@@ -65,27 +60,7 @@ class PriceHistory:
 
 
 def load_prices(path: str | Path) -> PriceHistory:
-    """Read a CSV of the shared data format; PriceFileError with the line at fault otherwise."""
-    path = Path(path)
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        missing = [c for c in ("date", *COLUMNS.values()) if c not in fields]
-        if missing:
-            raise PriceFileError(f"{path}: missing column(s) {missing}; header is {fields}")
-        dates, rows = [], []
-        for line, row in enumerate(reader, start=2):
-            try:
-                d = date.fromisoformat(row["date"].strip())
-                prices = [float(row[COLUMNS[f]]) for f in FEEDS]
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise PriceFileError(f"{path}:{line}: cannot parse {row}: {exc}") from None
-            if not all(math.isfinite(p) and p > 0 for p in prices):
-                raise PriceFileError(f"{path}:{line}: prices must be finite and > 0, got {prices}")
-            if dates and d <= dates[-1]:
-                raise PriceFileError(f"{path}:{line}: date {d} is not after {dates[-1]}")
-            dates.append(d)
-            rows.append(prices)
-    if len(rows) < 2:
-        raise PriceFileError(f"{path}: need at least two rows of prices, found {len(rows)}")
-    return PriceHistory(tuple(dates), np.array(rows, dtype=float), str(path))
+    """Read a CSV of the shared data format (keel.pricefile); PriceFileError with the line at
+    fault otherwise. The backtests need at least two rows (one return)."""
+    f = read_price_file(path, tuple(COLUMNS[u] for u in FEEDS), min_rows=2)
+    return PriceHistory(f.dates, np.array(f.prices, dtype=float), str(f.path))

@@ -133,10 +133,19 @@ def stress_goal(simulation: dict | None, source: str) -> GoalCheck:
     return GoalCheck(goal, bad == 0, f"bad debt ${bad:,.2f}")
 
 
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 def build(config: ReportConfig) -> dict:
-    """Run every section, write the PNGs into config.out, return the report as a JSON-able dict."""
+    """Run every section, then write the PNGs into config.out; return the report as a JSON-able
+    dict. Every input is read and every figure computed before the folder is created or a file
+    written: rejected input (a bad price file, an unknown book, a warm-up longer than the
+    prices) leaves nothing behind."""
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     names = list(config.books) if config.books else default_books(config.bench)
     unknown = sorted(set(names) - set(known_books(config.bench)))
     if unknown:
@@ -145,11 +154,9 @@ def build(config: ReportConfig) -> dict:
     bench = load_bench(names, path=config.bench)
     market, ports = bench.market, bench.portfolios
     feed_names = {v: k for k, v in FEED_IDS.items()}
-    files: list[str] = []
 
     # --- Capital efficiency ---
     capital = capital_efficiency(market, ports, names, feed_names)
-    files.append(plots.capital_chart(capital, out / "capital_efficiency.png"))
 
     # --- Backtest ---
     series = run_backtest_series(prices, market, ports, names, DEFAULT_SNAPSHOT, config.warmup)
@@ -168,20 +175,28 @@ def build(config: ReportConfig) -> dict:
             h: evaluate(alt_series, 0, h).to_json() | {"correlation_credit": SENSITIVITY_CREDIT}
             for h in missed
         }
-    chart_files = {}
-    for b, name in enumerate(names):
-        chart_files[name] = plots.backtest_chart(series, b, out / f"backtest_{name}.png")
-        files.append(chart_files[name])
 
     # --- Risk ---
     risk_books, return_model = book_risk(
         market, ports, names, prices, config.seed, start=config.warmup + 1, n_mc=config.mc_samples
     )
-    files.append(plots.risk_chart(risk_books, out / "risk_var_es.png"))
 
     # --- Stress (filled by the chain simulation) and gas ---
     sim_path = out / SIMULATION_FILE
-    simulation = json.loads(sim_path.read_text()) if sim_path.exists() else None
+    simulation = read_json(sim_path) if sim_path.exists() else None
+    gas_path = out / GAS_FILE
+    gas = {"source": shown_path(gas_path), "present": gas_path.exists()}
+    if gas_path.exists():
+        gas["markdown"] = gas_path.read_text()
+
+    # --- Charts: the first writes ---
+    out.mkdir(parents=True, exist_ok=True)
+    files = [plots.capital_chart(capital, out / "capital_efficiency.png")]
+    chart_files = {}
+    for b, name in enumerate(names):
+        chart_files[name] = plots.backtest_chart(series, b, out / f"backtest_{name}.png")
+        files.append(chart_files[name])
+    files.append(plots.risk_chart(risk_books, out / "risk_var_es.png"))
     stress = {"source": shown_path(sim_path), "present": simulation is not None}
     if simulation is not None:
         stress["data"] = simulation
@@ -190,10 +205,6 @@ def build(config: ReportConfig) -> dict:
             if chart:
                 stress["chart"] = chart
                 files.append(chart)
-    gas_path = out / GAS_FILE
-    gas = {"source": shown_path(gas_path), "present": gas_path.exists()}
-    if gas_path.exists():
-        gas["markdown"] = gas_path.read_text()
 
     goals = (
         capital_goals(capital)

@@ -67,7 +67,10 @@ def estimate_returns(prices: PriceHistory, start: int = 1) -> ReturnModel:
     start = max(int(start), 1)
     lr = prices.log_returns[start - 1 :]
     if len(lr) < 3:
-        raise ValueError(f"need at least 3 daily returns to estimate vols, have {len(lr)}")
+        raise ValueError(
+            f"{len(prices)} days of prices leave {len(lr)} daily return(s) from day {start} on; "
+            "the VaR/ES return model needs at least 3"
+        )
     sd = lr.std(axis=0, ddof=1)
     corr = float(np.corrcoef(lr.T)[0, 1]) if np.all(sd > 0) else 0.0
     return ReturnModel(

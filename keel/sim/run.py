@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keel.sim.books import expiry_calendar, round_strike, scale_book, snap_expiry
-from keel.sim.config import ROOT, SimConfig, as_dict
+from keel.sim.config import ROOT, SimConfig, as_dict, csv_start, out_dir
 
 DAY = 86_400
 USDC = 10**6
@@ -66,22 +65,12 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
-def csv_row_index(path: Path, date: str) -> int:
-    with open(path, newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            if row["date"] >= date:
-                return i
-    raise SystemExit(f"{date} is after the last row of {path}")
-
-
 class Simulation:
     def __init__(self, cfg: SimConfig):
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.stats = Stats()
-        self.out = Path(cfg.out)
-        if not self.out.is_absolute():
-            self.out = ROOT / self.out
+        self.out = out_dir(cfg)
         self.logs = ROOT / ".keel" / "sim"
         self.procs: dict[str, subprocess.Popen] = {}
         self.series_cache: dict[tuple, int] = {}
@@ -120,7 +109,7 @@ class Simulation:
         from keel.sim.relayer import make_source
 
         cfg = self.cfg
-        self.csv_start = csv_row_index(Path(cfg.csv), cfg.start) if cfg.path == "csv" else 0
+        self.csv_start = csv_start(cfg) if cfg.path == "csv" else 0
         src = make_source(cfg.path, Path(cfg.csv), self.csv_start, cfg.seed)
         tick = next(src.ticks())
         self.start_label = tick.label
@@ -183,13 +172,20 @@ class Simulation:
 
     def relayer(self, command: str) -> dict:
         proc = self.procs["relayer"]
-        if proc.poll() is not None:
-            raise RuntimeError(f"relayer exited ({proc.returncode}); see {self.logs}/relayer.log")
-        proc.stdin.write(command + "\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"relayer gave no answer; see {self.logs}/relayer.log")
+        if proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(command + "\n")
+                proc.stdin.flush()
+        line = proc.stdout.readline() if proc.poll() is None else ""
+        if not line:  # it died: say why (its last words), not only where its log is
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            log = self.logs / "relayer.log"
+            lines = [x for x in log.read_text().splitlines() if x.strip()] if log.exists() else []
+            why = lines[-1].strip()[:300] if lines else "no log"
+            raise RuntimeError(f"the relayer exited ({code}) at '{command}': {why}; see {log}")
         reply = json.loads(line)
         self.relayer_replies.append({"command": command, **reply})
         return reply

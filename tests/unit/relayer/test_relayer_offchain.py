@@ -2,11 +2,14 @@
 
 import json
 import random
+import socket
+import time
 
 import pytest
 import requests
 
-from keel.client.rpc import RetryPolicy, is_transient
+from keel.chain import free_port
+from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable, is_transient, rpc_cause
 from oracle.relayer import RelayerState
 
 
@@ -57,3 +60,51 @@ def test_state_of_another_version_is_refused(tmp_path):
     path.write_text(json.dumps({"version": 99}))
     with pytest.raises(Exception, match="unsupported state version"):
         RelayerState.load(path)
+
+
+# --- Why an RPC failed, and how long an outage is ridden out (issue 10) ---
+
+
+def _failure(url: str, timeout: float = 5.0) -> Exception:
+    try:
+        requests.post(url, json={}, timeout=timeout)
+    except requests.RequestException as exc:
+        return exc
+    raise AssertionError(f"{url} answered")
+
+
+def test_rpc_cause_reads_the_innermost_error():
+    assert rpc_cause(_failure(f"http://127.0.0.1:{free_port()}")) == "connection refused"
+    assert rpc_cause(_failure("http://nohost.invalid:8545")) == "host not found"
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        assert rpc_cause(_failure(url, timeout=0.3)) == "timed out"
+    assert rpc_cause(ValueError("odd\nsecond line")) == "ValueError: odd"
+
+
+def test_an_outage_is_ridden_out_for_max_outage_seconds_then_given_up():
+    url = f"http://127.0.0.1:{free_port()}"
+    rpc = Rpc(url, 1.0, RetryPolicy(base=0.05, cap=0.1, max_attempts=2), 1, max_outage=0.6)
+    t0, failures = time.monotonic(), 0
+    with pytest.raises(RpcUnavailable) as exc:
+        while True:  # a process's cycle loop
+            try:
+                rpc.call("chain_id", lambda: rpc.w3.eth.chain_id)
+            except RpcUnavailable as failed:
+                assert failed.down is None  # one call's budget: not the end yet
+                failures += 1
+                rpc.pause(failures)
+    took = time.monotonic() - t0
+    assert 0.6 <= exc.value.down < 1.0 and 0.6 <= took < 1.5 and failures >= 2
+    assert str(exc.value) == f"RPC {url} unreachable for 1 s (connection refused)"
+
+
+def test_a_success_ends_the_outage():
+    rpc = Rpc(f"http://127.0.0.1:{free_port()}", 1.0, RetryPolicy(max_attempts=1), max_outage=5)
+    with pytest.raises(RpcUnavailable):
+        rpc.call("chain_id", lambda: rpc.w3.eth.chain_id)
+    assert rpc.outage() > 0
+    assert rpc.call("constant", lambda: 7) == 7
+    assert rpc.outage() == 0

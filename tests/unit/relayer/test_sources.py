@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keel.pricefile import PriceFileError
 from oracle.sources import CsvReplaySource, GbmJumpSource, GbmParams, PriceSource
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,15 +41,26 @@ def test_csv_restarts_from_the_beginning():
 
 def test_csv_rejects_missing_columns_and_bad_prices(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("date,btc_usd\n2020-01-01,1\n")
-    with pytest.raises(ValueError, match="missing column"):
-        CsvReplaySource(bad)
-    bad.write_text("date,btc_usd,eth_usd\n2020-01-01,1,0\n")
-    with pytest.raises(ValueError, match="non-positive"):
-        CsvReplaySource(bad)
-    bad.write_text("date,btc_usd,eth_usd\n2020-01-01,1,\n")
-    with pytest.raises(ValueError, match="bad eth_usd"):
-        CsvReplaySource(bad)
+    for body, message in [
+        ("date,btc_usd\n2020-01-01,1\n", ": missing column(s) eth_usd; the header is date,btc_usd"),
+        ("date,btc_usd,eth_usd\n2020-01-01,1,0\n", ":2: eth_usd 0 is not a price (finite and > 0)"),
+        ("date,btc_usd,eth_usd\n2020-01-01,1,\n", ":2: eth_usd '' is not a number"),
+        (
+            "date,btc_usd,eth_usd\n2020/01/01,1,1\n",
+            ":2: date '2020/01/01' is not a date (YYYY-MM-DD)",
+        ),
+    ]:
+        bad.write_text(body)
+        with pytest.raises(PriceFileError) as exc:
+            CsvReplaySource(bad)
+        assert str(exc.value) == f"{bad}{message}"
+
+
+def test_csv_start_must_be_a_row_of_the_file():
+    assert len(CsvReplaySource(CSV, start=1460)) == 1  # the last row
+    with pytest.raises(PriceFileError) as exc:
+        CsvReplaySource(CSV, start=1461)
+    assert str(exc.value) == f"{CSV}: start row 1461 is not one of its 1461 rows"
 
 
 def _path(src, n):

@@ -1,11 +1,13 @@
 """The headless entry point on a small generated price file writes html + json + png."""
 
 import json
+import sys
 
 import pytest
 
 from keel.reports.cli import main
 from keel.reports.html import markdown
+from tests.support import run_tool
 
 from .helpers import random_walk, write_prices
 
@@ -87,3 +89,80 @@ def test_markdown_pipe_table_becomes_an_html_table():
     assert "<h4>Title</h4>" in got
     assert "<code>code</code>" in got
     assert '<th class="l">a</th><th>b</th>' in got and "<td>1</td>" in got
+
+
+# --- Bad input, as a user runs it: one line, exit 2, no output folder ---
+
+
+def reports(tmp_path, *args: str):
+    out = tmp_path / "out" / "nested"
+    argv = [sys.executable, "-m", "keel.reports", *ARGS, *args, "--out", str(out)]
+    return run_tool(argv, cwd=tmp_path), out
+
+
+def assert_refused(proc, out, message: str) -> None:
+    assert proc.stderr == f"python -m keel.reports: error: {message}\n"
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert not out.exists() and not out.parent.exists()  # issue 10: empty folders were left
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("date,btc_usd,eth_usd\n01/01/2020,1,1\n02/01/2020,1,1\n", ":2: date '01/01/2020' is not a date (YYYY-MM-DD)"),
+        ("date,btc_usd\n2020-01-01,1\n", ": missing column(s) eth_usd; the header is date,btc_usd"),
+        ("date,btc_usd,eth_usd\n2020-01-01,1,1\n2020-01-02,-1,1\n", ":3: btc_usd -1 is not a price (finite and > 0)"),
+    ],
+    ids=["not-a-date", "missing-column", "negative-price"],
+)  # fmt: skip
+def test_a_bad_price_file_creates_no_output_folder(tmp_path, body, message):
+    (tmp_path / "p.csv").write_text(body)
+    proc, out = reports(tmp_path, "--prices", "p.csv")
+    assert_refused(proc, out, "p.csv" + message)
+
+
+def test_a_missing_price_file_an_unknown_book_and_a_long_warmup_create_nothing(tmp_path, prices):
+    proc, out = reports(tmp_path, "--prices", "nothere.csv")
+    assert_refused(proc, out, "nothere.csv: no such file")
+    proc, out = reports(tmp_path, "--prices", str(prices), "--books", "nope")
+    assert proc.stderr.startswith(
+        "python -m keel.reports: error: unknown book(s) ['nope']; known: "
+    )
+    assert proc.returncode == 2 and not out.parent.exists()
+    # 40 days: a warm-up of 36 leaves the VaR/ES model 3 returns from day 37 on (enough, below),
+    # 37 leaves 2: refused, after the backtest section's own check passed (nothing written)
+    proc, out = reports(tmp_path, "--prices", str(prices), "--warmup", "37")
+    assert_refused(
+        proc,
+        out,
+        "40 days of prices leave 2 daily return(s) from day 38 on; "
+        "the VaR/ES return model needs at least 3",
+    )
+    proc, out = reports(tmp_path, "--prices", str(prices), "--warmup", "38")
+    assert_refused(proc, out, "40 days of prices leave no 2-day window after a warm-up of 38")
+
+
+def test_flag_bounds_are_one_line_usage_errors(tmp_path, prices):
+    proc, out = reports(tmp_path, "--prices", str(prices), "--seed", "-1")
+    why = "must be >= 0 (numpy's generators take seeds >= 0), got -1"
+    assert_refused(proc, out, f"argument --seed: {why} (see python -m keel.reports --help)")
+    proc, out = reports(tmp_path, "--prices", str(prices), "--mc-samples", "99")
+    why = "must be >= 100 (fewer draws give no meaningful 99% tail), got 99"
+    assert_refused(proc, out, f"argument --mc-samples: {why} (see python -m keel.reports --help)")
+
+
+def test_the_warmup_bound_just_inside_writes_the_report(tmp_path, prices):
+    out = tmp_path / "o"
+    assert main(["--prices", str(prices), "--out", str(out), *ARGS, "--warmup", "36"]) == 0
+    assert (out / "report.html").exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, prices, capsys):
+    f = tmp_path / "o"
+    f.write_text("a file")
+    assert main(["--prices", str(prices), "--out", str(f), *ARGS]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"python -m keel.reports: error: --out {f}: exists and is not a folder\n"
+    )

@@ -37,15 +37,29 @@ def test_extra_columns_are_ignored(tmp_path):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("date,btc_usd\n2020-01-01,1\n", "missing column"),
-        ("date,btc_usd,eth_usd\n2020-01-01,1,0\n2020-01-02,1,1\n", "finite and > 0"),
-        ("date,btc_usd,eth_usd\n2020-01-02,1,1\n2020-01-01,1,1\n", "is not after"),
-        ("date,btc_usd,eth_usd\n2020-01-01,x,1\n2020-01-02,1,1\n", "cannot parse"),
-        ("date,btc_usd,eth_usd\n2020-01-01,1,1\n", "at least two rows"),
+        ("date,btc_usd\n2020-01-01,1\n", ": missing column(s) eth_usd; the header is date,btc_usd"),
+        (
+            "date,btc_usd,eth_usd\n2020-01-01,1,0\n2020-01-02,1,1\n",
+            ":2: eth_usd 0 is not a price (finite and > 0)",
+        ),
+        (
+            "date,btc_usd,eth_usd\n2020-01-02,1,1\n2020-01-01,1,1\n",
+            ":3: date 2020-01-01 is not after 2020-01-02 (dates must increase)",
+        ),
+        (
+            "date,btc_usd,eth_usd\n2020-01-01,x,1\n2020-01-02,1,1\n",
+            ":2: btc_usd 'x' is not a number",
+        ),
+        (
+            "date,btc_usd,eth_usd\n01/02/2020,1,1\n2020-01-02,1,1\n",
+            ":2: date '01/02/2020' is not a date (YYYY-MM-DD)",
+        ),
+        ("date,btc_usd,eth_usd\n2020-01-01,1,1\n", ": need at least 2 row(s) of prices, found 1"),
     ],
 )
 def test_malformed_files_are_rejected_with_the_reason(tmp_path, body, message):
     path = tmp_path / "p.csv"
     path.write_text(body)
-    with pytest.raises(PriceFileError, match=message):
+    with pytest.raises(PriceFileError) as exc:
         load_prices(path)
+    assert str(exc.value) == f"{path}{message}"
