@@ -81,7 +81,7 @@ def measure_vault(system, owner) -> list[GasRow]:
     row("deposit", "USDC cash, repeat", vault.deposit(acct, usdc, 10**9, tx), 70_000)
     row(
         "withdraw",
-        "WETH, partial (no margin engine)",
+        "WETH, partial (margin hook: an account without positions)",
         vault.withdraw(acct, weth, 10**17, owner, tx),
     )
     row("withdraw", "USDC cash, partial", vault.withdraw(acct, usdc, 10**8, owner, tx))
