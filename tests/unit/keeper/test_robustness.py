@@ -21,6 +21,7 @@ from pathlib import Path
 import brownie
 import pytest
 
+from keel.chain import free_port
 from keel.client.chain import Sender
 from keel.deploy_engine import BTC, WAD
 from keeper.rules import BidParams
@@ -28,7 +29,6 @@ from tests.fixtures.keeper import events_of, set_price
 from tests.unit.relayer.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[3]
-PROXY_PORT = int(os.environ.get("KEEL_KEEPER_PROXY_PORT", "8641"))  # 8640-8649: keeper tests
 NO_BIDS = BidParams(min_profit=1e12)
 
 
@@ -188,7 +188,7 @@ def test_keeper_process_rides_out_rpc_outages(kp_stack, kp_victim, kp_keeper, tm
 
     liq, start = kp_stack.liquidator, brownie.chain.height
     chain_port = urlparse(brownie.web3.provider.endpoint_uri).port
-    proxy = TcpProxy(PROXY_PORT, chain_port).start()
+    proxy = TcpProxy(free_port(), chain_port).start()  # a port the OS reports free: no fixed port
     log = tmp_path / "keeper.log"
     args = [
         sys.executable, "-m", "keeper", "run", "--rpc", proxy.url,

@@ -23,12 +23,12 @@ from urllib.parse import urlparse
 import brownie
 import pytest
 
+from keel.chain import free_port
 from tests.fixtures.relayer import assert_exactly_once, relayer_history
 
 from .tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[3]
-PROXY_PORT = int(os.environ.get("KEEL_RELAYER_PROXY_PORT", "8631"))  # 8630-8639: relayer tests
 TICKS = 40
 
 
@@ -65,7 +65,7 @@ def test_relayer_survives_rpc_cuts_and_kill9_without_double_submission(
     oracle = relayer_oracle
     start_block = brownie.web3.eth.block_number + 1
     chain_port = urlparse(brownie.web3.provider.endpoint_uri).port
-    proxy = TcpProxy(PROXY_PORT, chain_port).start()
+    proxy = TcpProxy(free_port(), chain_port).start()  # a port the OS reports free: no fixed port
     state_file = tmp_path / "relayer-state.json"
     args = [
         sys.executable, "-m", "oracle", "run",

@@ -210,11 +210,12 @@ def test_waits_for_an_rpc_that_is_down_at_start(relayer_oracle, make_relayer):
     """Started while its RPC is down, the relayer retries (bounded) instead of exiting at once."""
     import threading
 
+    from keel.chain import free_port
+
     from .tcp_proxy import TcpProxy
-    from .test_fault import PROXY_PORT
 
     chain_port = int(brownie.web3.provider.endpoint_uri.rsplit(":", 1)[1])
-    proxy = TcpProxy(PROXY_PORT + 1, chain_port)  # not listening yet: connection refused
+    proxy = TcpProxy(free_port(), chain_port)  # not listening yet: connection refused
     relayer = make_relayer(rpc_url=proxy.url, rounds=1, max_failures=20)
     timer = threading.Timer(1.0, proxy.restore)
     timer.start()
