@@ -575,3 +575,13 @@ def test_what_if_changes_nothing(wi):
         tx = fn.transact(acct, fills, {"from": wi.me[1]})
         assert tx.status == 1 and len(tx.logs) == 0
         assert _state(wi) == before
+
+
+def test_the_lens_has_no_state_changing_entry_point(wi):
+    """Attack surface: a what-if must never become a way to act. Every function of the lens is a
+    view (the compiler then makes each of its calls to the engine, store, vault and oracle a
+    STATICCALL, which reverts on any write, transient cache included): a change that adds a
+    state-changing entry point fails here."""
+    kinds = {e["name"]: e["stateMutability"] for e in wi.stack.lens.abi if e["type"] == "function"}
+    assert set(kinds) >= {"whatIf", "checkFills", "engine"}
+    assert {n: k for n, k in kinds.items() if k not in ("view", "pure")} == {}
