@@ -12,7 +12,7 @@ transactions (receipts' gasUsed, which includes the 21,000 base cost and calldat
   on it in every risk-array state and slot order, against INV-10's limit (its own section);
 - where the gas goes, by part, from opcode traces (`keel.bench.gas_profile`, its own section).
 gas.md ends with the keeper's scan section when reports/keeper_scan.json exists (written by
-`python -m keel.bench.keeper_scan`, a separate run of several minutes); `--render` rewrites gas.md
+`python -m keeper.scan_bench`, a separate run of several minutes); `--render` rewrites gas.md
 from gas.json without a chain.
 Goals come from the issues; they are reported as met or not, never asserted.
 """
@@ -204,7 +204,7 @@ def write_reports(
     profile = gas_profile.section(out_dir)
     if profile:
         lines += ["", profile.rstrip("\n")]
-    # the keeper's scan (keel.bench.keeper_scan, its own run: reports/keeper_scan.json)
+    # the keeper's scan (keeper.scan_bench, its own run: reports/keeper_scan.json)
 
     scan = keeper_scan.section(out_dir)
     if scan:

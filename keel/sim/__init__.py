@@ -10,7 +10,7 @@ solvent with less capital than isolated margin needs.
    USD notional, `keel.sim.books`) or directional perp positions, each position opened by an
    EIP-712 signed maker order filled by the trader; every trader then withdraws its spare cash
    down to its own AE/IM target (1.5-4x);
-3. start three processes: the oracle relayer (`keel.sim.relayer`, signing with 5 TEST keys,
+3. start three processes: the oracle relayer (`python -m oracle.stepped`, signing with 5 TEST keys,
    3-of-5) replaying the CSV or a seeded GBM-with-jumps path one day per round, the liquidation
    keeper (`python -m keeper run`) and the settlement keeper (`python -m keeper settle`);
 4. each day: chain time +1 day, the relayer pushes the day's prices (when an option expiry falls

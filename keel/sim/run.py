@@ -106,14 +106,30 @@ class Simulation:
         self.usdc_in += KEEPER_USDC * USDC
 
     def first_tick(self) -> dict[int, float]:
-        from keel.sim.relayer import make_source
-
+        """The price source's first tick, from the stepped relayer's `--peek` (no chain needed)."""
         cfg = self.cfg
         self.csv_start = csv_start(cfg) if cfg.path == "csv" else 0
-        src = make_source(cfg.path, Path(cfg.csv), self.csv_start, cfg.seed)
-        tick = next(src.ticks())
-        self.start_label = tick.label
-        return dict(tick.prices)
+        peek = subprocess.run(
+            [sys.executable, "-m", *self.source_args(), "--peek"],
+            cwd=ROOT,
+            env=self.process_env(),
+            capture_output=True,
+            text=True,
+        )
+        if peek.returncode != 0:
+            why = (peek.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"the relayer could not read its price source: {why}")
+        tick = json.loads(peek.stdout)
+        self.start_label = tick["label"]
+        return {int(feed): float(price) for feed, price in tick["prices"].items()}
+
+    def source_args(self) -> list[str]:
+        """The stepped relayer's module and its price-source arguments."""
+        cfg = self.cfg
+        return [
+            "oracle.stepped", "--source", cfg.path, "--csv", str(cfg.csv),
+            "--csv-start", str(self.csv_start), "--seed", str(cfg.seed),
+        ]  # fmt: skip
 
     def spot(self, feed: int, block=None) -> float:
         return self.s.oracle.feed(feed, block_identifier=block)[0] / WAD
@@ -125,14 +141,17 @@ class Simulation:
 
     # --- Processes ---
 
+    @staticmethod
+    def process_env() -> dict[str, str]:
+        return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+
     def spawn(self, name: str, args: list[str], **kw) -> subprocess.Popen:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         proc = subprocess.Popen(
             [sys.executable, "-m", *args],
             cwd=ROOT,
-            env=env,
+            env=self.process_env(),
             stderr=log,
             stdout=kw.pop("stdout", log),
             **kw,
@@ -143,12 +162,10 @@ class Simulation:
     def start_processes(self) -> None:
         from keel.chain import rpc_url
 
-        s, cfg = self.s, self.cfg
+        s = self.s
         url = rpc_url()
         relayer = [
-            "keel.sim.relayer", "--rpc", url, "--oracle", s.oracle.address,
-            "--key-seed", KEY_SEED, "--source", cfg.path, "--csv", cfg.csv,
-            "--csv-start", str(self.csv_start), "--seed", str(cfg.seed),
+            *self.source_args(), "--rpc", url, "--oracle", s.oracle.address, "--key-seed", KEY_SEED,
         ]  # fmt: skip
         self.spawn("relayer", relayer, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         common = [

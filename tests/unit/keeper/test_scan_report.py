@@ -18,7 +18,7 @@ def _report():
     scans = [_scan(2.0), _scan(2.5, 0.03)]
     return {
         "meta": {"date": "2026-01-01 00:00 UTC", "commit": "abc1234",
-                 "command": "python -m keel.bench.keeper_scan",
+                 "command": "python -m keeper.scan_bench",
                  "machine": {"nproc": 2, "cpu": "x", "load_average_1m_at_end": 1.0}},
         "population": {"accounts": 5000, "real": 16, "bases": 8, "clones": 4983,
                        "distinct_series": 256},

@@ -1,7 +1,11 @@
-"""The simulation's oracle relayer: `oracle.relayer.Relayer` in its own process, one tick per command.
+"""The stepped relayer: `oracle.relayer.Relayer` in its own process, one tick per command on stdin.
 
-    python -m keel.sim.relayer --rpc URL --oracle 0x.. --key-seed S --source csv|gbm
+    python -m oracle.stepped --rpc URL --oracle 0x.. --key-seed S --source csv|gbm
         [--csv FILE --csv-start ROW] [--seed N]
+    python -m oracle.stepped --peek --source csv|gbm [--csv FILE --csv-start ROW] [--seed N]
+
+The market simulation (`keel.sim`) drives it; `--peek` prints the source's first tick as one JSON
+line (`{"label": .., "prices": {feed: price}}`) and exits, without a chain.
 
 The relayer is the one that signs (N deterministic TEST keys, k of them per report) and pushes; the
 simulation only decides *when*, so that trading days and oracle rounds stay in lockstep on any
@@ -81,9 +85,10 @@ class SimRelayer(Relayer):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m keel.sim.relayer", description=__doc__)
-    p.add_argument("--rpc", required=True)
-    p.add_argument("--oracle", required=True)
+    p = argparse.ArgumentParser(prog="python -m oracle.stepped", description=__doc__)
+    p.add_argument("--rpc")
+    p.add_argument("--oracle")
+    p.add_argument("--peek", action="store_true", help="print the first tick and exit")
     p.add_argument("--key-seed", default="0")
     p.add_argument("--source", choices=["csv", "gbm"], default="csv")
     p.add_argument("--csv", type=Path)
@@ -101,7 +106,14 @@ def make_source(kind: str, csv_path: Path | None, csv_start: int, seed: int) -> 
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.peek:
+        tick = next(make_source(args.source, args.csv, args.csv_start, args.seed).ticks())
+        print(json.dumps({"label": tick.label, "prices": tick.prices}), flush=True)
+        return 0
+    if not (args.rpc and args.oracle):
+        parser.error("--rpc and --oracle are required (unless --peek)")
     from keel.client.logs import configure
 
     configure(args.log_level, "json", logger_name=RELAYER_LOGGER)

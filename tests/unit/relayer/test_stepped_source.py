@@ -1,11 +1,20 @@
-"""keel.sim.relayer.ScriptedSource: day ticks, a crash that persists, and holds."""
+"""oracle.stepped.ScriptedSource: day ticks, a crash that persists, and holds."""
 
 from __future__ import annotations
 
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from keel.sim.relayer import ScriptedSource
 from oracle.sources import BTC, ETH, PriceSource, Tick
+from oracle.stepped import ScriptedSource
+
+ROOT = Path(__file__).resolve().parents[3]
+DATA = "data/btc_eth_daily_2016_2019.csv"
 
 
 class Steps(PriceSource):
@@ -51,3 +60,37 @@ def test_hold_repeats_the_last_prices_and_the_source_ends():
         take(src, it, "day")
     with pytest.raises(StopIteration):
         take(src, it, "day")
+
+
+def peek(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "oracle.stepped", "--peek", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def test_peek_prints_the_first_tick_of_the_csv_row_asked_for():
+    rows = list(csv.DictReader((ROOT / DATA).open()))
+    out = peek("--source", "csv", "--csv", str(ROOT / DATA), "--csv-start", "3")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "label": rows[3]["date"],
+        "prices": {str(BTC): float(rows[3]["btc_usd"]), str(ETH): float(rows[3]["eth_usd"])},
+    }
+
+
+def test_without_peek_the_stepped_relayer_needs_a_chain():
+    out = subprocess.run(
+        [sys.executable, "-m", "oracle.stepped", "--source", "gbm"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .endswith("error: --rpc and --oracle are required (unless --peek)")
+    )
