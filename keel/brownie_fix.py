@@ -25,13 +25,12 @@ import importlib.metadata
 import inspect
 import time
 
+from keel.client.chain import RECEIPT_LAG_BOUND  # [s] one bound for every receipt-after-nonce wait
+
 BROWNIE_VERSION = "1.22.2"
 # sha256 of the source of brownie 1.22.2's TransactionReceipt._await_confirmation, as read for this fix
 BROWNIE_AWAIT_SHA256 = "559edea16db937312a9ff409f568fd9c4dbb21bbaa575b8fe3eae7afb6f45f3c"
 
-# [s] receipt missing this long after the nonce moved past: dropped. The lag seen is milliseconds;
-# the bound leaves room for a starved anvil and is paid only by transactions really dropped.
-RECEIPT_LAG_BOUND = 10.0
 FIRST_POLL = 0.05  # [s] first pause between polls; doubles up to brownie's own 1 s
 MAX_POLL = 1.0  # [s]
 

@@ -11,7 +11,7 @@ default:
   its reason, usable on a config file's value as on a flag's;
 - `address`, `rpc_url`: argparse types for a contract address and a JSON-RPC URL;
 - `InputError`: what a check raises when the input is not a single flag (a file's content);
-- `add_rpc_wait`, `add_log_level`, `gave_up`: the options and the last words shared by the
+- `add_rpc_wait`, `add_log_level`, `chain_exit`: the options and the last words shared by the
   processes that talk to a chain.
 """
 
@@ -181,8 +181,18 @@ def add_rpc_wait(group) -> None:
     )
 
 
-def gave_up(exc, rpc_wait: float) -> str:
-    """The one line of a process that gave up on its RPC (`oracle.relayer.RpcUnavailable`)."""
+def chain_exit(prog: str, exc: Exception, rpc_wait: float) -> int:
+    """The last words of a process that talks to a chain and stopped on `exc`, one line on stderr,
+    and its exit code: 1 when it gave up on an unreachable RPC (`keel.client.rpc.RpcUnavailable`,
+    a condition that may pass), 2 when the chain is not what it was told (`Misconfigured`: a wrong
+    chain id, no contract at an address; retrying cannot help)."""
+    from keel.client.rpc import RpcUnavailable
+
+    if not isinstance(exc, RpcUnavailable):
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
     if exc.down is None:  # a single call's retries ran out (--max-failures reached first)
-        return str(exc)
-    return f"{exc}; gave up (--rpc-wait {rpc_wait:g})"
+        print(f"{prog}: {exc}", file=sys.stderr)
+    else:
+        print(f"{prog}: {exc}; gave up (--rpc-wait {rpc_wait:g})", file=sys.stderr)
+    return 1

@@ -27,7 +27,7 @@ from keel.userinput import (
     add_log_level,
     add_rpc_wait,
     address,
-    gave_up,
+    chain_exit,
     number,
     reason,
     rpc_url,
@@ -253,12 +253,8 @@ def main(argv=None) -> int:
 
     try:
         (Settler if args.command == "settle" else Keeper)(cfg).run()
-    except RpcUnavailable as exc:
-        print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
-        return 1
-    except Misconfigured as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    except (RpcUnavailable, Misconfigured) as exc:
+        return chain_exit(PROG, exc, args.rpc_wait)
     except (KeeperError, ValueError) as exc:  # a read kept failing max_failures cycles in a row
         print(f"{PROG}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ from keel.userinput import (
     add_log_level,
     add_rpc_wait,
     address,
-    gave_up,
+    chain_exit,
     number,
     reason,
     rpc_url,
@@ -267,10 +267,9 @@ def cmd_run(args) -> int:
             max_outage=args.rpc_wait or None,
         )
         summary = run(config)
-    except RpcUnavailable as exc:
-        print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
-        return 1
-    except (RelayerError, Misconfigured, ValueError, OSError) as exc:
+    except (RpcUnavailable, Misconfigured) as exc:
+        return chain_exit(PROG, exc, args.rpc_wait)
+    except (RelayerError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {reason(exc)}", file=sys.stderr)
         return 2
     print(json.dumps({"summary": summary.__dict__}, default=str))
@@ -311,12 +310,8 @@ def cmd_status(args) -> int:
         now = rpc.call("latest_block", lambda: w3.eth.get_block("latest")["timestamp"])
         rpc.require_code({"Oracle": args.oracle})
         feeds = {f: rpc.call("feed", c.functions.feed(f).call) for f in args.feeds}
-    except RpcUnavailable as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    except Misconfigured as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    except (RpcUnavailable, Misconfigured) as exc:
+        return chain_exit(PROG, exc, rpc_wait=0)
     except (BadFunctionCallOutput, ContractLogicError) as exc:  # code, but not an Oracle's
         print(f"{PROG}: error: {args.oracle} does not answer as an Oracle ({exc})", file=sys.stderr)
         return 2

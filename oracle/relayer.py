@@ -43,20 +43,18 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from eth_account import Account
 from eth_utils import to_checksum_address
 from web3.exceptions import (
     BadFunctionCallOutput,
-    ContractCustomError,
     ContractLogicError,
-    Web3RPCError,
 )
 
 from keel.abi import decode_revert, load
+from keel.client.chain import CallReverted, OverCap, Sender, Sent
 from keel.client.keys import Signer, noisy
 from keel.client.logs import event, get_logger
 from keel.client.rpc import Misconfigured, RetryPolicy, Rpc, RpcUnavailable
-from keel.client.state import read_json, write_json_atomic
+from keel.client.state import TxState
 from keel.observations import Observation, oracle_domain
 from keel.risk.ewma import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
 from oracle import rules
@@ -65,11 +63,7 @@ from oracle.sources import PriceSource, Tick
 from oracle.units import to_wad
 
 LOGGER_NAME = "keel.relayer"
-# [s] a receipt missing this long after the sender's nonce moved past its transaction: dropped or
-# replaced (anvil stores receipts after it advances the nonce: milliseconds; keel/brownie_fix.py)
-RECEIPT_LAG_BOUND = 10.0
 ORACLE_ABI = load("Oracle")  # keel.abi: the compiled Oracle's ABI
-STATE_VERSION = 1
 WAD = 10**18
 
 
@@ -149,27 +143,17 @@ class RunSummary:
 
 
 @dataclass
-class RelayerState:
-    """What survives a restart (.keel/relayer-state.json). The chain stays the source of truth."""
+class RelayerState(TxState):
+    """What survives a restart (.keel/relayer-state.json): the sender's transaction in flight and
+    count (`TxState`, the one state-file format) plus where the relayer stands. The chain stays the
+    source of truth. A pending transaction's action is {"rounds": {feed: round}, "observed_at": t}."""
 
     chain_id: int = 0
     oracle: str = ""
     sender: str = ""
     cursor: int = 0  # ticks fully processed
-    pending: dict | None = None  # {"tx": hash, "raw": hex, "nonce": n, "rounds": {feed: round}}
     last: dict = field(default_factory=dict)  # str(feedId) -> {"round": r, "tx": hash}
-    submissions: int = 0
-    version: int = STATE_VERSION
-
-    @classmethod
-    def load(cls, path: Path | None) -> RelayerState:
-        data = read_json(path, STATE_VERSION) if path is not None else None
-        return cls() if data is None else cls(**data)
-
-    def save(self, path: Path | None) -> None:
-        """Atomic write (temp file, fsync, rename): a kill -9 leaves the old or the new file."""
-        if path is not None:
-            write_json_atomic(path, asdict(self))
+    submissions: int = 0  # accepted
 
 
 # --- The relayer ---
@@ -205,6 +189,7 @@ class Relayer:
         if missing:
             raise RelayerError(f"source does not price feed(s) {missing}")
         self.state = RelayerState.load(config.state_file)
+        self.sender: Sender | None = None  # once the chain id is known (start)
         self.vol = {
             f: EwmaVol(config.ewma_lambda, config.source.periods_per_year, config.initial_vol)
             for f in self.feeds
@@ -218,7 +203,6 @@ class Relayer:
         self._signed_by: dict[bytes, str] = {}  # r || s -> signer, of this cycle's signatures
         # feedId -> earliest pending expiry (0: none), as of the last read_chain
         self._due: dict[int, int] = {}
-        self._last_status: int | None = None  # status of the last recorded receipt
 
     # --- Setup ---
 
@@ -251,10 +235,20 @@ class Relayer:
                     state_sender=st.sender,
                     note="state file is for another chain/oracle/sender: fresh start",
                 )
-                self.state = RelayerState()
+                self.state = RelayerState(self.cfg.state_file)
         self.state.chain_id = self.chain_id
         self.state.oracle = self.oracle_address
         self.state.sender = self.cfg.sender.address
+        self.sender = Sender(
+            self.rpc,
+            self.cfg.sender.key,
+            self.chain_id,
+            self.state,
+            self.log,
+            receipt_timeout=self.cfg.receipt_timeout,
+            receipt_poll=self.cfg.receipt_poll,
+            gas_margin=self.cfg.gas_margin,
+        )
         self._ticks = self.cfg.source.ticks()
         skip = self.state.cursor if self.cfg.source.deterministic else 0
         for _ in range(skip):  # rebuild the vol estimate from the ticks replayed before
@@ -383,7 +377,7 @@ class Relayer:
                     raise
                 self.rpc.pause(failures)  # or the final RpcUnavailable after max_outage
         self.state.cursor += 1
-        self.state.save(self.cfg.state_file)
+        self.state.save()
         self.summary.ticks += 1
         self.summary.cursor = self.state.cursor
         return result
@@ -420,14 +414,14 @@ class Relayer:
             if not reports:
                 return result
             try:
-                tx_hash, rounds = self.submit(reports, states, now)
+                sent, rounds = self.submit(reports, states, now)
             except SubmissionRejected as exc:
                 self.summary.rejected += 1
                 result.rejected = str(exc)
                 self.refresh_params()  # a rejection may mean governance changed something
                 return result
-            result.tx_hash = tx_hash
-            if self._last_status != 0:  # accepted, or still pending (the next cycle resolves it)
+            tx_hash = result.tx_hash = sent.tx
+            if sent.status != "reverted":  # accepted, or not known yet (the next cycle resolves it)
                 result.pushed = rounds
                 return result
             # It passed the pre-flight check and reverted on chain: another submission got in first
@@ -550,209 +544,81 @@ class Relayer:
 
     def submit(
         self, reports: list[rules.Report], states: dict[int, rules.FeedState], now: int
-    ) -> tuple[str, dict[int, int]]:
-        """Checks, signs, records, sends and confirms one submission. Returns (tx hash, rounds);
-        `_last_status` is then the receipt's status (None while not mined)."""
-        self._last_status = None
+    ) -> tuple[Sent, dict[int, int]]:
+        """Checks one submission (`oracle.rules`, then eth_estimateGas) and hands it to the sender,
+        which signs it, writes it to the state file, sends it and waits for its receipt. Returns
+        (what the sender saw, the rounds it carries). SubmissionRejected: it was not sent."""
         verdict = rules.evaluate(reports, states, self.params, now, known_signers=self._signed_by)
         self._signed_by = {}
         rounds = {r.feed_id: r.round for r in reports}
         if not verdict.ok:
             event(self.log, "rules-reject", 40, rounds=rounds, error=str(verdict))
             raise SubmissionRejected(verdict.error, verdict.args)
-        calldata = [r.as_tuple() for r in reports]
-        fn = self.contract.functions.submit(calldata)
-        sender = self.cfg.sender.address
+        data = self.contract.encode_abi("submit", args=[[r.as_tuple() for r in reports]])
         try:
-            gas = self.rpc.call("estimate_gas", lambda: fn.estimate_gas({"from": sender}))
-        except (ContractCustomError, ContractLogicError) as exc:
-            decoded = decode_revert(getattr(exc, "data", None))
-            name, args = decoded or (type(exc).__name__, (str(exc),))
+            gas = self.sender.estimate(self.oracle_address, data)
+            self.sender.gas_limit(gas)  # raises OverCap before anything is signed
+        except CallReverted as exc:
+            name, args = decode_revert(exc.data) or ("CallReverted", (exc.data[:200],))
             event(self.log, "estimate-reject", 40, rounds=rounds, error=name, args=args)
             raise SubmissionRejected(name, args) from exc
-
-        def build():
-            return (
-                self.w3.eth.get_transaction_count(sender, "pending"),
-                self.w3.eth.gas_price,
-            )
-
-        nonce, gas_price = self.rpc.call("nonce", build)
-        tx_fields = {
-            "from": sender,
-            "nonce": nonce,
-            "gas": int(gas * self.cfg.gas_margin),
-            "gasPrice": gas_price,
-            "chainId": self.chain_id,
-        }
-        tx = self.rpc.call("build_tx", lambda: fn.build_transaction(tx_fields))
-        signed = Account.sign_transaction(tx, self.cfg.sender.key)
-        tx_hash = "0x" + bytes(signed.hash).hex()
-        # write-ahead: the transaction is on disk before it can be on the chain
-        self.state.pending = {
-            "tx": tx_hash,
-            "raw": "0x" + bytes(signed.raw_transaction).hex(),
-            "nonce": nonce,
-            "rounds": {str(f): r for f, r in rounds.items()},
-            "observed_at": now,
-            "data": tx["data"] if isinstance(tx["data"], str) else "0x" + bytes(tx["data"]).hex(),
-        }
-        self.state.save(self.cfg.state_file)
+        except OverCap as exc:
+            raise SubmissionRejected("OverCap", (exc.gas, exc.cap)) from exc
         event(
             self.log,
             "submit",
-            tx=tx_hash,
-            nonce=nonce,
             rounds=rounds,
             observed_at=now,
             prices={r.feed_id: verdict.states[r.feed_id].price for r in reports},
             vols={r.feed_id: verdict.states[r.feed_id].vol for r in reports},
             signatures={r.feed_id: len(r.observations) for r in reports},
         )
-        self.broadcast(self.state.pending)
-        self.confirm(self.state.pending)
-        return tx_hash, rounds
+        action = {"rounds": {str(f): r for f, r in rounds.items()}, "observed_at": now}
+        sent = self.sender.send(action, self.oracle_address, data, gas)
+        self._account(sent)
+        return sent, rounds
 
-    def broadcast(self, pending: dict) -> None:
-        """Sends the recorded signed bytes. Resending them is idempotent (same hash, same nonce)."""
-        raw = bytes.fromhex(pending["raw"].removeprefix("0x"))
-        try:
-            self.rpc.call("send_raw_transaction", lambda: self.w3.eth.send_raw_transaction(raw))
-        except Web3RPCError as exc:
-            # "already known" / "nonce too low": an earlier attempt got through (the response was
-            # lost) or the nonce was consumed; confirm() / resolve_pending() sort out which.
-            event(self.log, "send-error", 30, tx=pending["tx"], error=str(exc)[:200])
-
-    def confirm(self, pending: dict) -> None:
-        """Waits (bounded) for the receipt of the pending transaction and records the outcome."""
-        deadline = time.monotonic() + self.cfg.receipt_timeout
-        while True:
-            receipt = self._receipt(pending["tx"])
-            if receipt is not None:
-                self._record(pending, receipt)
-                return
-            if self._nonce_consumed(pending):
-                # mined with its receipt not stored yet (anvil), or our nonce was used by another
-                # transaction: the receipt within the lag bound, else the chain's rounds decide
-                receipt = self.rpc.receipt_after_nonce(
-                    self.w3, pending["tx"], RECEIPT_LAG_BOUND, self.cfg.receipt_poll
-                )
-                if receipt is not None:
-                    self._record(pending, receipt)
-                else:
-                    self.resolve_pending()
-                return
-            if time.monotonic() >= deadline:
-                event(self.log, "receipt-timeout", 30, tx=pending["tx"])
-                return  # stays pending: the next cycle resolves it before building anything
-            time.sleep(self.cfg.receipt_poll)
-
-    def _receipt(self, tx_hash: str):
-        return self.rpc.receipt(self.w3, tx_hash)
-
-    def _nonce_consumed(self, pending: dict) -> bool:
-        return self.rpc.nonce_consumed(self.w3, self.cfg.sender.address, pending["nonce"])
-
-    def _record(self, pending: dict, receipt) -> None:
-        rounds = {int(f): r for f, r in pending["rounds"].items()}
-        self._last_status = receipt["status"]
-        if receipt["status"] == 1:
+    def _account(self, sent: Sent) -> None:
+        """The relayer's books after the sender resolved a submission (mined or reverted)."""
+        if sent.status not in ("mined", "reverted"):
+            return
+        rounds = {int(f): r for f, r in sent.action["rounds"].items()}
+        if sent.status == "mined":
             self.state.submissions += 1
             self.summary.submissions += 1
             for f, r in rounds.items():
-                self.state.last[str(f)] = {"round": r, "tx": pending["tx"]}
+                self.state.last[str(f)] = {"round": r, "tx": sent.tx}
                 self.summary.rounds[f] = r
-            event(
-                self.log,
-                "accepted",
-                tx=pending["tx"],
-                rounds=rounds,
-                block=receipt["blockNumber"],
-                gas_used=receipt["gasUsed"],
-            )
+            event(self.log, "accepted", tx=sent.tx, rounds=rounds, block=sent.block,
+                  gas_used=sent.gas_used)  # fmt: skip
         else:
             self.summary.reverted += 1
-            event(
-                self.log,
-                "reverted",
-                40,
-                tx=pending["tx"],
-                rounds=rounds,
-                block=receipt["blockNumber"],
-            )
-        self.state.pending = None
-        self.state.save(self.cfg.state_file)
+            event(self.log, "reverted", 40, tx=sent.tx, rounds=rounds, block=sent.block)
+        self.state.save()
 
     def resolve_pending(self) -> None:
-        """Settles a submission recorded by an earlier cycle or process, before anything new.
+        """Settles a submission recorded by an earlier cycle or process, before anything new
+        (`Sender.resolve_pending`); a recorded round that is on chain already, or that the chain has
+        moved past, is dropped without being sent (`_obsolete`)."""
+        sent = self.sender.resolve_pending(obsolete=self._obsolete)
+        if sent is not None:
+            self._account(sent)
 
-        - receipt found: accepted (or reverted) -> recorded;
-        - every round it carried is already on chain: accepted (its receipt was lost, or another
-          relayer got there first) -> cleared, never re-sent;
-        - its nonce was consumed by another transaction: it can never be mined -> cleared;
-        - otherwise it is in the mempool or never left the process: re-broadcast the same bytes if
-          the rules still accept it at the current chain time, else drop it.
-        """
-        pending = self.state.pending
-        if not pending:
-            return
-        receipt = self._receipt(pending["tx"])
-        if receipt is not None:
-            self._record(pending, receipt)
-            return
-        now, states = self.read_chain()
-        rounds = {int(f): r for f, r in pending["rounds"].items()}
+    def _obsolete(self, pending: dict) -> str | None:
+        """Why a recorded, unmined submission is no longer wanted, or None: every round it carried
+        is on chain (its receipt was lost, or another relayer got there first), or the chain moved
+        past it (a round or an observation time it no longer follows)."""
+        _, states = self.read_chain()
+        action = pending["action"]
+        rounds = {int(f): r for f, r in action["rounds"].items()}
         if all(states[f].round >= r for f, r in rounds.items() if f in states):
-            event(
-                self.log,
-                "pending-superseded",
-                tx=pending["tx"],
-                rounds=rounds,
-                note="rounds on chain",
-            )
-            self._clear_pending()
-            return
-        if self._nonce_consumed(pending):
-            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="nonce consumed")
-            self._clear_pending()
-            return
-        stale = any(
-            states[f].round + 1 != r or pending["observed_at"] <= states[f].observed_at
+            return "rounds on chain"
+        if any(
+            states[f].round + 1 != r or action["observed_at"] <= states[f].observed_at
             for f, r in rounds.items()
-        )
-        if stale:
-            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="no longer valid")
-            self._clear_pending()
-            return
-        reverts = self._would_revert(pending)
-        if reverts is not None:
-            event(
-                self.log,
-                "pending-dropped",
-                30,
-                tx=pending["tx"],
-                note="would revert",
-                error=reverts,
-            )
-            self._clear_pending()
-            return
-        event(self.log, "pending-rebroadcast", tx=pending["tx"], rounds=rounds)
-        self.broadcast(pending)
-        self.confirm(pending)
-
-    def _would_revert(self, pending: dict) -> str | None:
-        """eth_call of the recorded calldata: the revert reason if it would revert now, else None."""
-        call = {"from": self.cfg.sender.address, "to": self.oracle_address, "data": pending["data"]}
-        try:
-            self.rpc.call("call_pending", lambda: self.w3.eth.call(call))
-        except (ContractCustomError, ContractLogicError) as exc:
-            decoded = decode_revert(getattr(exc, "data", None))
-            return f"{decoded[0]}{decoded[1]}" if decoded else str(exc)[:200]
+        ):
+            return "no longer valid"
         return None
-
-    def _clear_pending(self) -> None:
-        self.state.pending = None
-        self.state.save(self.cfg.state_file)
 
 
 def run(config: RelayerConfig) -> RunSummary:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from keel.abi import load
+from keel.abi import describe_revert, load
 from keel.chain import TX_GAS_CAP
 from keel.client.logs import event
 from keel.client.rpc import Rpc
@@ -543,14 +543,16 @@ class Sender:
         log,
         receipt_timeout=60.0,
         gas_cap=TX_GAS_CAP,
+        receipt_poll=0.1,
+        gas_margin=1.3,
     ):
         self.rpc, self.w3 = rpc, rpc.w3
         self.account = Account.from_key(key)
         self.address = self.account.address
         self.chain_id, self.state, self.log = chain_id, state, log
-        self.receipt_timeout, self.receipt_poll = receipt_timeout, 0.1
+        self.receipt_timeout, self.receipt_poll = receipt_timeout, receipt_poll  # [s]
         self.receipt_lag_bound = RECEIPT_LAG_BOUND
-        self.gas_margin = 1.3
+        self.gas_margin = gas_margin  # gas limit = estimate * margin (capped)
         self.gas_cap = int(gas_cap)  # EIP-7825: no transaction above it is valid
 
     def estimate(self, to: str, data: str) -> int:
@@ -685,8 +687,16 @@ class Sender:
         self.state.pending = None
         self.state.save()
 
-    def resolve_pending(self) -> Sent | None:
-        """Settles a transaction recorded by an earlier cycle or process, before anything new."""
+    def resolve_pending(self, obsolete: Callable[[dict], str | None] | None = None) -> Sent | None:
+        """Settles a transaction recorded by an earlier cycle or process, before anything new:
+
+        - its receipt is found: mined (or reverted) -> recorded;
+        - its nonce was consumed by another transaction: it can never be mined -> dropped;
+        - `obsolete(pending)` names a reason it is no longer wanted (the relayer: its rounds are on
+          chain already) -> dropped, never sent;
+        - it would revert now (someone else acted) -> dropped, never sent;
+        - otherwise it is in a mempool or never left the process: the same signed bytes are sent
+          again (idempotent: same hash, same nonce) and confirmed."""
         pending = self.state.pending
         if not pending:
             return None
@@ -697,18 +707,23 @@ class Sender:
             receipt = self._receipt_after_nonce(pending["tx"])
             if receipt is not None:
                 return self._record(pending, receipt)
-            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="nonce consumed")
-            self._clear()
-            return Sent(pending["tx"], "dropped", "nonce consumed")
+            return self._drop(pending, "nonce consumed")
+        why = obsolete(pending) if obsolete is not None else None
+        if why is not None:
+            return self._drop(pending, why)
         call = {"from": self.address, "to": pending["to"], "data": pending["data"]}
         try:
             self.rpc.call("call_pending", lambda: self.w3.eth.call(call))
         except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
-            # never mined and would revert now (someone else acted): drop it, do not send it
-            event(self.log, "pending-dropped", 30, tx=pending["tx"], note="would revert",
-                  error=str(getattr(exc, "data", None) or exc)[:120])  # fmt: skip
-            self._clear()
-            return Sent(pending["tx"], "dropped", "would revert")
+            return self._drop(
+                pending, "would revert", describe_revert(getattr(exc, "data", None) or str(exc))
+            )
         event(self.log, "pending-rebroadcast", tx=pending["tx"], **pending.get("action", {}))
         self._broadcast(pending)
         return self._confirm(pending)
+
+    def _drop(self, pending: dict, why: str, error: str | None = None) -> Sent:
+        extra = {} if error is None else {"error": error[:200]}
+        event(self.log, "pending-dropped", 30, tx=pending["tx"], note=why, **extra)
+        self._clear()
+        return Sent(pending["tx"], "dropped", why, action=pending.get("action"))

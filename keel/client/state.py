@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 STATE_VERSION = 1
@@ -44,7 +44,11 @@ def read_json(path: Path, version: int = STATE_VERSION) -> dict | None:
 
 @dataclass
 class TxState:
-    """A sender's state: the transaction in flight (None: none) and the count sent."""
+    """A sender's state: the transaction in flight (None: none) and the count sent.
+
+    A process that keeps more beside it (the relayer: its chain, cursor and last rounds) subclasses
+    it with more fields: every field but `path` and `extra` is saved and loaded by name, so there is
+    one state-file format. Keys the class does not know are kept in `extra` and written back."""
 
     path: Path | None = None
     pending: dict | None = None
@@ -52,21 +56,21 @@ class TxState:
     extra: dict = field(default_factory=dict)  # what the owning process keeps beside it
 
     @classmethod
-    def load(cls, path: Path | None) -> TxState:
+    def _saved_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name not in ("path", "extra"))
+
+    @classmethod
+    def load(cls, path: Path | None):
         data = read_json(path) if path is not None else None
         if data is None:
             return cls(path)
-        return cls(path, data.get("pending"), int(data.get("sent", 0)),
-                   {k: v for k, v in data.items() if k not in ("version", "pending", "sent")})  # fmt: skip
+        names = cls._saved_fields()
+        known = {name: data[name] for name in names if name in data}
+        extra = {k: v for k, v in data.items() if k not in names and k != "version"}
+        return cls(path=path, extra=extra, **known)
 
     def save(self) -> None:
+        """Atomic write (temp file, fsync, rename): a kill -9 leaves the old or the new file."""
         if self.path is not None:
-            write_json_atomic(
-                self.path,
-                {
-                    "version": STATE_VERSION,
-                    "pending": self.pending,
-                    "sent": self.sent,
-                    **self.extra,
-                },
-            )
+            saved = {name: getattr(self, name) for name in self._saved_fields()}
+            write_json_atomic(self.path, {"version": STATE_VERSION, **saved, **self.extra})

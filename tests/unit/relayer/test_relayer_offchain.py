@@ -47,12 +47,32 @@ def test_transient_errors(exc, transient):
 
 def test_state_round_trip_is_atomic(tmp_path):
     path = tmp_path / ".keel" / "relayer-state.json"
-    st = RelayerState(chain_id=1337, oracle="0xA", sender="0xB", cursor=7)
-    st.pending = {"tx": "0x01", "raw": "0x02", "nonce": 3, "rounds": {"1": 4}, "observed_at": 9}
-    st.save(path)
+    st = RelayerState(path, chain_id=1337, oracle="0xA", sender="0xB", cursor=7, sent=2)
+    st.pending = {"tx": "0x01", "raw": "0x02", "nonce": 3, "to": "0xC", "data": "0x03",
+                  "action": {"rounds": {"1": 4}, "observed_at": 9}}  # fmt: skip
+    st.save()
     assert RelayerState.load(path) == st
     assert not (tmp_path / ".keel" / "relayer-state.json.tmp").exists()
-    assert RelayerState.load(tmp_path / "missing.json") == RelayerState()
+    missing = tmp_path / "missing.json"
+    assert RelayerState.load(missing) == RelayerState(missing)
+
+
+def test_the_relayer_state_is_the_senders_state_file_format(tmp_path):
+    """One state-file format (keel.client.state): the relayer's file is a TxState file with the
+    relayer's fields beside the sender's, so a TxState reader sees its pending transaction."""
+    from keel.client.state import TxState
+
+    path = tmp_path / "relayer-state.json"
+    st = RelayerState(path, pending={"tx": "0x01", "nonce": 3}, sent=4, cursor=7)
+    st.save()
+    assert json.loads(path.read_text()) == {
+        "version": 1, "pending": {"tx": "0x01", "nonce": 3}, "sent": 4, "chain_id": 0,
+        "oracle": "", "sender": "", "cursor": 7, "last": {}, "submissions": 0,
+    }  # fmt: skip
+    tx = TxState.load(path)
+    assert (tx.pending, tx.sent, tx.extra["cursor"]) == ({"tx": "0x01", "nonce": 3}, 4, 7)
+    tx.save()  # a TxState writer keeps what it does not know
+    assert RelayerState.load(path) == st
 
 
 def test_state_of_another_version_is_refused(tmp_path):

@@ -7,6 +7,7 @@ consecutive, every accepted round was sent exactly once, and no relayer transact
 import brownie
 import pytest
 
+from keel.client.chain import Sender
 from keel.client.rpc import RpcUnavailable
 from oracle.sources import CsvReplaySource, GbmJumpSource
 from oracle.units import to_wad
@@ -66,7 +67,7 @@ def test_killed_after_write_ahead_rebroadcasts_the_same_tx_once(
     start = brownie.web3.eth.block_number + 1
     relayer = make_relayer(rounds=2)
     relayer.step()
-    monkeypatch.setattr(type(relayer), "broadcast", _crash)
+    monkeypatch.setattr(Sender, "_broadcast", _crash)
     with pytest.raises(KeyboardInterrupt):
         relayer.step()
     monkeypatch.undo()
@@ -88,7 +89,7 @@ def test_lost_send_response_is_not_resent(
     """The node took the transaction but the response never came back: the retry finds the receipt."""
     start = brownie.web3.eth.block_number + 1
     relayer = make_relayer(rounds=3)
-    original = type(relayer).broadcast
+    original = Sender._broadcast
     calls = []
 
     def send_then_fail(self, pending):
@@ -97,7 +98,7 @@ def test_lost_send_response_is_not_resent(
         if len(calls) == 2:
             raise RpcUnavailable("response lost")
 
-    monkeypatch.setattr(type(relayer), "broadcast", send_then_fail)
+    monkeypatch.setattr(Sender, "_broadcast", send_then_fail)
     summary = relayer.run()
     assert summary.failures == 1 and summary.submissions == 3
     assert len(calls) == 3  # the lost one was never sent again
@@ -130,7 +131,7 @@ def test_pending_round_accepted_elsewhere_is_dropped(relayer_oracle, make_relaye
     """Another relayer got the round in first: the recorded transaction is never sent."""
     a = make_relayer(rounds=2)
     a.step()
-    monkeypatch.setattr(type(a), "broadcast", _crash)
+    monkeypatch.setattr(Sender, "_broadcast", _crash)
     with pytest.raises(KeyboardInterrupt):
         a.step()
     monkeypatch.undo()
@@ -159,7 +160,7 @@ def test_pending_tx_made_invalid_by_governance_is_dropped_not_sent(
     start = brownie.web3.eth.block_number + 1
     relayer = make_relayer(rounds=6)
     relayer.step()
-    monkeypatch.setattr(type(relayer), "broadcast", _crash)
+    monkeypatch.setattr(Sender, "_broadcast", _crash)
     with pytest.raises(KeyboardInterrupt):
         relayer.step()
     monkeypatch.undo()
@@ -303,19 +304,19 @@ def test_relayer_recovers_from_a_front_run_round(
     start = brownie.web3.eth.block_number + 1
     relayer = make_relayer(rounds=3)
     relayer.step()  # round 1 of both feeds
-    original = type(relayer).broadcast
+    original = Sender._broadcast
     factor = {"now": None}
     attacks = []
 
     def front_run(self, pending):
         if factor["now"] is not None:
-            _, args = self.contract.decode_function_input(pending["data"])
+            _, args = relayer.contract.decode_function_input(pending["data"])
             honest = args["reports"][0]  # feed 1
             copied = honest["observations"][0]
             price = copied["price"] * factor["now"][0] // factor["now"][1]
             colluders = sign_observations(
                 relayer_keys[3:5],
-                self.params,
+                relayer.params,
                 honest["feedId"],
                 honest["round"],
                 honest["observedAt"],
@@ -338,7 +339,7 @@ def test_relayer_recovers_from_a_front_run_round(
                 relayer_oracle.submit([attack.as_tuple()], {"from": accounts[5]})
         original(self, pending)
 
-    monkeypatch.setattr(type(relayer), "broadcast", front_run)
+    monkeypatch.setattr(Sender, "_broadcast", front_run)
 
     factor["now"] = (1, 2)  # the colluders sign half the honest price
     result = relayer.step()
