@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -107,10 +107,9 @@ class Underlying:
 
 
 @dataclass(frozen=True)
-class Margin:
-    """An account's SPEC §6 breakdown: the chain's figures, USD."""
+class Figures:
+    """An account's SPEC §6 figures, USD: what the chain's breakdown and the reference model share."""
 
-    account: int
     equity: float
     adjusted_equity: float
     initial_margin: float
@@ -118,8 +117,18 @@ class Margin:
     scan_risk: float
     short_option_minimum: float
     joint_loss: float
-    joint_worst: int
-    underlyings: tuple[Underlying, ...]
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+
+
+@dataclass(frozen=True)
+class Margin(Figures):
+    """An account's SPEC §6 breakdown: the chain's figures, USD."""
+
+    account: int = 0
+    joint_worst: int = 0  # first scenario attaining the joint loss's minimum [0..30]
+    underlyings: tuple[Underlying, ...] = ()
     raw: dict = field(repr=False, default_factory=dict)  # the chain's wad integers
 
     @property
@@ -133,15 +142,7 @@ class Margin:
 
     def as_dict(self) -> dict:
         return {
-            "account": self.account,
-            "equity": self.equity,
-            "adjusted_equity": self.adjusted_equity,
-            "initial_margin": self.initial_margin,
-            "maintenance_margin": self.maintenance_margin,
-            "scan_risk": self.scan_risk,
-            "short_option_minimum": self.short_option_minimum,
-            "joint_loss": self.joint_loss,
-            "joint_worst": self.joint_worst,
+            **super().as_dict(),
             "excess": self.excess,
             "liquidatable": self.liquidatable,
             "underlyings": [
@@ -159,20 +160,10 @@ class Margin:
 
 
 @dataclass(frozen=True)
-class ModelFigures:
-    """The reference model's SPEC §6 figures of one account, USD."""
+class ModelFigures(Figures):
+    """The reference model's SPEC §6 figures of one account, USD (or the lens's, beside them)."""
 
-    equity: float
-    adjusted_equity: float
-    initial_margin: float
-    maintenance_margin: float
-    scan_risk: float
-    short_option_minimum: float
-    joint_loss: float
-    losses: dict[int, float]  # feed id -> L_u
-
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+    losses: dict[int, float] = field(default_factory=dict)  # feed id -> L_u
 
 
 @dataclass(frozen=True)
