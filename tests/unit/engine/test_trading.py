@@ -301,3 +301,53 @@ def test_perp_band_lower_edge(stack, alice_pm, bob_pm):
         trade(stack, alice_pm, bob_pm, BTC, WAD, lo - 1)
     trade(stack, alice_pm, bob_pm, BTC, WAD, lo)
     assert stack.engine.perpPosition(alice_pm[0], BTC)[0] == WAD
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@pytest.mark.parametrize("kind", ["option", "capped option", "perp"])
+def test_premium_and_fees_round_against_the_payer_to_the_wei(stack, alice_pm, bob_pm, kind):
+    """Every amount of a fill that cannot be exact rounds against whoever pays it, checked with
+    exact integer arithmetic here (not the engine's):
+    - premium ⌈price·|q|⌉ against the buyer, and the seller receives exactly what the buyer pays;
+    - notional ⌊S·|q|⌋, each fee ⌈rate·notional⌉ against its payer, an option's fee at most
+      ⌊12.5%·premium⌋ (the cap is a promise to the payer, so it never rounds above 12.5%);
+    - the insurance fund receives exactly the two fees.
+    The spot, the size and the price are a few wei off round numbers so that every division has a
+    remainder (asserted, so that the test cannot pass by exact arithmetic)."""
+    spot = 60_000 * WAD + 3  # [wad USD]
+    fresh(stack, {BTC: (spot, stack.oracle.feed(BTC)[1])})
+    q = 3 * WAD + 7  # [wad BTC] bought by alice (maker) from bob (taker)
+    if kind == "option":  # the bps fees are below the cap
+        instrument = option(stack, BTC, 60_000 * WAD, 30)
+        price = 4_000 * WAD + 1  # [wad USD per BTC]
+    elif kind == "capped option":  # a far call: 12.5% of its premium is below the bps fees
+        instrument = option(stack, BTC, 90_000 * WAD, 30)
+        price = 10 * WAD + 1
+    else:
+        instrument, price = BTC, spot
+    maker_rate, taker_rate = stack.engine.makerFeeRate(), stack.engine.takerFeeRate()  # [wad]
+    cap_rate = stack.engine.optionFeeCap()  # [wad] of the premium
+    cash0 = stack.vault.cashOf(alice_pm[0]), stack.vault.cashOf(bob_pm[0])
+    fund0 = stack.vault.insuranceFund()
+
+    tx = trade(stack, alice_pm, bob_pm, instrument, q, price)
+
+    notional = spot * q // WAD
+    assert spot * q % WAD and notional * maker_rate % WAD and notional * taker_rate % WAD
+    maker_fee = _ceil_div(notional * maker_rate, WAD)
+    taker_fee = _ceil_div(notional * taker_rate, WAD)
+    premium = 0
+    if kind != "perp":
+        assert price * q % WAD
+        premium = _ceil_div(price * q, WAD)
+        cap = premium * cap_rate // WAD
+        assert (cap < maker_fee) == (kind == "capped option") and premium * cap_rate % WAD
+        maker_fee, taker_fee = min(maker_fee, cap), min(taker_fee, cap)
+    assert ints(tx.return_value) == (maker_fee, taker_fee)
+    cash = stack.vault.cashOf(alice_pm[0]), stack.vault.cashOf(bob_pm[0])
+    assert cash[0] == cash0[0] - premium - maker_fee
+    assert cash[1] == cash0[1] + premium - taker_fee
+    assert stack.vault.insuranceFund() == fund0 + maker_fee + taker_fee
