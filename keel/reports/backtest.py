@@ -275,8 +275,12 @@ def run_backtest_series(
     snapshot: float,
     warmup: int = DEFAULT_WARMUP,
     horizons: tuple[int, ...] = HORIZONS,
+    correlation=None,
 ) -> BacktestSeries:
-    """Roll every book over `prices` (columns BTC, ETH = feed ids 1, 2) from day `warmup` on."""
+    """Roll every book over `prices` (columns BTC, ETH = feed ids 1, 2) from day `warmup` on.
+
+    correlation: (T,) BTC/ETH ρ known after each day's close (e.g. `PriceHistory.ewma_correlation`):
+    IM is then the v2 correlation-aware rule (SPEC v2 §6); None: v1's fixed credit c."""
     if list(market.feed_ids) != [1, 2]:
         raise ValueError("the price file carries BTC (feed 1) and ETH (feed 2) only")
     n_t = len(prices)
@@ -292,6 +296,8 @@ def run_backtest_series(
     loss = {h: np.full((n_b, len(days)), np.nan) for h in horizons}
     for i, t in enumerate(days):
         m_t, p_t = roll(market, portfolios, snapshot, prices.spot[t], vol[t], times[t])
+        if correlation is not None:
+            m_t = m_t.with_correlations({(1, 2): float(correlation[t])})
         im[:, i] = compute_margin(m_t, p_t).im
         for h in horizons:
             if t + h >= n_t:

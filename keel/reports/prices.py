@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from keel.pricefile import PriceFileError, read_price_file
-from keel.risk.ewma import EwmaVol
+from keel.risk.ewma import EwmaCorrelation, EwmaVol
 
 __all__ = ["FEEDS", "PriceFileError", "PriceHistory", "load_prices"]
 
@@ -57,6 +57,12 @@ class PriceHistory:
             for t, price in enumerate(self.spot[:, u]):
                 out[t, u] = est.update(float(price))
         return out
+
+    def ewma_correlation(self, **kwargs) -> np.ndarray:
+        """(T,) the relayer's EWMA BTC/ETH correlation (keel.risk.ewma.EwmaCorrelation) after each
+        day's close, no look-ahead; row 0 is the seed. kwargs go to EwmaCorrelation."""
+        est = EwmaCorrelation(**kwargs)
+        return np.array([est.update(float(a), float(b)) for a, b in self.spot])
 
 
 def load_prices(path: str | Path) -> PriceHistory:

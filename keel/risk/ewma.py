@@ -88,3 +88,41 @@ def ewma_closed_form(
 def clamp(value: int, lo: int, hi: int) -> int:
     """`value` clamped to [lo, hi] (wad integers)."""
     return max(lo, min(hi, value))
+
+
+class EwmaCorrelation:
+    """Exponentially weighted correlation of two price series (RiskMetrics, λ = 0.94, log returns).
+
+    With r, s the two log returns of a period: var_r ← λ var_r + (1 − λ) r², var_s likewise, and
+    cov ← λ cov + (1 − λ) r s; ρ = cov / sqrt(var_r var_s). The variances are EwmaVol's recursion.
+    Seed: both variances from `initial_vol` (as EwmaVol) and cov from `initial_corr` (default 0: no
+    view); with λ = 0.94 the seed's weight is λⁿ after n returns (2% after 60)."""
+
+    def __init__(
+        self,
+        lam: float = DEFAULT_LAMBDA,
+        initial_vol: float = DEFAULT_INITIAL_VOL,
+        initial_corr=0.0,
+    ) -> None:
+        if not -1.0 <= initial_corr <= 1.0:
+            raise ValueError(f"initial correlation must be in [-1, 1], got {initial_corr}")
+        self.legs = (EwmaVol(lam, 1.0, initial_vol), EwmaVol(lam, 1.0, initial_vol))
+        self.lam = lam
+        self.cov = initial_corr * initial_vol**2  # per-period covariance (units of EwmaVol's)
+
+    def update(self, price_a: float, price_b: float) -> float:
+        """Folds in one close of each series (the first only sets the base); returns ρ."""
+        a, b = self.legs
+        prev = (a.last_price, b.last_price)
+        a.update(price_a)
+        b.update(price_b)
+        if prev[0] is not None and prev[1] is not None:
+            r, s = math.log(price_a / prev[0]), math.log(price_b / prev[1])
+            self.cov = self.lam * self.cov + (1.0 - self.lam) * r * s
+        return self.rho
+
+    @property
+    def rho(self) -> float:
+        """ρ in [−1, 1] (clipped against rounding)."""
+        den = math.sqrt(self.legs[0].variance * self.legs[1].variance)
+        return max(-1.0, min(1.0, self.cov / den)) if den > 0 else 0.0

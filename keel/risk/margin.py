@@ -10,7 +10,8 @@ Figures (USD), per account:
   AE  = E − Σ a·P·h − h_settle·max(cash, 0)
   P_u(j) = w_j [q·S·x_j (perps) + a·P·x_j (linked collateral) + q(V(S(1+x_j), σ_j, τ) − V(S, σ, τ))]
   L_u = max(0, −min_j P_u(j)),  L_J = max(0, −min_j Σ_u P_u(j))
-  SR  = L_J + (1 − c)(Σ L_u − L_J),  SOM = rate·Σ_short options |q|·S,  IM = max(SR, SOM), MM = 0.8·IM
+  SR  = L_J + (1 − c)(Σ L_u − L_J) (v1), or with the correlation feed (v2, keel.risk.correlation)
+        min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)),  SOM = rate·Σ_short options |q|·S,  IM = max(SR, SOM), MM = 0.8·IM
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
+from .correlation import correlated_losses, scan_risk_v2
 from .model import MarketState, Portfolios, time_to_expiry
 from .scenarios import N_SCENARIOS, scan_range, scenario_vols, scenario_weights, spot_moves
 
@@ -165,6 +167,7 @@ class MarginResult:
     im: np.ndarray  # (N,) initial margin max(SR, SOM)
     mm: np.ndarray  # (N,) maintenance margin
     scenario_pnl: np.ndarray  # (N, U, 31) P_u(j)
+    correlated_loss: np.ndarray | None = None  # (N,) L_ρ of the v2 rule; None under v1
 
     @property
     def n_accounts(self) -> int:
@@ -266,8 +269,13 @@ def compute_margin(market: MarketState, portfolios: Portfolios) -> MarginResult:
     joint = pnl.sum(axis=1)
     worst_j = np.argmin(joint, axis=1)
     loss_j = np.maximum(0.0, -joint[np.arange(n), worst_j]) + 0.0
-    c = params.correlation_credit
-    scan_risk = loss_j + (1.0 - c) * (loss_u.sum(axis=1) - loss_j)
+    loss_rho = None
+    if market.correlations is None:
+        c = params.correlation_credit
+        scan_risk = loss_j + (1.0 - c) * (loss_u.sum(axis=1) - loss_j)
+    else:
+        loss_rho = correlated_losses(pnl, ex.exposed, market.feed_ids, market.correlations)
+        scan_risk = scan_risk_v2(loss_u.sum(axis=1), loss_j, loss_rho)
 
     # --- Short-option minimum (settled series carry no risk) ---
     opt_spot = market.spot[table.slot][table.position_series]
@@ -307,6 +315,7 @@ def compute_margin(market: MarketState, portfolios: Portfolios) -> MarginResult:
         im=im,
         mm=params.mm_ratio * im,
         scenario_pnl=pnl,
+        correlated_loss=loss_rho,
     )
 
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from .black_scholes import SECONDS_PER_YEAR
 
+CREDIT_CAP = 0.8  # most of Σ L_u − L_J ever credited, v1 and v2 (SPEC §6, EMIR RTS art. 27(4))
+
 
 @dataclass(frozen=True)
 class MarginParams:
@@ -33,7 +35,7 @@ class MarginParams:
     vol_up_floor: float = 0.50  # σ_up is at least this                              [vol]
 
     def __post_init__(self):
-        if not 0.0 <= self.correlation_credit <= 0.8:
+        if not 0.0 <= self.correlation_credit <= CREDIT_CAP:
             raise ValueError("correlation credit c must lie in [0, 0.8] (SPEC §6)")
         if not 0.0 < self.r_min <= self.r_max:
             raise ValueError("need 0 < R_min <= R_max")
@@ -62,6 +64,8 @@ class MarketState:
     feed_ids, spot, vol, observed_at are parallel arrays over underlyings ("slots"); option values,
     τ, scan ranges and vol shocks use each feed's own observed_at as valuation time (DESIGN.md).
     settlement_prices maps (feed id, expiry) to the fixed expiry price of SPEC §3.
+    correlations maps a pair (lower feed id, higher feed id) to the correlation feed's ρ (SPEC v2 §3);
+    given (not None), SR is the correlation-aware v2 rule (keel.risk.correlation), else v1's fixed c.
     """
 
     feed_ids: np.ndarray  # (U,) int64 feed ids, strictly increasing
@@ -72,6 +76,7 @@ class MarketState:
     settlement_haircut: float = 0.01  # h0 of the settlement asset, applied to positive cash
     settlement_prices: Mapping[tuple[int, int], float] = field(default_factory=dict)
     params: MarginParams = field(default_factory=MarginParams)
+    correlations: Mapping[tuple[int, int], float] | None = None
 
     @staticmethod
     def build(
@@ -80,8 +85,9 @@ class MarketState:
         settlement_haircut: float = 0.01,
         settlement_prices: Mapping[tuple[int, int], float] | None = None,
         params: MarginParams | None = None,
+        correlations: Mapping[tuple[int, int], float] | None = None,
     ) -> MarketState:
-        """feeds: {feed id: (spot USD, vol, observedAt unix s)}."""
+        """feeds: {feed id: (spot USD, vol, observedAt unix s)}; correlations: {(f, g): ρ}, f < g."""
         ids = sorted(int(f) for f in feeds)
         return MarketState(
             feed_ids=np.array(ids, dtype=np.int64),
@@ -94,6 +100,7 @@ class MarketState:
                 (int(f), int(t)): float(p) for (f, t), p in (settlement_prices or {}).items()
             },
             params=params or MarginParams(),
+            correlations=None if correlations is None else normalise_correlations(correlations),
         )
 
     @property
@@ -118,6 +125,13 @@ class MarketState:
 
     def with_params(self, **changes) -> MarketState:
         return replace(self, params=replace(self.params, **changes))
+
+    def with_correlations(
+        self, correlations: Mapping[tuple[int, int], float] | None
+    ) -> MarketState:
+        """A copy margined by the v2 rule with these correlations (None: back to v1)."""
+        c = None if correlations is None else normalise_correlations(correlations)
+        return replace(self, correlations=c)
 
     def with_feeds(self, spot=None, vol=None, observed_at=None) -> MarketState:
         """A copy with some feed arrays replaced (e.g. a shocked market)."""
@@ -312,6 +326,22 @@ class Portfolios:
             ),
             opt_size=np.concatenate([self.opt_size, [o.size for _, o in options]]),
         )
+
+
+def normalise_correlations(correlations: Mapping[tuple[int, int], float]) -> dict:
+    """{(lower id, higher id): ρ}; ValueError for ρ outside [−1, 1], a self-pair or a repeat."""
+    out: dict[tuple[int, int], float] = {}
+    for (f, g), rho in correlations.items():
+        f, g, rho = int(f), int(g), float(rho)
+        if f == g:
+            raise ValueError(f"correlation of underlying {f} with itself")
+        if not -1.0 <= rho <= 1.0:
+            raise ValueError(f"correlation {rho} of underlyings {f} and {g} outside [-1, 1]")
+        key = (min(f, g), max(f, g))
+        if key in out:
+            raise ValueError(f"two correlations for underlyings {key[0]} and {key[1]}")
+        out[key] = rho
+    return out
 
 
 def time_to_expiry(expiry, observed_at) -> np.ndarray:

@@ -74,3 +74,24 @@ def test_backtest_refuses_a_history_without_a_tested_window(tmp_path):
         run_backtest_series(
             prices, bench.market, bench.portfolios, bench.names, DEFAULT_SNAPSHOT, warmup=1
         )
+
+
+@pytest.mark.parametrize("rho,sr", [(0.0, 9600 * 2**0.5), (0.3, 9600 * 1.55**0.5), (1.0, 3840.0)])
+def test_pair_im_under_the_v2_rule_with_a_daily_correlation(tmp_path, rho, sr):
+    """Flat closes: R = 16% for both legs, s = ($9,600, −$9,600). With ρ given per day the IM is
+    the v2 rule: 9,600·sqrt(2 − 2ρ_s) (ρ_s = 0, 0.225), or the 80% floor 0.2·19,200 at ρ = 1."""
+    prices = load_prices(write_prices(tmp_path / "p.csv", [50000.0] * 8, [2000.0] * 8))
+    bench = load_bench(["btc_eth_pair"])
+    args = (prices, bench.market, bench.portfolios, bench.names, DEFAULT_SNAPSHOT)
+    s = run_backtest_series(*args, warmup=3, correlation=np.full(8, rho))
+    assert s.im[0] == pytest.approx(sr, rel=1e-12)
+    assert run_backtest_series(*args, warmup=3).im[0] == pytest.approx(9600.0, rel=1e-12)  # v1
+
+
+def test_ewma_correlation_of_the_price_history_has_no_look_ahead(tmp_path):
+    """Row t uses closes 0..t: changing the last close leaves every earlier row unchanged; row 0 is
+    the seed (ρ = 0)."""
+    btc, eth = [100.0, 101.0, 99.0, 103.0, 104.0], [10.0, 10.2, 9.7, 10.5, 10.4]
+    a = load_prices(write_prices(tmp_path / "a.csv", btc, eth)).ewma_correlation()
+    b = load_prices(write_prices(tmp_path / "b.csv", btc, eth[:-1] + [8.0])).ewma_correlation()
+    assert a[0] == 0.0 and (a[:-1] == b[:-1]).all() and a[-1] != b[-1]
