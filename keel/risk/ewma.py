@@ -95,20 +95,25 @@ class EwmaCorrelation:
 
     With r, s the two log returns of a period: var_r ← λ var_r + (1 − λ) r², var_s likewise, and
     cov ← λ cov + (1 − λ) r s; ρ = cov / sqrt(var_r var_s). The variances are EwmaVol's recursion.
-    Seed: both variances from `initial_vol` (as EwmaVol) and cov from `initial_corr` (default 0: no
-    view); with λ = 0.94 the seed's weight is λⁿ after n returns (2% after 60)."""
+    Seed: both variances from `initial_vol` annualised over `periods_per_year` (as EwmaVol: 80% a
+    year is 0.64/365 a day) and cov from `initial_corr` (default 0: no view); with λ = 0.94 the seed's
+    weight is λⁿ after n returns (2% after 60)."""
 
     def __init__(
         self,
         lam: float = DEFAULT_LAMBDA,
         initial_vol: float = DEFAULT_INITIAL_VOL,
         initial_corr=0.0,
+        periods_per_year: float = 365,
     ) -> None:
         if not -1.0 <= initial_corr <= 1.0:
             raise ValueError(f"initial correlation must be in [-1, 1], got {initial_corr}")
-        self.legs = (EwmaVol(lam, 1.0, initial_vol), EwmaVol(lam, 1.0, initial_vol))
+        self.legs = (
+            EwmaVol(lam, periods_per_year, initial_vol),
+            EwmaVol(lam, periods_per_year, initial_vol),
+        )
         self.lam = lam
-        self.cov = initial_corr * initial_vol**2  # per-period covariance (units of EwmaVol's)
+        self.cov = initial_corr * self.legs[0].variance  # per-period covariance [1/period]
 
     def update(self, price_a: float, price_b: float) -> float:
         """Folds in one close of each series (the first only sets the base); returns ρ."""

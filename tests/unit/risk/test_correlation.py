@@ -332,7 +332,7 @@ def test_ewma_correlation_equals_its_closed_form():
     r = np.diff(np.log(prices), axis=0)
     lam, n = 0.94, len(r)
     w = (1 - lam) * lam ** np.arange(n - 1, -1, -1)
-    var0 = 0.8**2  # seed, per period
+    var0 = 0.8**2 / 365  # seed: 80% a year, per daily period
     va = lam**n * var0 + w @ r[:, 0] ** 2
     vb = lam**n * var0 + w @ r[:, 1] ** 2
     cov = w @ (r[:, 0] * r[:, 1])  # seed ρ 0
