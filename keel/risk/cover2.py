@@ -34,8 +34,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from keel.pricefile import PRICE_COLUMNS, read_price_file
 
 from .bench_portfolios import FEED_IDS
 from .margin import compute_margin
@@ -91,6 +94,14 @@ def worst_joint_days(dates: Sequence, closes, feed_ids: Sequence[int]) -> list[J
                 )
             )
     return out
+
+
+def file_joint_days(path: str | Path) -> list[JointDay]:
+    """`worst_joint_days` of a price file of the shared format (keel.pricefile: `btc_usd` is
+    feed 1, `eth_usd` feed 2); PriceFileError naming the line at fault otherwise."""
+    f = read_price_file(path, PRICE_COLUMNS, min_rows=2)
+    feeds = [FEED_IDS[c.split("_")[0].upper()] for c in PRICE_COLUMNS]
+    return worst_joint_days([d.isoformat() for d in f.dates], f.prices, feeds)
 
 
 @dataclass(frozen=True)
