@@ -14,7 +14,7 @@ from pathlib import Path
 
 from keel.client.chain import Reader
 from keel.risk.chain_inputs import portfolios_from_chain
-from keel.risk.cover2 import DEFAULT_NAMES, JointDay, cover2, cover2_scenarios
+from keel.risk.cover2 import JointDay, cover2, cover2_scenarios, describe_moves
 
 from . import model as kmodel
 
@@ -40,12 +40,6 @@ def measure(reader: Reader, block: int, days: Sequence[JointDay] = ()) -> dict:
     }
 
 
-def _moves(moves: dict) -> str:
-    return ", ".join(
-        f"{DEFAULT_NAMES.get(int(f), f'feed {f}')} {x:+.1%}" for f, x in moves.items() if x
-    )
-
-
 def text(report: dict, prices: Path | str | None = None) -> str:
     """The report as a table for a terminal."""
     lines = [
@@ -58,7 +52,7 @@ def text(report: dict, prices: Path | str | None = None) -> str:
             f"#{a} ${x:,.2f}" for a, x in zip(s["accounts"], s["losses_beyond_equity"], strict=True)
         )
         lines.append(
-            f"  {s['scenario']:<22} {_moves(s['moves']):<26} {losses or '-':<38} "
+            f"  {s['scenario']:<22} {describe_moves(s['moves']):<26} {losses or '-':<38} "
             f"{'$' + format(s['requirement'], ',.2f'):>14}"
         )
     req, fund = report["requirement"], report["insurance_fund"]

@@ -49,6 +49,17 @@ from .var import portfolio_pnl
 DEFAULT_NAMES = {f: name for name, f in FEED_IDS.items()}  # feed id → "BTC", "ETH"
 
 
+def describe_moves(moves: Mapping) -> str:
+    """{feed id: spot fraction} (keys may be JSON strings) as "BTC +48.0%, ETH -20.0%"; the
+    unmoved feeds left out."""
+    return (
+        ", ".join(
+            f"{DEFAULT_NAMES.get(int(f), f'feed {f}')} {x:+.1%}" for f, x in moves.items() if x
+        )
+        or "none"
+    )
+
+
 @dataclass(frozen=True)
 class JointDay:
     """One day of a price file: its returns and the move every underlying made together."""
