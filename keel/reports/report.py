@@ -151,7 +151,8 @@ def cover2_goal(simulation: dict | None, source: str) -> GoalCheck:
     detail = (
         ""
         if c2["met_every_step"]
-        else f"short at {c2['steps_short']} steps, by up to ${c2['largest_shortfall']:,.2f}"
+        else f"short at {c2['steps_short']} step{'s' * (c2['steps_short'] != 1)}, by up to "
+        f"${c2['largest_shortfall']:,.2f}"
     )
     return GoalCheck(goal, bool(c2["met_every_step"]), measured, detail)
 

@@ -139,3 +139,48 @@ def test_bad_input_is_one_line(stack, c2, tmp_path, capsys):
         f"keel-keeper cover2: error: --block {head + 1} is above the head {head}\n"
     )
     assert main([*argv(stack, "--block", str(head))]) == 0  # just inside
+
+
+class FakeReader:
+    """keel.client.chain.Reader's answers for one account: 1 BTC long (entry $60,000) on `cash`
+    USD, BTC at $60,000 and 60% vol (R = 16%), and an insurance fund of `fund_wad`."""
+
+    def __init__(self, cash: int, fund_wad: int):
+        self.acc = {
+            "id": 1, "cash": cash * WAD, "collateral": {},
+            "perps": [{"feedId": BTC, "size": WAD, "entryPrice": 60_000 * WAD, "fundingOwed": 0}],
+            "options": [],
+        }  # fmt: skip
+        self.fund_wad = fund_wad
+        self.batch = self
+
+    def c(self, *call):
+        return call
+
+    def values(self, calls, block):
+        assert calls == [("vault", "accountCount")]
+        return [1]
+
+    def accounts(self, ids, block):
+        assert list(ids) == [1]
+        return [self.acc]
+
+    def market(self, accounts, block):
+        feeds = {BTC: {"price": 60_000 * WAD, "vol": 6 * WAD // 10, "observedAt": 1}}
+        return feeds, [], 10**16, {}, {}
+
+    def insurance_fund(self, block):
+        return self.fund_wad
+
+
+def test_met_is_requirement_at_most_the_fund_just_inside_and_outside():
+    from keeper.cover2 import measure
+
+    # −3R BTC: the long loses 60,000 · 48% = 28,800 on equity 20,000: 8,800 beyond
+    need = measure(FakeReader(20_000, 0), 7)["requirement"]
+    assert need == pytest.approx(8_800.0, rel=1e-12)
+    need_wad = round(need * WAD)  # the wad nearest the requirement; ±1e-11 USD is resolvable
+    inside = measure(FakeReader(20_000, need_wad + 10**7), 7)
+    outside = measure(FakeReader(20_000, need_wad - 10**7), 7)
+    assert inside["met"] is True and outside["met"] is False
+    assert inside["block"] == 7 and inside["binding_scenario"] == "−3R all"
