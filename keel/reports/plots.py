@@ -171,12 +171,20 @@ def liquidation_chart(auctions: list[dict], path: Path) -> str:
         for b in sb:
             ax.annotate(f"{b['fraction']:.0%}", (b["t_min"], 100 * b["discount"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        # at least the fast phase of the discount (15 min by default) in view, and a bonus axis
+        # of at least $1 when no bonus was quoted (a bid in the auction's first block)
+        t_end = max([t for t, _ in disc + bonus] + [a.get("ended_min") or 0.0])
+        ax.set_xlim(-0.5, max(15.0, 1.05 * t_end))
         ax.set_ylim(0, 105)
-        right.set_ylim(bottom=0)
+        right.set_ylim(0, max([1.0] + [1.1 * x for _, x in bonus]))
         ax.set_xlabel("minutes since the auction started", fontsize=8)
         ax.set_ylabel("discount [%]", fontsize=8)
         right.set_ylabel("bonus [USD]", fontsize=8)
-        ax.set_title(f"account {a['account']} ({a['book']}): {a['outcome']}", fontsize=9)
+        ax.set_title(
+            f"account {a['account']} ({a['book']}), auction {a.get('auction', '?')}: "
+            f"{a['outcome']}",
+            fontsize=9,
+        )
         ax.tick_params(labelsize=7)
         right.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

@@ -79,7 +79,8 @@ class Simulation:
         self.days_run = 0
         self.cover2_points: list[dict] = []  # keeper.cover2.measure at every measured step
         self.auction_quotes: list[dict] = []  # currentDiscount / currentBonus of live auctions
-        self._reader = None
+        self._reader = None  # keel.client.chain.Reader, made at the first cover-2 measure
+        self.joint_days: list = []  # the price file's worst joint days (keel.risk.cover2)
 
     # --- Chain and deployment ---
 
