@@ -6,6 +6,9 @@
 
     keel-keeper settle --rpc ... --engine 0x.. --vault 0x.. --oracle 0x.. --key-file F2
 
+    keel-keeper cover2 --rpc ... --engine 0x.. --vault 0x.. --oracle 0x.. [--block N] [--json]
+        [--prices data/btc_eth_daily_2016_2019.csv]      # read only: no key
+
 The key file is a JSON list holding one private key (or {"key": ...}), as `keel-relayer keys`
 writes; `--anvil-index I` uses anvil's well-known dev account I instead (TEST keys only).
 Exit codes: 0 done, 1 RPC unavailable for too long (`--rpc-wait`, 60 s by default) or a read
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from keel.chain import TX_GAS_CAP
 from keel.client.rpc import Misconfigured, RetryPolicy, RpcUnavailable
+from keel.pricefile import DEFAULT_PRICE_FILE
 from keel.userinput import (
     Parser,
     add_log_level,
@@ -45,12 +49,21 @@ SECONDS = number(float, above=0.0)
 GAS = number(int, min=1, max=TX_GAS_CAP, why=f"EIP-7825 caps a transaction at {TX_GAS_CAP:,} gas")
 
 
-def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
-    c = sp.add_argument_group("chain")
+def _contracts(c) -> None:
+    """--rpc, --engine, --vault, --oracle, --rpc-timeout and --rpc-wait of every command."""
     c.add_argument(
         "--rpc", required=True, type=rpc_url, help="JSON-RPC URL, e.g. http://127.0.0.1:8545"
     )
     c.add_argument("--engine", required=True, type=address, help="MarginEngine address")
+    c.add_argument("--vault", required=True, type=address, help="Vault address")
+    c.add_argument("--oracle", required=True, type=address, help="Oracle address")
+    c.add_argument("--rpc-timeout", type=SECONDS, default=10.0, help="per request [s] (10)")
+    add_rpc_wait(c)
+
+
+def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
+    c = sp.add_argument_group("chain")
+    _contracts(c)
     c.add_argument(
         "--liquidator",
         required=not settle,
@@ -58,16 +71,12 @@ def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
         default=ZERO,
         help="Liquidator address",
     )
-    c.add_argument("--vault", required=True, type=address, help="Vault address")
-    c.add_argument("--oracle", required=True, type=address, help="Oracle address")
     c.add_argument(
         "--from-block",
         type=number(int, min=0),
         default=0,
         help="first block searched for accounts (0)",
     )
-    c.add_argument("--rpc-timeout", type=SECONDS, default=10.0, help="per request [s] (10)")
-    add_rpc_wait(c)
     c.add_argument(
         "--max-failures",
         type=number(int, min=0),
@@ -160,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
         "oracle rounds (keeper/settle.py). Use a key of its own.",
     )
     _common(settle, settle=True)
+    c2 = sub.add_parser(
+        "cover2",
+        help="cover-2 fund requirement beside the insurance fund",
+        description="Read every account at one block and print the fund that covers the two "
+        "largest losses beyond equity under ±3R moves (together and alone) and the price file's "
+        "worst joint days (keel/risk/cover2.py), beside the insurance fund. Sends nothing.",
+    )
+    _contracts(c2.add_argument_group("chain"))
+    c2.add_argument("--block", type=number(int, min=0), help="block to read (the head)")
+    c2.add_argument(
+        "--prices",
+        type=Path,
+        default=DEFAULT_PRICE_FILE,
+        help="price file whose worst joint fall and rise are scenarios "
+        "(data/btc_eth_daily_2016_2019.csv)",
+    )
+    c2.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -230,8 +256,68 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _cover2(args) -> int:
+    """`cover2`: one read, one report on stdout; 0 whether or not the fund meets it."""
+    import json
+
+    from keel.client.chain import Addresses, Batch, Reader
+    from keel.client.rpc import Rpc
+    from keel.pricefile import PriceFileError
+    from keel.risk.cover2 import file_joint_days
+
+    from .cover2 import measure, text
+
+    try:
+        days = file_joint_days(args.prices)
+    except PriceFileError as exc:
+        print(f"{PROG} cover2: error: {exc}", file=sys.stderr)
+        return 2
+    configure("WARNING", "text")  # retries and outages, one line each on stderr
+    rpc = Rpc(
+        args.rpc,
+        args.rpc_timeout,
+        RetryPolicy(max_elapsed=max(5.0, 3 * args.rpc_timeout)),
+        max_outage=args.rpc_wait or None,
+    )
+    reader = Reader(
+        rpc,
+        Batch(rpc, args.rpc, args.rpc_timeout),
+        Addresses.of(args.engine, args.vault, args.oracle, ZERO),
+    )
+    failures = 0
+    while True:  # the read is retried until it succeeds or the RPC was down --rpc-wait s
+        try:
+            rpc.require_code(
+                {"MarginEngine": args.engine, "Vault": args.vault, "Oracle": args.oracle}
+            )
+            head = reader.block()["number"]
+            if args.block is not None and args.block > head:
+                print(f"{PROG} cover2: error: --block {args.block} is above the head {head}",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            report = measure(reader, head if args.block is None else args.block, days)
+            break
+        except RpcUnavailable:
+            failures += 1
+            try:
+                rpc.pause(failures)
+            except RpcUnavailable as exc:
+                print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
+                return 1
+        except Misconfigured as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps(report | {"prices": str(args.prices)}, indent=1))
+    else:
+        print(text(report, args.prices))
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "cover2":
+        return _cover2(args)
     if args.refresh_gas_budget > args.tx_gas_cap:  # a refresh must fit in one transaction
         print(
             f"{PROG} {args.command}: error: --refresh-gas-budget {args.refresh_gas_budget:,} is "

@@ -534,7 +534,52 @@ def section_stress(r: dict) -> str:
             )
     if st.get("chart"):
         parts.append(f'<img src="{esc(st["chart"])}" alt="system equity and margin">')
+    if isinstance(data.get("cover2"), dict):
+        parts.append(_cover2_part(data["cover2"]))
+    if st.get("timeline_chart"):
+        parts.append(
+            "<h3>Liquidation timeline</h3><p>For each auction, the discount a solvent bid would "
+            "get and the insolvency bonus, as the Liquidator quoted them at each measured step "
+            "(<code>currentDiscount</code>, <code>currentBonus</code>), and every bid from its "
+            "events (solvent bids labelled with the fraction bought). Figures: "
+            "<code>liquidation_timeline</code> in simulation.json.</p>"
+            f'<img src="{esc(st["timeline_chart"])}" alt="liquidation timeline">'
+        )
     return head + "<div class='slot'>" + "".join(parts) + "</div>"
+
+
+def _cover2_part(c2: dict) -> str:
+    """The cover-2 requirement against the fund: the verdict and the scenarios at its peak."""
+    from keel.risk.cover2 import describe_moves
+
+    worst = c2["max"]
+    verdict = (
+        f"met at all {c2['steps_measured']} measured steps"
+        if c2["met_every_step"]
+        else f"<b>not met</b> at {c2['steps_short']} of {c2['steps_measured']} steps (short by "
+        f"up to {usd(c2['largest_shortfall'], 2)})"
+    )
+    days = ", ".join(
+        f"{esc(d['day'])} (joint {esc(d['kind'])}: {esc(describe_moves(d['returns']))})"
+        for d in c2.get("historical_days", [])
+    )
+    rows = [
+        [esc(s["scenario"]),
+         esc(describe_moves(s["moves"])),
+         esc(", ".join(f"#{a} {usd(x, 2)}" for a, x in
+                       zip(s["accounts"], s["losses_beyond_equity"], strict=True)) or "–"),
+         usd(s["requirement"], 2)]
+        for s in worst["scenarios"]
+    ]  # fmt: skip
+    return (
+        "<h3>Cover-2 fund requirement</h3>"
+        f"<p>{esc(c2['method'])} Historical days: {days or 'none'}. The line "
+        "<i>cover-2 requirement</i> on the chart above is the requirement at each step; it is "
+        f"{verdict} against the insurance fund. Its peak, {usd(worst['requirement'], 2)} "
+        f"({esc(worst['binding_scenario'])}, day {worst['t']:.2f}, fund then "
+        f"{usd(worst['insurance_fund'], 2)}), by scenario:</p>"
+        + table(["scenario", "moves", "two largest losses beyond equity", "sum"], rows, 3)
+    )
 
 
 def section_gas(r: dict) -> str:

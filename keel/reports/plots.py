@@ -136,3 +136,60 @@ def stress_chart(series: dict, path: Path) -> str | None:
     ax.grid(alpha=0.3)
     ax.set_title("Crash simulation: system equity and margin through time")
     return _save(fig, path)
+
+
+def liquidation_chart(auctions: list[dict], path: Path) -> str:
+    """One panel per auction against minutes since its start: the discount a bid would get (line,
+    left axis) with the solvent bids on it (labelled with the fraction bought), and the
+    insolvency bonus (dashed, right axis) with the insolvent bids (simulation.json
+    "liquidation_timeline")."""
+    n = len(auctions)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 2.9 * rows), squeeze=False)
+    legend = []
+    for ax, a in zip(axes.ravel(), auctions, strict=False):
+        sb = [b for b in a["bids"] if b["kind"] == "solvent"]
+        ib = [b for b in a["bids"] if b["kind"] == "insolvent"]
+        # the lines run through the quotes and the bids' own figures (a bid's event carries the
+        # discount, or the bonus, it got at that moment)
+        disc = sorted([(x["t_min"], x["discount"]) for x in a["quotes"]]
+                      + [(b["t_min"], b["discount"]) for b in sb])  # fmt: skip
+        bonus = sorted([(x["t_min"], x["bonus"]) for x in a["quotes"]]
+                       + [(b["t_min"], b["bonus"]) for b in ib])  # fmt: skip
+        right = ax.twinx()
+        legend = [
+            ax.plot([t for t, _ in disc], [100 * d for _, d in disc], "-", lw=1.0,
+                    color=COLOURS["portfolio"], label="discount [%]")[0],
+            ax.scatter([b["t_min"] for b in sb], [100 * b["discount"] for b in sb], s=28,
+                       zorder=3, color=COLOURS["portfolio"], label="solvent bid"),
+            right.plot([t for t, _ in bonus], [x for _, x in bonus], "--", lw=1.0,
+                       color=COLOURS["exception"], label="bonus [USD]")[0],
+            right.scatter([b["t_min"] for b in ib], [b["bonus"] for b in ib], s=34, zorder=3,
+                          marker="v", color=COLOURS["exception"], label="insolvent bid"),
+        ]  # fmt: skip
+        for b in sb:
+            ax.annotate(f"{b['fraction']:.0%}", (b["t_min"], 100 * b["discount"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        # at least the fast phase of the discount (15 min by default) in view, and a bonus axis
+        # of at least $1 when no bonus was quoted (a bid in the auction's first block)
+        t_end = max([t for t, _ in disc + bonus] + [a.get("ended_min") or 0.0])
+        ax.set_xlim(-0.5, max(15.0, 1.05 * t_end))
+        ax.set_ylim(0, 105)
+        right.set_ylim(0, max([1.0] + [1.1 * x for _, x in bonus]))
+        ax.set_xlabel("minutes since the auction started", fontsize=8)
+        ax.set_ylabel("discount [%]", fontsize=8)
+        right.set_ylabel("bonus [USD]", fontsize=8)
+        ax.set_title(
+            f"account {a['account']} ({a['book']}), auction {a.get('auction', '?')}: "
+            f"{a['outcome']}",
+            fontsize=9,
+        )
+        ax.tick_params(labelsize=7)
+        right.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.legend(handles=legend, loc="upper center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return _save(fig, path)

@@ -133,6 +133,30 @@ def stress_goal(simulation: dict | None, source: str) -> GoalCheck:
     return GoalCheck(goal, bad == 0, f"bad debt ${bad:,.2f}")
 
 
+def cover2_goal(simulation: dict | None, source: str) -> GoalCheck:
+    """The cover-2 requirement (keel/risk/cover2.py) ≤ the insurance fund at every measured step."""
+    goal = "cover-2 requirement ≤ the insurance fund at every step of the default run"
+    c2 = (simulation or {}).get("cover2")
+    if simulation is None:
+        return GoalCheck(goal, None, f"not measured: {source} absent (needs the chain simulation)")
+    if not isinstance(c2, dict) or "met_every_step" not in c2:
+        return GoalCheck(goal, None, "simulation.json carries no cover2 figures")
+    worst = c2["max"]
+    quick = " (quick run)" if simulation.get("config", {}).get("quick") else ""
+    measured = (
+        f"largest requirement ${worst['requirement']:,.2f} ({worst['binding_scenario']}, "
+        f"day {worst['t']:.2f}) against a fund of ${worst['insurance_fund']:,.2f}; "
+        f"{c2['steps_measured']} steps{quick}"
+    )
+    detail = (
+        ""
+        if c2["met_every_step"]
+        else f"short at {c2['steps_short']} step{'s' * (c2['steps_short'] != 1)}, by up to "
+        f"${c2['largest_shortfall']:,.2f}"
+    )
+    return GoalCheck(goal, bool(c2["met_every_step"]), measured, detail)
+
+
 def read_json(path: Path):
     try:
         return json.loads(path.read_text())
@@ -205,11 +229,16 @@ def build(config: ReportConfig) -> dict:
             if chart:
                 stress["chart"] = chart
                 files.append(chart)
+        timeline = simulation.get("liquidation_timeline")
+        if isinstance(timeline, dict) and timeline.get("auctions"):
+            chart = plots.liquidation_chart(timeline["auctions"], out / "liquidation_timeline.png")
+            stress["timeline_chart"] = chart
+            files.append(chart)
 
     goals = (
         capital_goals(capital)
         + coverage_goals(results)
-        + [stress_goal(simulation, stress["source"])]
+        + [stress_goal(simulation, stress["source"]), cover2_goal(simulation, stress["source"])]
     )
     params = market.params
     report = {

@@ -7,7 +7,8 @@ integers with `keel.risk.chain_inputs` (`market_from_chain`, `portfolios_from_ch
     print(result.account(0))                      # one account's breakdown
 
 Comparisons: `isolated_margin`, `simple_cross_margin`, `what_if` (of one trade or a list of `Fill`s,
-settled as the engine settles them: `apply_fills`); market risk: `historical_var`.
+settled as the engine settles them: `apply_fills`); market risk: `historical_var`; the insurance
+fund's cover-2 requirement (PFMI principle 4): `keel.risk.cover2`.
 
 Choices where SPEC §6 / DESIGN.md "Margin" leave room (the chain must make the same ones):
   - "Expired" means expiry ≤ the feed's observedAt (τ = 0). With a fixed settlement price the series

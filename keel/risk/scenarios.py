@@ -15,6 +15,7 @@ from .model import DEFAULT_PARAMS, MarginParams
 N_SCENARIOS = 31
 N_STANDARD = 27
 VOL_NONE, VOL_UP, VOL_DOWN = 0, 1, 2
+EXT_UP_3R, EXT_DOWN_3R = N_STANDARD + 1, N_STANDARD + 3  # indices of +3R and −min(3R, cap)
 
 # Vol state of each scenario index (0: σ, 1: σ_up, 2: σ_dn).
 SCENARIO_VOL_STATE = np.array(

@@ -1,7 +1,8 @@
 """Historical-simulation VaR and expected shortfall by full revaluation, vectorised across accounts.
 
 Input: K scenarios of one-day moves per underlying, `spot_returns[k, u]` (simple returns, S' = S(1 + r))
-and optionally `vol_returns[k, u]` (relative vol changes, σ' = σ(1 + v), floored at 1e-4), columns in
+and optionally `vol_returns[k, u]` (relative vol changes, σ' = σ(1 + v), floored at 1e-4) or instead
+`vol_states[k, u]` (the SPEC §6 vol state σ, σ_up or σ_dn of every option, from its own τ), columns in
 `MarketState.feed_ids` order. Every position is revalued: perps q·S·r, linked collateral a·P·r,
 options q·(V(S', σ', τ − h) − V(S, σ, τ)) with h the horizon (time decay included by default);
 cash, unlinked collateral and settled options do not move.
@@ -18,6 +19,7 @@ from scipy import sparse
 from .black_scholes import bs_price
 from .margin import _token_link_matrix, series_table
 from .model import MarketState, Portfolios
+from .scenarios import vol_states as spec_vol_states
 
 _MIN_VOL = 1e-4
 
@@ -28,14 +30,24 @@ def portfolio_pnl(
     spot_returns,
     vol_returns=None,
     horizon_days: float = 1.0,
+    vol_states=None,
 ) -> np.ndarray:
-    """(N, K) P&L of every account in every scenario [USD]."""
+    """(N, K) P&L of every account in every scenario [USD].
+
+    vol_states: (K, U) ints 0 (σ), 1 (σ_up), 2 (σ_dn) (keel.risk.scenarios.vol_states, from each
+    option's τ now), instead of vol_returns."""
     p, n = portfolios, portfolios.n_accounts
     r = np.atleast_2d(np.asarray(spot_returns, float))
     k, n_u = r.shape
     if n_u != market.n_underlyings:
         raise ValueError(f"spot_returns has {n_u} columns, the market {market.n_underlyings} feeds")
     v = np.zeros_like(r) if vol_returns is None else np.atleast_2d(np.asarray(vol_returns, float))
+    if vol_states is not None:
+        if vol_returns is not None:
+            raise ValueError("give vol_returns or vol_states, not both")
+        states = np.atleast_2d(np.asarray(vol_states, np.int64))
+        if states.shape != r.shape or np.any((states < 0) | (states > 2)):
+            raise ValueError(f"vol_states must be {r.shape} ints in 0..2 (σ, σ_up, σ_dn)")
 
     # Linear part: dollar exposure per (account, underlying) times the return.
     slot = market.slot(p.perp_feed)
@@ -52,7 +64,11 @@ def portfolio_pnl(
         s = table.slot
         tau = np.maximum(0.0, table.tau - horizon_days / 365.0)
         spot_k = market.spot[s][:, None] * (1.0 + r[:, s].T)  # (n_series, K)
-        vol_k = np.maximum(market.vol[s][:, None] * (1.0 + v[:, s].T), _MIN_VOL)
+        if vol_states is None:
+            vol_k = np.maximum(market.vol[s][:, None] * (1.0 + v[:, s].T), _MIN_VOL)
+        else:  # (n_series, 3) vols of each series, picked per scenario
+            vols = spec_vol_states(market.vol[s], table.tau, market.params)
+            vol_k = np.take_along_axis(vols, states[:, s].T, axis=1)
         moved = bs_price(spot_k, table.strike[:, None], vol_k, tau[:, None], table.is_call[:, None])
         series_pnl = np.where(table.settled[:, None], 0.0, moved - table.value[:, None])
         m = sparse.csr_matrix(

@@ -77,6 +77,10 @@ class Simulation:
         self.daily: list[dict] = []
         self.relayer_replies: list[dict] = []
         self.days_run = 0
+        self.cover2_points: list[dict] = []  # keeper.cover2.measure at every measured step
+        self.auction_quotes: list[dict] = []  # currentDiscount / currentBonus of live auctions
+        self._reader = None  # keel.client.chain.Reader, made at the first cover-2 measure
+        self.joint_days: list = []  # the price file's worst joint days (keel.risk.cover2)
 
     # --- Chain and deployment ---
 
@@ -465,8 +469,61 @@ class Simulation:
             ),
         }
         point["value_in"] = self.value_in(block)
+        c2 = self.cover2(block)
+        point["cover2_requirement"] = c2["requirement"]
+        point["cover2_met"] = c2["met"]
+        for a in traders:
+            self.quote_auction(a, block)
         self.daily.append(point)
         return point
+
+    def reader(self):
+        """The keeper's batched chain reader (keel.client.chain.Reader) on the sim's chain."""
+        if self._reader is None:
+            from keel.chain import rpc_url
+            from keel.client.chain import Addresses, Batch, Reader
+            from keel.client.rpc import RetryPolicy, Rpc
+            from keel.risk.cover2 import file_joint_days
+
+            s, url = self.s, rpc_url()
+            rpc = Rpc(url, 30.0, RetryPolicy())
+            addrs = Addresses.of(s.engine.address, s.vault.address, s.oracle.address,
+                                 s.liquidator.address)  # fmt: skip
+            self._reader = Reader(rpc, Batch(rpc, url, 30.0), addrs)
+            self.joint_days = file_joint_days(self.cfg.csv)
+        return self._reader
+
+    def cover2(self, block=None) -> dict:
+        """The cover-2 requirement over every account and the fund, both at `block` (None: the
+        head), as `keel-keeper cover2 --json` reports it (keeper.cover2.measure)."""
+        from keeper.cover2 import measure
+
+        reader = self.reader()
+        at = reader.block()["number"] if block is None else block
+        out = measure(reader, at, self.joint_days)
+        self.cover2_points.append(out)
+        return out
+
+    def quote_auction(self, account: int, block=None) -> None:
+        """Records the discount and bonus a bid on `account` would get at `block`, when an
+        auction runs there and the prices are fresh (the Liquidator's own views)."""
+        from brownie import web3
+        from brownie.exceptions import VirtualMachineError
+
+        liq = self.s.liquidator
+        auction_id = liq.auction(account, block_identifier=block)[0]
+        if not auction_id:
+            return
+        try:
+            discount = liq.currentDiscount(account, block_identifier=block)
+            bonus = liq.currentBonus(account, block_identifier=block)
+        except (VirtualMachineError, ValueError):  # stale prices: no quote at that block
+            return
+        ts = web3.eth.get_block(block if block is not None else "latest")["timestamp"]
+        self.auction_quotes.append(
+            {"account": account, "auctionId": int(auction_id), "ts": ts,
+             "discount": discount / WAD, "bonus": bonus / WAD}
+        )  # fmt: skip
 
     def value_in(self, block=None) -> float:
         """USD the vault holds: its USDC plus its WETH and WBTC at the oracle's prices."""
@@ -649,6 +706,7 @@ def pending(sim: Simulation, block: int) -> list[int]:
     for t in sim.traders:
         if sim.s.liquidator.inAuction(t.account, block_identifier=block):
             out.append(t.account)
+            sim.quote_auction(t.account, block)
         else:
             b = sim.breakdown(t.account, block)
             if b["AE"] < b["MM"]:
@@ -798,7 +856,15 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "trader IM": [d["trader_im"] for d in sim.daily],
         "trader MM": [d["trader_mm"] for d in sim.daily],
         "insurance fund": [d["insurance_fund"] for d in sim.daily],
+        "cover-2 requirement": [d["cover2_requirement"] for d in sim.daily],
     }
+    cover2 = cover2_summary(sim)
+    summary["cover2_requirement_max"] = round(cover2["max"]["requirement"], 2)
+    summary["cover2_requirement_vs_fund"] = (
+        f"met at all {cover2['steps_measured']} steps"
+        if cover2["met_every_step"]
+        else f"NOT met at {cover2['steps_short']} of {cover2['steps_measured']} steps"
+    )
     return {
         "summary": summary,
         "notes": notes,
@@ -817,6 +883,10 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
             for t in sim.traders
         ],
         "series": series,
+        "cover2": cover2,
+        "liquidation_timeline": liquidation_timeline(
+            sim, started, solvent, insolvent, ended, names
+        ),
         "daily": sim.daily,
         "config": as_dict(sim.cfg),
         "processes": codes,
@@ -827,6 +897,93 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
             "liquidated": liquidated,
             "liquidated_in_crash": crash_liquidated,
         },
+    }
+
+
+def cover2_summary(sim: Simulation) -> dict:
+    """The cover-2 requirement against the insurance fund over every measured step (PFMI
+    principle 4; method: keel/risk/cover2.py): met when the requirement ≤ the fund at each."""
+    points = sim.cover2_points
+    steps = [
+        {"t": d["t"], "label": d["label"], "block": c["block"], "requirement": c["requirement"],
+         "insurance_fund": c["insurance_fund"], "binding_scenario": c["binding_scenario"],
+         "met": c["met"]}
+        for d, c in zip(sim.daily, points, strict=True)
+    ]  # fmt: skip
+    worst = max(points, key=lambda c: c["requirement"])
+    short = [x for x in steps if not x["met"]]
+    binding = next(s for s in worst["scenarios"] if s["scenario"] == worst["binding_scenario"])
+    return {
+        "method": "keel/risk/cover2.py: per scenario the two largest losses beyond equity "
+        "max(0, -(E + P)) over every account, P by full revaluation (perps, linked collateral, "
+        "Black-Scholes options at sigma_up); scenarios +3R and -min(3R, 90%) for BTC and ETH "
+        "together and each alone, and the price file's worst joint fall and rise days; the "
+        "requirement is the worst scenario's sum.",
+        "historical_days": worst["historical_days"],
+        "steps_measured": len(steps),
+        "met_every_step": not short,
+        "steps_short": len(short),
+        "largest_shortfall": round(
+            max((x["requirement"] - x["insurance_fund"] for x in short), default=0.0), 2
+        ),  # fmt: skip
+        "max": {
+            "t": steps[points.index(worst)]["t"],
+            "block": worst["block"],
+            "requirement": worst["requirement"],
+            "insurance_fund": worst["insurance_fund"],
+            "binding_scenario": worst["binding_scenario"],
+            "accounts": binding["accounts"],
+            "losses_beyond_equity": binding["losses_beyond_equity"],
+            "scenarios": worst["scenarios"],
+        },  # fmt: skip
+        "steps": steps,
+    }
+
+
+def liquidation_timeline(sim, started, solvent, insolvent, ended, names) -> dict:
+    """Per auction: the Liquidator's discount and insolvency bonus quoted at each measured step
+    (currentDiscount, currentBonus) and every bid (SolventBid, InsolventBid), in minutes since
+    the auction started."""
+    out = []
+    for st in started:
+        key = (st["accountId"], st["auctionId"])
+        t0 = st["ts"]
+
+        def minutes(ts, t0=t0):
+            return round((ts - t0) / 60, 2)
+
+        quotes = [q for q in sim.auction_quotes if (q["account"], q["auctionId"]) == key]
+        bids = [
+            {"t_min": minutes(b["ts"]), "kind": "solvent", "fraction": b["fraction"] / WAD,
+             "discount": b["discount"] / WAD, "payment": b["payment"] / WAD,
+             "penalty": b["penalty"] / WAD}
+            for b in solvent if (b["accountId"], b["auctionId"]) == key
+        ] + [
+            {"t_min": minutes(b["ts"]), "kind": "insolvent", "fraction": 1.0,
+             "bonus": b["bonus"] / WAD, "equity": b["equity"] / WAD,
+             "from_fund": b["fromFund"] / WAD, "socialised": b["socialised"] / WAD}
+            for b in insolvent if (b["accountId"], b["auctionId"]) == key
+        ]  # fmt: skip
+        end = next((e for e in ended if (e["accountId"], e["auctionId"]) == key), None)
+        out.append(
+            {
+                "account": st["accountId"],
+                "auction": st["auctionId"],
+                "book": names.get(st["accountId"], "?"),
+                "started_ts": t0,
+                "ended_min": None if end is None else minutes(end["ts"]),
+                "outcome": "open" if end is None else ("cured" if end["cured"] else "emptied"),
+                "quotes": [
+                    {"t_min": minutes(q["ts"]), "discount": q["discount"], "bonus": q["bonus"]}
+                    for q in sorted({q["ts"]: q for q in quotes}.values(), key=lambda q: q["ts"])
+                ],
+                "bids": sorted(bids, key=lambda b: b["t_min"]),
+            }
+        )
+    return {
+        "source": "Liquidator events (AuctionStarted, SolventBid, InsolventBid, AuctionEnded) "
+        "and its currentDiscount/currentBonus views at each measured step",
+        "auctions": out,
     }
 
 

@@ -166,3 +166,60 @@ def test_an_out_path_that_is_a_file_is_refused(tmp_path, prices, capsys):
         capsys.readouterr().err
         == f"python -m keel.reports: error: --out {f}: exists and is not a folder\n"
     )
+
+
+def _simulation(met: bool) -> dict:
+    """simulation.json with the cover-2 section and a liquidation timeline (keel.sim.run)."""
+    scen = {"scenario": "−3R all", "moves": {"1": -0.48, "2": -0.48}, "requirement": 1000.0,
+            "accounts": [3, 5], "losses_beyond_equity": [600.0, 400.0]}  # fmt: skip
+    fund = 1000.0 if met else 999.99
+    return {
+        "summary": {"bad_debt": 0.0},
+        "series": {"t": [0, 1], "insurance fund": [fund, fund], "cover-2 requirement": [10, 1000]},
+        "cover2": {
+            "method": "m.", "historical_days": [
+                {"kind": "fall", "day": "2017-09-14", "returns": {"1": -0.187, "2": -0.228}}],
+            "steps_measured": 2, "met_every_step": met, "steps_short": 0 if met else 1,
+            "largest_shortfall": 0.0 if met else 0.01,
+            "max": {"t": 1.0, "requirement": 1000.0, "insurance_fund": fund,
+                    "binding_scenario": "−3R all", "scenarios": [scen]},
+        },
+        "liquidation_timeline": {"auctions": [
+            {"account": 3, "book": "PM-4", "outcome": "emptied",
+             "quotes": [{"t_min": 0.0, "discount": 0.05, "bonus": 0.0},
+                        {"t_min": 5.0, "discount": 0.13, "bonus": 40.0}],
+             "bids": [{"t_min": 10.0, "kind": "solvent", "fraction": 0.5, "discount": 0.22},
+                      {"t_min": 15.0, "kind": "insolvent", "bonus": 120.0}]}]},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("met", [True, False])
+def test_cover2_goal_table_and_liquidation_timeline(tmp_path, prices, met):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "simulation.json").write_text(json.dumps(_simulation(met)))
+    assert main(["--prices", str(prices), "--out", str(out), "--books", "basis_trade", *ARGS]) == 0
+    report = json.loads((out / "report.json").read_text())
+    html = (out / "report.html").read_text()
+    (goal,) = [g for g in report["goals"] if g["goal"].startswith("cover-2")]
+    assert goal["met"] is met
+    fund = "$1,000.00" if met else "$999.99"
+    assert goal["measured"] == (
+        f"largest requirement $1,000.00 (−3R all, day 1.00) against a fund of {fund}; 2 steps"
+    )
+    assert goal["detail"] == ("" if met else "short at 1 step, by up to $0.01")
+    assert report["stress"]["timeline_chart"] == "liquidation_timeline.png"
+    assert (out / "liquidation_timeline.png").stat().st_size > 0
+    assert '<td class="l">#3 $600.00, #5 $400.00</td>' in html
+    assert "2017-09-14 (joint fall: BTC -18.7%, ETH -22.8%)" in html
+    assert ("met at all 2 measured steps" in html) is met
+
+
+def test_a_simulation_without_cover2_figures_leaves_the_goal_unmeasured(tmp_path, prices):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "simulation.json").write_text(json.dumps({"summary": {"bad_debt": 0.0}}))
+    assert main(["--prices", str(prices), "--out", str(out), "--books", "basis_trade", *ARGS]) == 0
+    report = json.loads((out / "report.json").read_text())
+    (goal,) = [g for g in report["goals"] if g["goal"].startswith("cover-2")]
+    assert goal["met"] is None and goal["measured"] == "simulation.json carries no cover2 figures"
