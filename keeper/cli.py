@@ -302,11 +302,9 @@ def _cover2(args) -> int:
             try:
                 rpc.pause(failures)
             except RpcUnavailable as exc:
-                print(f"{PROG}: {gave_up(exc, args.rpc_wait)}", file=sys.stderr)
-                return 1
+                return chain_exit(PROG, exc, args.rpc_wait)
         except Misconfigured as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
+            return chain_exit(PROG, exc, args.rpc_wait)
     if args.json:
         print(json.dumps(report | {"prices": str(args.prices)}, indent=1))
     else:
