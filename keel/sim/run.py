@@ -188,7 +188,7 @@ class Simulation:
             "--oracle", s.oracle.address, "--poll-interval", "0.5", "--log-format", "json",
         ]  # fmt: skip
         # lockstep: one cycle per `step` (keeper/stepped.py), full scans on chain time
-        stepped = (["--stepped"], piped) if self.lockstep else ([], {})
+        stepped, pipes = (["--stepped"], piped) if self.lockstep else ([], {})
         for f in ("keeper-state.json", "settler-state.json"):
             (self.logs / f).unlink(missing_ok=True)
         self.spawn(
@@ -196,15 +196,15 @@ class Simulation:
             ["keeper", "run", *common, "--liquidator", s.liquidator.address,
              "--account", str(self.keeper_acct), "--anvil-index", str(KEEPER_INDEX),
              "--scan-interval", "20", "--min-profit", "1",
-             "--state-file", str(self.logs / "keeper-state.json"), *stepped[0]],
-            **stepped[1],
+             "--state-file", str(self.logs / "keeper-state.json"), *stepped],
+            **pipes,
         )  # fmt: skip
         self.spawn(
             "settler",
             ["keeper", "settle", *common, "--anvil-index", str(SETTLER_INDEX),
              "--scan-interval", "60", "--state-file", str(self.logs / "settler-state.json"),
-             *stepped[0]],
-            **stepped[1],
+             *stepped],
+            **pipes,
         )  # fmt: skip
 
     def ask(self, name: str, command: str) -> dict:
@@ -232,11 +232,11 @@ class Simulation:
         return reply
 
     def tick(self, command: str) -> dict:
-        """One step of the clock's: the relayer runs `command`; in lockstep the settlement keeper
-        and then the liquidation keeper each run one cycle on the result (the settler first: it
-        settles what expired and refreshes the risk arrays after the oracle round, so the
-        liquidation keeper judges settled accounts on stored arrays). Returns the relayer's
-        reply. In real time the keepers act on their own."""
+        """One round at the chain time just reached: the relayer runs `command`; in lockstep the
+        settlement keeper and then the liquidation keeper each run one cycle on the result (the
+        settler first: it settles what expired and refreshes the risk arrays after the oracle
+        round, so the liquidation keeper judges settled accounts on stored arrays). Returns the
+        relayer's reply. In real time the keepers act on their own."""
         reply = self.relayer(command)
         if self.lockstep:
             for name in ("settler", "keeper"):
