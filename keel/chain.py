@@ -39,8 +39,9 @@ def network_name(name: str) -> str:
     return name
 
 
-def configure_embedded_chain() -> None:
-    """Set up brownie's embedded network before it launches anvil: Osaka's cap, and the port.
+def configure_embedded_chain(genesis_timestamp: int | None = None) -> None:
+    """Set up brownie's embedded network before it launches anvil: Osaka's cap, the port, and
+    the genesis block's timestamp when given (anvil `--timestamp`; else anvil's wall clock).
 
     The port is $KEEL_ANVIL_PORT when set, else one the OS reports free: no fixed port, so two
     suites, or a suite beside a demo, never share or fight over a chain (brownie would attach to
@@ -51,12 +52,15 @@ def configure_embedded_chain() -> None:
 
     network = CONFIG.networks[EMBEDDED_NETWORK]
     network["cmd"] = EMBEDDED_CMD
+    if genesis_timestamp is not None:
+        network["cmd"] += f" --timestamp {int(genesis_timestamp)}"
     port = os.environ.get("KEEL_ANVIL_PORT") or free_port()
     network.setdefault("cmd_settings", {})["port"] = int(port)
 
 
-def connect(network: str | None = None, *, quiet: bool = True):
-    """Connect brownie to `network` (default: the embedded anvil chain, launched if needed).
+def connect(network: str | None = None, *, quiet: bool = True, genesis_timestamp=None):
+    """Connect brownie to `network` (default: the embedded anvil chain, launched if needed, its
+    genesis block stamped `genesis_timestamp` [unix s] when given).
 
     Loads the project as `brownie run` does (its settings, and its contracts importable as
     `from brownie import Vault`), with keel.brownie_fix installed (brownie's false "Tx dropped").
@@ -80,7 +84,7 @@ def connect(network: str | None = None, *, quiet: bool = True):
     _no_brownie_deployment_records(project.get_loaded_projects()[0])
     name = network or EMBEDDED_NETWORK
     if name == EMBEDDED_NETWORK:
-        configure_embedded_chain()
+        configure_embedded_chain(genesis_timestamp)
     if not brownie.network.is_connected():
         brownie.network.connect(name)
     return project.get_loaded_projects()[0]

@@ -9,6 +9,10 @@
     keel-keeper cover2 --rpc ... --engine 0x.. --vault 0x.. --oracle 0x.. [--block N] [--json]
         [--prices data/btc_eth_daily_2016_2019.csv]      # read only: no key
 
+The loop runs in real time (a cycle every --poll-interval s) unless `--stepped`: then it runs one
+cycle per `step` line on stdin and answers one JSON line each (keeper/stepped.py), for a driver
+that owns the chain's clock (the market simulation's lockstep mode).
+
 The key file is a JSON list holding one private key (or {"key": ...}), as `keel-relayer keys`
 writes; `--anvil-index I` uses anvil's well-known dev account I instead (TEST keys only).
 Exit codes: 0 done, 1 RPC unavailable for too long (`--rpc-wait`, 60 s by default) or a read
@@ -104,7 +108,14 @@ def _common(sp: argparse.ArgumentParser, settle: bool) -> None:
     r.add_argument("--scan-interval", type=NONNEG, default=30.0, help="full scan every s (30)")
     r.add_argument("--poll-interval", type=NONNEG, default=1.0, help="pause between cycles (1)")
     r.add_argument("--max-runtime", type=SECONDS, help="stop after this many seconds")
-    r.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
+    how = r.add_mutually_exclusive_group()
+    how.add_argument("--once", action="store_true", help="one cycle (a full scan), then exit")
+    how.add_argument(
+        "--stepped",
+        action="store_true",
+        help="one cycle per 'step' line on stdin, one JSON reply line each; full scans every "
+        "--scan-interval s of chain time (keeper/stepped.py)",
+    )
     r.add_argument(
         "--state-file",
         type=Path,
@@ -241,6 +252,7 @@ def config_from_args(args):
         refresh_gas_budget=args.refresh_gas_budget,
         audit_size=args.audit_size,
         dry_run=args.dry_run,
+        scan_clock="chain" if args.stepped else "wall",
     )
 
 
@@ -334,9 +346,13 @@ def main(argv=None) -> int:
 
     from .keeper import Keeper
     from .settle import Settler
+    from .stepped import serve
 
     try:
-        (Settler if args.command == "settle" else Keeper)(cfg).run()
+        keeper = (Settler if args.command == "settle" else Keeper)(cfg)
+        if args.stepped:
+            return serve(keeper, sys.stdin, sys.stdout)
+        keeper.run()
     except (RpcUnavailable, Misconfigured) as exc:
         return chain_exit(PROG, exc, args.rpc_wait)
     except (KeeperError, ValueError) as exc:  # a read kept failing max_failures cycles in a row

@@ -112,6 +112,10 @@ class KeeperConfig:
     refresh_attempts: int = 3  # oracle rounds tried for one refresh before acting regardless
     audit_size: int = 50  # accounts re-read and chain-checked per full scan (0: none)
     dry_run: bool = False  # decide and log, send nothing
+    # what `scan_interval` counts: "wall" seconds (time.monotonic, the real-time loop) or "chain"
+    # seconds (the head block's timestamp: a stepped keeper, whose cycles must not depend on
+    # when they ran, keeper/stepped.py)
+    scan_clock: str = "wall"
 
 
 @dataclass
@@ -258,6 +262,8 @@ class Keeper:
         self._last_scan = -1e18
         self._last_quote: dict[tuple[int, int], tuple] = {}
         self._started = False
+        # transactions sent, recorded when a list is set (keeper/stepped.py, one per cycle)
+        self.sent: list[Sent] | None = None
 
     @property
     def positions(self) -> dict[int, dict]:
@@ -362,7 +368,7 @@ class Keeper:
         block = head["number"]
         price_moved = self._follow_logs(block)
         laps.lap("logs")
-        full = time.monotonic() - self._last_scan >= self.cfg.scan_interval
+        full = self._clock(head) - self._last_scan >= self.cfg.scan_interval
         whole = price_moved or full or self.market is None
         reread = self.last_reread = self._refresh(block, whole)
         laps.lap("read")
@@ -375,7 +381,7 @@ class Keeper:
         chain = self.reader.breakdowns(sorted(check), block) if check else {}
         laps.lap("confirm")
         if full:
-            self._last_scan = time.monotonic()
+            self._last_scan = self._clock(head)
             self._compare(screen, chain)
         record = dict(
             block=block,
@@ -404,6 +410,10 @@ class Keeper:
         self.state.last_block = block
         self.state.save()
         self.stats.cycles += 1
+
+    def _clock(self, head: dict) -> float:
+        """Now on the clock `scan_interval` counts [s]: the wall's, or the head block's time."""
+        return head["timestamp"] if self.cfg.scan_clock == "chain" else time.monotonic()
 
     # --- watching ---
 
@@ -595,6 +605,8 @@ class Keeper:
         except OverCap:  # the sender's own guard (the estimate was checked above)
             return self._over_cap(action, gas)
         self._count(sent.status)
+        if self.sent is not None:
+            self.sent.append(sent)
         return sent
 
     # --- risk arrays: what a liquidation needs, refreshed within one oracle round ---

@@ -18,7 +18,8 @@ machine. It reads one command per line on stdin and answers one JSON line on std
 - `hold`: the last prices again, with the vol estimate left as it is (a re-report that keeps the
   feeds fresh while chain time moves in minutes); the push policy decides whether it is sent;
 - `quit`.
-The chain's clock is moved by the simulation (anvil `evm_increaseTime`) before each command.
+The chain's clock is moved by the simulation before each command (keel.sim.clock in lockstep, anvil
+`evm_increaseTime` with `--realtime`).
 Logs go to stderr.
 """
 

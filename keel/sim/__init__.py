@@ -12,7 +12,9 @@ solvent with less capital than isolated margin needs.
    down to its own AE/IM target (1.5-4x);
 3. start three processes: the oracle relayer (`python -m oracle.stepped`, signing with 5 TEST keys,
    3-of-5) replaying the CSV or a seeded GBM-with-jumps path one day per round, the liquidation
-   keeper (`python -m keeper run`) and the settlement keeper (`python -m keeper settle`);
+   keeper (`python -m keeper run --stepped`) and the settlement keeper (`python -m keeper settle
+   --stepped`), the real keeper code in its stepped mode (keeper/stepped.py); with `--realtime`
+   the keepers run their real-time loops instead;
 4. each day: chain time +1 day, the relayer pushes the day's prices (when an option expiry falls
    within the day, the clock stops 30 s after it and the day's prices are pushed there, inside the
    Oracle's 15-minute settlement window, SPEC v2 §3, then re-reported at the day's end), funding
@@ -28,9 +30,20 @@ Run `python -m keel.sim --help` for the options (`--config FILE` takes JSON or Y
 names, see keel/sim/example.yaml; `--quick` is a one-minute smoke run). Process logs go to
 `.keel/sim/` (relayer.log, keeper.log, settler.log).
 
-Reproducibility: the price path, the population and each trader's choices come from `--seed`,
-but the keepers are real processes acting in wall-clock time (and anvil stamps blocks with the
-wall clock plus the simulated offset), so auction timing, discounts, and therefore the exact
-liquidation figures, vary a little from run to run with the same seed. The figures reported are
-always the run's own, read from the chain and its events.
+Reproducibility: the same seed gives the same `simulation.json`, field by field, run after run
+(except `meta`, which holds the run's wall time and nothing else). The price path, the population
+and each trader's choices come from `--seed`, and the run is in lockstep (the default): the
+simulation owns the clock (keel.sim.clock: the genesis block at 00:00 UTC of the first date,
+every block one second after its parent whatever the wall clock says, the simulation mining a
+block at each time it moves to) and after each of its steps (a day, an expiry's settlement stop,
+the crash, each 5-minute step of the liquidation phase) the relayer pushes, then the settlement
+keeper and then the liquidation keeper run one cycle each (`step` on their stdin: the same
+`Keeper.step` their real-time loop runs, full scans counted in chain time) and answer once their
+transactions are mined, before the traders act and the simulation moves on. Nobody acts in
+between, so every block and its timestamp follow from the seed. tests/integration/
+test_simulation.py runs the quick simulation twice with one seed and compares the results.
+`--realtime` runs the keepers' real-time loops on the wall clock (and anvil stamps blocks with the
+wall clock plus the simulated offset), as they would run against a live chain: auction timing,
+discounts, and therefore the exact liquidation figures, then vary from run to run with the same
+seed. Either way the figures reported are the run's own, read from the chain and its events.
 """

@@ -36,6 +36,7 @@ class SimConfig:
     liquidation_hours: float = 6.0  # chain time the keepers get after the crash [h]
     report: bool = True  # run the report builder at the end
     quick: bool = False
+    realtime: bool = False  # keepers loop on the wall clock (else lockstep, keel.sim.clock)
 
     def crash_at(self) -> int:
         if self.crash_day is None:
@@ -65,6 +66,7 @@ RULES: dict[str, Callable] = {
     "liquidation_hours": number(float, min=0.0, why="chain time after the crash"),
     "report": boolean,
     "quick": boolean,
+    "realtime": boolean,
 }
 
 
@@ -104,6 +106,14 @@ def parse_args(argv=None) -> SimConfig:
     ap.add_argument("--no-report", action="store_true", help="skip the report builder")
     ap.add_argument(
         "--quick", action="store_true", help="smoke run: 10 days, 10 accounts (1-2 minutes)"
+    )
+    ap.add_argument(
+        "--realtime",
+        action="store_true",
+        default=None,  # not given: the config file's value, else lockstep
+        help="the keepers run their real-time loops on the wall clock, and anvil stamps blocks "
+        "with it: liquidation figures then vary from run to run (default: lockstep, the same "
+        "seed gives the same simulation.json)",
     )
     args = ap.parse_args(argv)
     values: dict = {}

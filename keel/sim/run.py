@@ -81,6 +81,9 @@ class Simulation:
         self.auction_quotes: list[dict] = []  # currentDiscount / currentBonus of live auctions
         self._reader = None  # keel.client.chain.Reader, made at the first cover-2 measure
         self.joint_days: list = []  # the price file's worst joint days (keel.risk.cover2)
+        self.lockstep = not cfg.realtime  # keel.sim.clock: the simulation owns the clock
+        self.cycles = {"settler": 0, "keeper": 0}  # stepped keeper cycles (lockstep)
+        self.keeper_txs = {"settler": 0, "keeper": 0}  # their transactions
 
     # --- Chain and deployment ---
 
@@ -92,8 +95,7 @@ class Simulation:
 
         self.BTC, self.ETH = BTC, ETH
         self.deployer = accounts[0]
-        first = self.first_tick()
-        feeds = {f: (int(p * WAD), int(INITIAL_VOL * WAD)) for f, p in first.items()}
+        feeds = {f: (int(p * WAD), int(INITIAL_VOL * WAD)) for f, p in self.first.items()}
         signers = derive_keys(5, KEY_SEED)
         with silenced():
             self.s = deploy_stack(self.deployer, [s.key for s in signers], 3, feeds)
@@ -110,7 +112,8 @@ class Simulation:
         self.usdc_in += KEEPER_USDC * USDC
 
     def first_tick(self) -> dict[int, float]:
-        """The price source's first tick, from the stepped relayer's `--peek` (no chain needed)."""
+        """The price source's first tick, from the stepped relayer's `--peek` (no chain needed);
+        also `self.first` (the prices the stack is deployed with) and `start_label`."""
         cfg = self.cfg
         self.csv_start = csv_start(cfg) if cfg.path == "csv" else 0
         peek = subprocess.run(
@@ -125,7 +128,18 @@ class Simulation:
             raise RuntimeError(f"the relayer could not read its price source: {why}")
         tick = json.loads(peek.stdout)
         self.start_label = tick["label"]
-        return {int(feed): float(price) for feed, price in tick["prices"].items()}
+        self.first = {int(feed): float(price) for feed, price in tick["prices"].items()}
+        return self.first
+
+    def genesis_time(self) -> int:
+        """The genesis block's timestamp in lockstep [unix s]: 00:00 UTC of the run's first date,
+        the CSV row it starts on (the first tick's label), or `start` on a GBM path."""
+        from keel.pricefile import parse_day
+        from keel.sim.clock import genesis_time
+
+        return genesis_time(
+            parse_day(self.start_label if self.cfg.path == "csv" else self.cfg.start)
+        )
 
     def source_args(self) -> list[str]:
         """The stepped relayer's module and its price-source arguments."""
@@ -171,11 +185,14 @@ class Simulation:
         relayer = [
             *self.source_args(), "--rpc", url, "--oracle", s.oracle.address, "--key-seed", KEY_SEED,
         ]  # fmt: skip
-        self.spawn("relayer", relayer, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        piped = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.spawn("relayer", relayer, **piped)
         common = [
             "--rpc", url, "--engine", s.engine.address, "--vault", s.vault.address,
             "--oracle", s.oracle.address, "--poll-interval", "0.5", "--log-format", "json",
         ]  # fmt: skip
+        # lockstep: one cycle per `step` (keeper/stepped.py), full scans on chain time
+        stepped, pipes = (["--stepped"], piped) if self.lockstep else ([], {})
         for f in ("keeper-state.json", "settler-state.json"):
             (self.logs / f).unlink(missing_ok=True)
         self.spawn(
@@ -183,16 +200,20 @@ class Simulation:
             ["keeper", "run", *common, "--liquidator", s.liquidator.address,
              "--account", str(self.keeper_acct), "--anvil-index", str(KEEPER_INDEX),
              "--scan-interval", "20", "--min-profit", "1",
-             "--state-file", str(self.logs / "keeper-state.json")],
+             "--state-file", str(self.logs / "keeper-state.json"), *stepped],
+            **pipes,
         )  # fmt: skip
         self.spawn(
             "settler",
             ["keeper", "settle", *common, "--anvil-index", str(SETTLER_INDEX),
-             "--scan-interval", "60", "--state-file", str(self.logs / "settler-state.json")],
+             "--scan-interval", "60", "--state-file", str(self.logs / "settler-state.json"),
+             *stepped],
+            **pipes,
         )  # fmt: skip
 
-    def relayer(self, command: str) -> dict:
-        proc = self.procs["relayer"]
+    def ask(self, name: str, command: str) -> dict:
+        """Sends one command line to the stepped process `name` and returns its JSON reply."""
+        proc = self.procs[name]
         if proc.poll() is None:
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(command + "\n")
@@ -203,23 +224,45 @@ class Simulation:
                 code = proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
-            log = self.logs / "relayer.log"
+            log = self.logs / f"{name}.log"
             lines = [x for x in log.read_text().splitlines() if x.strip()] if log.exists() else []
             why = lines[-1].strip()[:300] if lines else "no log"
-            raise RuntimeError(f"the relayer exited ({code}) at '{command}': {why}; see {log}")
-        reply = json.loads(line)
+            raise RuntimeError(f"the {name} exited ({code}) at '{command}': {why}; see {log}")
+        return json.loads(line)
+
+    def relayer(self, command: str) -> dict:
+        reply = self.ask("relayer", command)
         self.relayer_replies.append({"command": command, **reply})
+        return reply
+
+    def tick(self, command: str) -> dict:
+        """One round at the chain time just reached: the relayer runs `command`; in lockstep the
+        settlement keeper and then the liquidation keeper each run one cycle on the result (the
+        settler first: it settles what expired and refreshes the risk arrays after the oracle
+        round, so the liquidation keeper judges settled accounts on stored arrays). Returns the
+        relayer's reply. In real time the keepers act on their own."""
+        reply = self.relayer(command)
+        if self.lockstep:
+            for name in ("settler", "keeper"):
+                done = self.ask(name, "step")
+                if done.get("error") or done.get("pending"):
+                    log = self.logs / f"{name}.log"
+                    raise RuntimeError(
+                        f"the {name}'s cycle after '{command}' failed: {done}; see {log}"
+                    )
+                self.cycles[name] += 1
+                self.keeper_txs[name] += len(done["sent"])
         return reply
 
     def stop_processes(self) -> dict[str, int]:
         codes = {}
-        relayer = self.procs.get("relayer")
-        if relayer and relayer.poll() is None:
-            with contextlib.suppress(OSError):
-                relayer.stdin.write("quit\n")
-                relayer.stdin.flush()
-        for name, proc in self.procs.items():
-            if proc.poll() is None and name != "relayer":
+        for proc in self.procs.values():  # the stepped ones: quit
+            if proc.stdin and proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.write("quit\n")
+                    proc.stdin.flush()
+        for proc in self.procs.values():
+            if proc.poll() is None and not proc.stdin:
                 proc.terminate()  # SIGTERM: the keepers stop and exit 0 (pending txs stay in their state files)
         for name, proc in self.procs.items():
             try:
@@ -235,10 +278,17 @@ class Simulation:
         return min(due, default=0)
 
     def sleep_to(self, ts: int) -> None:
-        from brownie import chain
+        """Mines a block at chain time `ts` [unix s]: exactly there in lockstep (keel.sim.clock),
+        there plus the wall time anvil adds in real time."""
+        import brownie
 
-        chain.sleep(max(0, ts - self.now()))
-        chain.mine()
+        if self.lockstep:
+            from keel.sim.clock import mine_at
+
+            mine_at(brownie.web3, ts)
+            return
+        brownie.chain.sleep(max(0, ts - self.now()))
+        brownie.chain.mine()
 
     def advance(self, seconds: int, at_expiry: str = "hold") -> dict | None:
         """Moves chain time by `seconds`. SPEC v2 §3: an expiry's settlement price is fixed only by
@@ -251,7 +301,7 @@ class Simulation:
         first = None
         while (expiry := self.next_expiry()) and expiry + SETTLE_LAG < target:
             self.sleep_to(expiry + SETTLE_LAG)
-            reply = self.relayer(at_expiry if first is None else "hold")
+            reply = self.tick(at_expiry if first is None else "hold")
             first = first or reply
             if reply.get("done"):
                 return first
@@ -575,11 +625,17 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
     sim = Simulation(cfg)
     from keel.chain import connect
 
+    sim.first_tick()
+    genesis = sim.genesis_time() if sim.lockstep else None  # else anvil's wall clock
     print("Keel simulation: compiling and launching the embedded chain ...", flush=True)
     with silenced():
-        connect()
+        connect(genesis_timestamp=genesis)
     import brownie
 
+    if sim.lockstep:
+        from keel.sim.clock import pin
+
+        pin(brownie.web3, genesis)
     sim.deploy()
     s = sim.s
     print(
@@ -605,9 +661,9 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
                 # the day's tick is observed at an expiry on the way, if any (settlement window)
                 reply = sim.advance(DAY, at_expiry="day")
                 if reply is None:
-                    reply = sim.relayer("day")
+                    reply = sim.tick("day")
                 elif not reply.get("done"):
-                    sim.relayer("hold")  # the day's prices again, fresh for trading (if due)
+                    sim.tick("hold")  # the day's prices again, fresh for trading (if due)
                 if reply.get("done"):
                     print(f"\nthe price path ended on day {day}")
                     break
@@ -631,7 +687,8 @@ def main_flow(cfg: SimConfig) -> int:  # noqa: C901 - the story, in order
     finally:
         codes = sim.stop_processes()
     capital_end = sim.capital_comparison()
-    result = collect(sim, start_block, crash, capital_open, capital_end, codes, time.time() - t0)
+    result = collect(sim, start_block, crash, capital_open, capital_end, codes)
+    result["meta"] = {"wall_time_s": round(time.time() - t0, 1)}  # the one wall-clock figure
     out = sim.out
     write_json(out / "simulation.json", result)
     print_summary(result, out)
@@ -655,7 +712,7 @@ def run_crash(sim: Simulation, day: int) -> dict:
     before = sim.measure(day + 1 / 48, "before crash")
     fund_before = s.vault.insuranceFund() / WAD
     pre = {t.account: sim.breakdown(t.account) for t in sim.traders}
-    reply = sim.relayer(f"crash {cfg.crash_eth} {cfg.crash_btc}")
+    reply = sim.tick(f"crash {cfg.crash_eth} {cfg.crash_btc}")
     if not reply.get("tx"):
         raise RuntimeError(f"the relayer did not push the crash: {reply}")
     # the crash's own block (a keeper may already have acted in the next one)
@@ -717,7 +774,9 @@ def pending(sim: Simulation, block: int) -> list[int]:
 def liquidate(sim: Simulation, t0: float, hours: float, desc: str, wall_s: float = 180) -> float:
     """Moves chain time in 5-minute steps (the relayer re-reporting the last prices) while the
     keepers start, bid on and end auctions, until no trader is in auction or below MM for two
-    steps, `hours` of chain time or `wall_s` seconds passed. Returns the chain minutes moved."""
+    steps or `hours` of chain time passed (in real time also `wall_s` seconds: the keepers act
+    in the 1.5 s the chain time stands still; in lockstep they act in `tick`). Returns the chain
+    minutes moved."""
     from tqdm import tqdm
 
     steps = int(hours * 3600 / STEP)
@@ -725,22 +784,23 @@ def liquidate(sim: Simulation, t0: float, hours: float, desc: str, wall_s: float
     quiet = moved = 0
     with tqdm(total=steps, desc=desc, unit="5min", position=1, leave=False) as bar:
         for i in range(steps):
-            time.sleep(1.5)  # the keepers act on this chain time
+            if not sim.lockstep:
+                time.sleep(1.5)  # the keepers act on this chain time
             left = pending(sim, sealed_block())  # the keepers are bidding
             bar.set_postfix(pending=len(left))
             bar.update()
             quiet = quiet + 1 if not left else 0
-            if quiet >= 2 or time.time() > wall:
+            if quiet >= 2 or (not sim.lockstep and time.time() > wall):
                 break
             sim.advance(STEP)
-            sim.relayer("hold")
+            sim.tick("hold")
             moved += 1
             if i % 6 == 5:
                 sim.measure(t0 + moved * STEP / DAY, "liquidation", sealed_block())
     return moved * STEP / 60
 
 
-def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> dict:
+def collect(sim, start_block, crash, capital_open, capital_end, codes) -> dict:
     s = sim.s
     liq = s.liquidator
     started = events(liq, "AuctionStarted", start_block)
@@ -829,14 +889,20 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "value_held_by_vault": round(final["value_in"], 2),
         "value_owned_equity_plus_fund": round(owned, 2),
         "conservation_gap": round(final["value_in"] - owned, 6),
-        "wall_time_s": round(wall, 1),
+        "clock": "lockstep" if sim.lockstep else "real time",
     }
     notes = (
         f"{len(sim.traders)} trader accounts ({sum(t.kind == 'book' for t in sim.traders)} "
         "strategy books of bench/portfolios.json scaled to the day's spot, the rest directional "
         "perp traders) traded through EIP-712 signed orders with two market makers for "
         f"{summary['days']} days of the {sim.cfg.path} path from {sim.start_label}; the relayer, "
-        "the liquidation keeper and the settlement keeper ran as separate processes. "
+        "the liquidation keeper and the settlement keeper ran as separate processes"
+        + (
+            ", in lockstep with the simulation's clock (each acted once, in that order, after "
+            "every step; the same seed gives the same run). "
+            if sim.lockstep
+            else ", the keepers in real time (figures vary a little from run to run). "
+        )
     )
     if crash:
         notes += (
@@ -890,6 +956,7 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes, wall) -> 
         "daily": sim.daily,
         "config": as_dict(sim.cfg),
         "processes": codes,
+        "clock": clock_record(sim),
         "capital": {"at_open": capital_open, "at_end": capital_end},
         "refused_trades": sim.stats.errors[:50],
         "ids": {
@@ -984,6 +1051,21 @@ def liquidation_timeline(sim, started, solvent, insolvent, ended, names) -> dict
         "source": "Liquidator events (AuctionStarted, SolventBid, InsolventBid, AuctionEnded) "
         "and its currentDiscount/currentBonus views at each measured step",
         "auctions": out,
+    }
+
+
+def clock_record(sim: Simulation) -> dict:
+    """How the run's clock moved (keel.sim.clock): lockstep figures are the seed's, like the rest."""
+    if not sim.lockstep:
+        return {"mode": "real time"}
+    from keel.sim.clock import BLOCK_INTERVAL
+
+    return {
+        "mode": "lockstep",
+        "genesis": sim.genesis_time(),
+        "block_interval_s": BLOCK_INTERVAL,
+        "keeper_cycles": dict(sim.cycles),
+        "keeper_transactions": dict(sim.keeper_txs),
     }
 
 

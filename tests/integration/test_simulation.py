@@ -11,6 +11,8 @@ Checked from what the run wrote (reports/simulation.json's format, keel/reports/
   - every account below MM right after the crash was liquidated (INV-3), and the bad debt equals
     what the fund paid plus what was socialised, less the bidders' bonuses;
   - report.html contains the stress section with its chart.
+And it is reproducible: a second run of the same seed (lockstep, the default) writes the same
+simulation.json, field by field, apart from `meta` (the wall time).
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from keel.chain import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300  # [s] a --quick run takes ~1 minute
+# the sections of simulation.json that hold wall-clock figures, and only those
+WALL_CLOCK = {"meta"}
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    env = dict(os.environ, KEEL_ANVIL_PORT=str(free_port()), PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
+def run_quick(out: Path, hash_seed: str) -> subprocess.CompletedProcess:
+    """`python -m keel.sim --quick --out OUT` on an anvil of its own (PYTHONHASHSEED `hash_seed`,
+    inherited by the relayer and keeper processes)."""
+    env = dict(
+        os.environ, KEEL_ANVIL_PORT=str(free_port()), PYTHONPATH=str(ROOT), PYTHONHASHSEED=hash_seed
+    )
+    return subprocess.run(
         [sys.executable, "-m", "keel.sim", "--quick", "--out", str(out)],
         cwd=ROOT,
         env=env,
@@ -41,12 +47,36 @@ def quick_run(tmp_path_factory):
         text=True,
         timeout=TIMEOUT,
     )
-    return proc, out
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    proc = run_quick(out, "1")
+    first = (out / "simulation.json").read_text() if proc.returncode == 0 else None
+    return proc, out, first
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    """Where two JSON values differ (paths such as `.summary.bad_debt`, `.daily[3].t`)."""
+    if type(a) is not type(b):
+        return [f"{path}: {a!r} vs {b!r}"]
+    if isinstance(a, dict):
+        out = [f"{path}.{k}: only in one" for k in sorted(set(a) ^ set(b))]
+        for k in sorted(set(a) & set(b)):
+            out += differences(a[k], b[k], f"{path}.{k}")
+        return out
+    if isinstance(a, list):
+        out = [f"{path}: {len(a)} vs {len(b)} items"] if len(a) != len(b) else []
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            out += differences(x, y, f"{path}[{i}]")
+        return out
+    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
 
 
 @pytest.mark.slow
 def test_quick_simulation_runs_end_to_end_and_reports(quick_run):
-    proc, out = quick_run
+    proc, out, _ = quick_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Keel simulation: summary" in proc.stdout
     sim = json.loads((out / "simulation.json").read_text())
@@ -93,3 +123,26 @@ def test_quick_simulation_runs_end_to_end_and_reports(quick_run):
     assert "Stress: the crash run on the local chain" in html
     assert "stress_equity_margin.png" in html and (out / "stress_equity_margin.png").exists()
     assert "Slot for the chain simulation" not in html
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_simulation(quick_run):
+    """Lockstep: the second run of the seed (another hash seed, another anvil) writes the first's
+    simulation.json again, every field equal (floats exactly) but the wall-clock section."""
+    proc, out, first_text = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    first = json.loads(first_text)
+    # the comparison covers a run with trades, expiries settled and a crash liquidated
+    s = first["summary"]
+    assert first["clock"]["mode"] == "lockstep" and s["clock"] == "lockstep"
+    assert s["trades"] > 0 and s["options_settled"] > 0
+    assert s["auctions_started"] > 0 and s["solvent_bids"] + s["insolvent_bids"] > 0
+    assert first["clock"]["keeper_transactions"]["keeper"] > 0
+    assert set(first["meta"]) == {"wall_time_s"}  # what is excluded is wall time, nothing else
+
+    again = run_quick(out, "2")  # same arguments (same --out: config.out is compared too)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    second = json.loads((out / "simulation.json").read_text())
+    assert set(first) == set(second)
+    diff = [d for k in sorted(set(first) - WALL_CLOCK) for d in differences(first[k], second[k], k)]
+    assert diff == []

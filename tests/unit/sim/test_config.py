@@ -42,3 +42,13 @@ def test_bad_options_are_refused(tmp_path):
         parse_args(["--config", str(f)])
     with pytest.raises(SystemExit):
         parse_args(["--days", "5", "--crash-day", "9"])
+
+
+def test_lockstep_is_the_default_and_realtime_comes_from_the_flag_or_the_file(tmp_path):
+    assert parse_args([]).realtime is False
+    assert parse_args(["--realtime"]).realtime is True
+    f = tmp_path / "sim.yaml"
+    f.write_text("realtime: true\n")
+    assert parse_args(["--config", str(f)]).realtime is True  # no flag: the file's value stands
+    f.write_text("realtime: false\n")
+    assert parse_args(["--config", str(f), "--realtime"]).realtime is True  # the flag wins
