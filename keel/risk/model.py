@@ -62,6 +62,10 @@ class MarketState:
     feed_ids, spot, vol, observed_at are parallel arrays over underlyings ("slots"); option values,
     τ, scan ranges and vol shocks use each feed's own observed_at as valuation time (DESIGN.md).
     settlement_prices maps (feed id, expiry) to the fixed expiry price of SPEC §3.
+
+    vol_floor is σ_floor of SPEC v2 §6 "Anti-procyclicality" per underlying (None: no floor; a 0
+    entry: none for that underlying). The scan ranges and the dynamic collateral haircuts read
+    `vol_eff` = max(σ, σ_floor); option values and the scenario vol states keep the feed's σ.
     """
 
     feed_ids: np.ndarray  # (U,) int64 feed ids, strictly increasing
@@ -72,6 +76,22 @@ class MarketState:
     settlement_haircut: float = 0.01  # h0 of the settlement asset, applied to positive cash
     settlement_prices: Mapping[tuple[int, int], float] = field(default_factory=dict)
     params: MarginParams = field(default_factory=MarginParams)
+    vol_floor: np.ndarray | None = None  # (U,) σ_floor per underlying               [vol]
+
+    def __post_init__(self):
+        if self.vol_floor is not None:
+            floor = np.asarray(self.vol_floor, float)
+            if floor.shape != np.shape(self.vol) or not np.all(np.isfinite(floor) & (floor >= 0)):
+                raise ValueError(
+                    f"vol floor must be one finite value >= 0 per underlying "
+                    f"({len(self.feed_ids)}), got {self.vol_floor!r}"
+                )
+            object.__setattr__(self, "vol_floor", floor)
+
+    @property
+    def vol_eff(self) -> np.ndarray:
+        """(U,) σ_eff = max(σ, σ_floor): the vol of the scan ranges and haircuts     [vol]."""
+        return self.vol if self.vol_floor is None else np.maximum(self.vol, self.vol_floor)
 
     @staticmethod
     def build(
@@ -80,9 +100,14 @@ class MarketState:
         settlement_haircut: float = 0.01,
         settlement_prices: Mapping[tuple[int, int], float] | None = None,
         params: MarginParams | None = None,
+        vol_floors: Mapping[int, float] | None = None,
     ) -> MarketState:
-        """feeds: {feed id: (spot USD, vol, observedAt unix s)}."""
+        """feeds: {feed id: (spot USD, vol, observedAt unix s)}; vol_floors: {feed id: σ_floor}
+        (a feed left out has no floor)."""
         ids = sorted(int(f) for f in feeds)
+        unknown = sorted(set(vol_floors or {}) - set(ids))
+        if unknown:
+            raise KeyError(f"vol floor for unknown feed id(s) {unknown}")
         return MarketState(
             feed_ids=np.array(ids, dtype=np.int64),
             spot=np.array([float(feeds[f][0]) for f in ids]),
@@ -94,6 +119,11 @@ class MarketState:
                 (int(f), int(t)): float(p) for (f, t), p in (settlement_prices or {}).items()
             },
             params=params or MarginParams(),
+            vol_floor=(
+                None
+                if vol_floors is None
+                else np.array([float(vol_floors.get(f, 0.0)) for f in ids])
+            ),
         )
 
     @property
@@ -119,8 +149,12 @@ class MarketState:
     def with_params(self, **changes) -> MarketState:
         return replace(self, params=replace(self.params, **changes))
 
+    def with_vol_floor(self, vol_floor) -> MarketState:
+        """A copy with σ_floor replaced ((U,) in feed_ids order, or None for no floor)."""
+        return replace(self, vol_floor=vol_floor)
+
     def with_feeds(self, spot=None, vol=None, observed_at=None) -> MarketState:
-        """A copy with some feed arrays replaced (e.g. a shocked market)."""
+        """A copy with some feed arrays replaced (e.g. a shocked market; the floor is kept)."""
         return replace(
             self,
             spot=self.spot if spot is None else np.asarray(spot, float),

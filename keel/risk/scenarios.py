@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import DEFAULT_PARAMS, MarginParams
+from .model import DEFAULT_PARAMS, MarginParams, MarketState
 
 N_SCENARIOS = 31
 N_STANDARD = 27
@@ -26,6 +26,12 @@ def scan_range(vol, params: MarginParams = DEFAULT_PARAMS) -> np.ndarray:
     """R_u = clamp(2.576·σ_u·√(2/365), R_min, R_max) [fraction of spot]."""
     raw = params.scan_quantile * np.asarray(vol, float) * np.sqrt(params.scan_horizon_days / 365.0)
     return np.clip(raw, params.r_min, params.r_max)
+
+
+def market_moves(market: MarketState) -> np.ndarray:
+    """(U, 31) spot fractions x_j of every underlying of `market`, at its scan range from
+    σ_eff = max(σ, σ_floor) (SPEC v2 §6 anti-procyclicality; `MarketState.vol_eff`)."""
+    return spot_moves(scan_range(market.vol_eff, market.params), market.params)
 
 
 def scenario_weights(params: MarginParams = DEFAULT_PARAMS) -> np.ndarray:
