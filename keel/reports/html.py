@@ -28,7 +28,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; max-width
 table.wide { table-layout: fixed; width: 100%; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; vertical-align: top;
          overflow-wrap: break-word; }
-th { background: #f3f5f8; font-weight: 600; } td.l, th.l { text-align: left; }
+th { background: #f3f5f8; font-weight: 600; } td.l, th.l, .tl { text-align: left; }
 tr.goalh td { background: #f4f8ff; }
 .met { background: #e3f4e3; } .missed { background: #fbe3e1; } .na { background: #f2f2f2; }
 .green { color: #2e7d32; font-weight: 600; } .yellow { color: #b08900; font-weight: 600; }
@@ -266,8 +266,9 @@ def section_breakdown(r: dict) -> str:
                 usd(b["equity"]),
                 usd(b["haircut"]),
                 usd(b["adjusted_equity"]),
-                losses or "–",
-                f"{usd(b['joint_loss'])} at j = {b['joint_worst']} ({esc(b['joint_worst_label'])})",
+                f"<div class='tl'>{losses or '–'}</div>",
+                f"<div class='tl'>{usd(b['joint_loss'])} at j = {b['joint_worst']} "
+                f"({esc(b['joint_worst_label'])})</div>",
                 usd(b["credit_term"]),
                 usd(b["scan_risk"]),
                 usd(b["som"]),
