@@ -11,8 +11,11 @@ WBTC are priced at the day's ETH and BTC spot. Margin parameters are the SPEC de
 Loss. The book held from t to t + h (h = 1, 2 days, no trading) is revalued in full with the
 reference model's Black–Scholes (`keel.risk.portfolio_pnl`): spot S_{t+h}, vol σ_{t+h}, every τ
 shortened by h days; perps and linked collateral move linearly. loss_h(t) = −P&L.
-IM(t) is `compute_margin` on day t's market. An exception is loss_h(t) > IM(t) (plus $1e-6 and
-1e-9·IM so that float rounding of a perfectly hedged book cannot create one).
+IM(t) is `compute_margin` on day t's market (with the market's σ_floor, if it has one: the report's
+default is the mean EWMA vol of the file, `keel.reports.apc`). An exception is loss_h(t) > IM(t)
+(plus $1e-6 and 1e-9·IM so that float rounding of a perfectly hedged book cannot create one).
+Severity: the largest loss/IM, the largest exceptions, and the mean shortfall (loss − IM) over the
+exception days (every window).
 
 Statistics at the 99% level (p = 1% expected exception rate), n observations with x exceptions:
   - one-sided binomial test of H0 "coverage ≥ 99%" (exception probability ≤ p): p-value P(X ≥ x)
@@ -184,6 +187,7 @@ class HorizonResult:
     im_over_q99: float
     im_scale_to_99: float
     max_loss_to_im: float
+    mean_shortfall: float  # mean of (loss − IM) over the exception days, NaN if none  [USD]
     worst: list[dict]  # the largest exceptions (date, loss, IM, spot moves)
 
     @property
@@ -204,6 +208,7 @@ class HorizonResult:
             "mean_im_over_loss_q99": self.im_over_q99,
             "im_scale_factor_for_99pct": self.im_scale_to_99,
             "max_loss_over_im": self.max_loss_to_im,
+            "mean_shortfall_on_exception_days": self.mean_shortfall,
             "largest_exceptions": self.worst,
         }
 
@@ -347,6 +352,7 @@ def evaluate(series: BacktestSeries, book: int, h: int, n_worst: int = 5) -> Hor
         im_over_q99=mean_ratio,
         im_scale_to_99=scale,
         max_loss_to_im=float(rel.max()) if rel.size else math.nan,
+        mean_shortfall=float((loss - im)[exc].mean()) if exc.any() else math.nan,
         worst=worst,
     )
 

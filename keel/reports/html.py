@@ -22,21 +22,32 @@ import re
 
 CSS = """
 body { font: 14px/1.45 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #222;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+       max-width: 1300px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; vertical-align: top; }
-th { background: #f3f5f8; } td.l, th.l { text-align: left; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; max-width: 100%; }
+table.wide { table-layout: fixed; width: 100%; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; vertical-align: top;
+         overflow-wrap: break-word; }
+th { background: #f3f5f8; font-weight: 600; } td.l, th.l, .tl { text-align: left; }
+tr.goalh td { background: #f4f8ff; }
 .met { background: #e3f4e3; } .missed { background: #fbe3e1; } .na { background: #f2f2f2; }
 .green { color: #2e7d32; font-weight: 600; } .yellow { color: #b08900; font-weight: 600; }
 .red { color: #c62828; font-weight: 600; }
-.slot { border: 2px dashed #999; padding: 0.8em 1em; background: #fafafa; }
+.slot { border: 2px dashed #999; padding: 0.8em 1em; background: #fafafa; overflow-x: auto; }
+.quick { border: 2px solid #c62828; background: #fdeceb; padding: 0.6em 1em; font-weight: 600; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-code { background: #f3f3f3; padding: 0 3px; } .small { font-size: 0.88em; color: #555; }
+code { background: #f3f3f3; padding: 0 3px; overflow-wrap: anywhere; }
+.small { font-size: 0.88em; color: #555; }
 """
 
 
 LEFT = ' class="l"'
+WIDE_COLUMNS = 6  # a table of the simulation's with more columns takes the fixed, wrapping layout
+QUICK_BANNER = (
+    "<p class='quick'>QUICK RUN: the stress figures below come from a <code>--quick</code> smoke "
+    "run of the simulation (fewer days and accounts), not from the default run. A quick run writes "
+    "its own folder and never the committed default report.</p>"
+)
 
 
 def esc(x) -> str:
@@ -55,16 +66,40 @@ def num(x, fmt: str = ".3g") -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
-    """An HTML table; cells are already HTML; the first `left` columns are left-aligned."""
+def table(
+    header: list[str],
+    rows: list[list],
+    left: int = 1,
+    wide: bool = False,
+    row_class: list[str] | None = None,
+    widths: list[int] | None = None,
+) -> str:
+    """An HTML table; cells are already HTML, or (html, colspan) to span columns; the first `left`
+    columns are left-aligned. `wide`: a fixed layout at the page's width, its cells wrapping (for
+    tables with many columns, so the page never scrolls sideways); `row_class`: a class per row;
+    `widths`: the columns' shares of a wide table [%] (default: equal)."""
 
     def cells(tag, values):
-        return "".join(
-            f"<{tag}{LEFT if i < left else ''}>{v}</{tag}>" for i, v in enumerate(values)
-        )
+        out, col = [], 0
+        for v in values:
+            text, span = v if isinstance(v, tuple) else (v, 1)
+            attrs = (LEFT if col < left else "") + (f' colspan="{span}"' if span > 1 else "")
+            out.append(f"<{tag}{attrs}>{text}</{tag}>")
+            col += span
+        return "".join(out)
 
-    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
-    return f"<table><tr>{cells('th', header)}</tr>{body}</table>"
+    classes = row_class or [""] * len(rows)
+    body = "".join(
+        (f"<tr class='{c}'>" if c else "<tr>") + cells("td", r) + "</tr>"
+        for r, c in zip(rows, classes, strict=True)
+    )
+    opening = "<table class='wide'>" if wide else "<table>"
+    if widths:
+        if len(widths) != len(header):
+            raise ValueError(f"{len(widths)} column widths for {len(header)} columns")
+        opening += "<colgroup>" + "".join(f"<col style='width:{w}%'>" for w in widths)
+        opening += "</colgroup>"
+    return f"{opening}<tr>{cells('th', header)}</tr>{body}</table>"
 
 
 def markdown(text: str) -> str:
@@ -144,10 +179,11 @@ def section_goals(r: dict) -> str:
 
 def section_capital(r: dict) -> str:
     ce = r["capital_efficiency"]
-    rows = []
+    rows, classes = [], []
     for name, b in ce["books"].items():
         iso = b["isolated_parts"]
         pp = b["portfolio_parts"]
+        classes.append("")
         rows.append(
             [
                 esc(name),
@@ -160,6 +196,9 @@ def section_capital(r: dict) -> str:
                 pct(b["simple_cross_to_isolated"]),
             ]
         )
+        if note := _zero_im_note(r, name, 8):
+            rows.append(note)
+            classes.append("")
     rules = "".join(f"<li>{esc(x)}</li>" for x in ce["simple_cross_rules"])
     misses = [g for g in r["goals"] if "isolated" in g["goal"] and g["met"] is False]
     why = ""
@@ -178,8 +217,9 @@ def section_capital(r: dict) -> str:
         "the same SPEC §6 scenario model (a held WETH is a long spot ETH position), summed. "
         "<b>Simple fixed-rate cross margin</b>, the classic rule set:</p>"
         f"<ul>{rules}</ul>"
-        "<p><b>Keel portfolio margin</b>: SPEC §6, IM = max(SR, SOM). Haircuts lower adjusted equity "
-        "alike under every regime and are not part of any IM.</p>"
+        "<p><b>Keel portfolio margin</b>: SPEC §6, IM = max(SR, SOM), with the v2 σ_floor (see "
+        "<i>Anti-procyclicality</i>; the isolated regime's scan ranges take the same σ_eff). "
+        "Haircuts lower adjusted equity alike under every regime and are not part of any IM.</p>"
         + table(
             [
                 "book",
@@ -192,9 +232,168 @@ def section_capital(r: dict) -> str:
                 "simple / isolated",
             ],
             rows,
+            wide=True,
+            row_class=classes,
+            widths=[16, 10, 16, 11, 10, 12, 12, 13],
         )
         + why
         + f'<img src="{esc(ce["chart"])}" alt="capital efficiency">'
+    )
+
+
+def _zero_im_note(r: dict, name: str, ncols: int) -> list | None:
+    """A full-width row under a book whose IM is zero at the snapshot, saying why (or None)."""
+    reason = r.get("margin_breakdown", {}).get("books", {}).get(name, {}).get("zero_im_reason")
+    if not reason:
+        return None
+    return [(f"<span class='small'><b>{esc(name)} has IM $0</b>: {esc(reason)}</span>", ncols)]
+
+
+def section_breakdown(r: dict) -> str:
+    """Every SPEC §6 term of each book at the snapshot, and the scenario heatmap."""
+    mb = r["margin_breakdown"]
+    c = mb["correlation_credit"]
+    rows, classes = [], []
+    for name, b in mb["books"].items():
+        losses = "<br>".join(
+            f"{esc(u)}: {usd(v['loss'])} at j = {v['worst']} ({esc(v['worst_label'])}); "
+            f"R {pct(v['scan_range'])}, σ {pct(v['vol'], 0)}, σ<sub>eff</sub> {pct(v['vol_eff'], 0)}"
+            for u, v in b["underlyings"].items()
+        )
+        rows.append(
+            [
+                esc(name),
+                usd(b["equity"]),
+                usd(b["haircut"]),
+                usd(b["adjusted_equity"]),
+                f"<div class='tl'>{losses or '–'}</div>",
+                f"<div class='tl'>{usd(b['joint_loss'])} at j = {b['joint_worst']} "
+                f"({esc(b['joint_worst_label'])})</div>",
+                usd(b["credit_term"]),
+                usd(b["scan_risk"]),
+                usd(b["som"]),
+                f"<b>{usd(b['im'])}</b>",
+                esc(b["im_set_by"]),
+            ]
+        )
+        classes.append("")
+        if note := _zero_im_note(r, name, 11):
+            rows.append(note)
+            classes.append("")
+    return (
+        "<h2>Margin breakdown at the bench snapshot</h2>"
+        "<p>Every SPEC §6 term of each book. L<sub>u</sub> is the worst weighted scenario loss on "
+        "underlying u alone (its scenario index j and its name: a multiple of the scan range R and the "
+        "vol state; ×w marks the extended moves weighted at "
+        f"{pct(r['inputs']['margin_params']['extended_weight'], 0)}); L<sub>J</sub> the worst of the "
+        f"sum over underlyings; the credit term is (1 − c)(Σ L<sub>u</sub> − L<sub>J</sub>) with c = "
+        f"{c:g}; SR = L<sub>J</sub> + that term; IM = max(SR, SOM). The heatmap shows the 31 "
+        "weighted scenario P&Ls of every underlying and of their sum, the binding scenario boxed.</p>"
+        + table(
+            [
+                "book",
+                "E",
+                "haircuts",
+                "AE",
+                "L<sub>u</sub> (worst scenario)",
+                "L<sub>J</sub> (worst scenario)",
+                "credit term",
+                "SR",
+                "SOM",
+                "IM",
+                "IM set by",
+            ],
+            rows,
+            wide=True,
+            row_class=classes,
+            widths=[13, 7, 6, 7, 25, 12, 6, 6, 5, 6, 7],
+        )
+        + f'<img src="{esc(mb["chart"])}" alt="scenario P&amp;L heatmap">'
+    )
+
+
+def _rise(x: dict | None) -> str:
+    if not x:
+        return "–"
+    return (
+        f"+{pct(x['ratio'])} <span class='small'>({esc(x['start'])} → {esc(x['end'])}: "
+        f"{usd(x['im_before'])} → {usd(x['im_after'])})</span>"
+    )
+
+
+def section_procyclicality(r: dict) -> str:
+    """σ_floor (where it comes from, what it changes) and the IM rise metrics with and without it."""
+    pc = r["procyclicality"]
+    fl = pc["vol_floor"]
+    params = r["inputs"]["margin_params"]
+    ranges = []
+    for u, v in fl["vol_floor"].items():
+        raw = params["scan_quantile"] * v * (params["scan_horizon_days"] / 365.0) ** 0.5
+        if raw <= params["r_min"]:
+            effect = (
+                f"2.576·σ<sub>floor</sub>·√(2/365) = {pct(raw)} is below R<sub>min</sub> "
+                f"{pct(params['r_min'], 0)}, so the floor never moves {esc(u)}'s scan range "
+                "(R<sub>min</sub> already holds it higher)"
+            )
+        else:
+            effect = f"{esc(u)}'s scan range is at least {pct(min(raw, params['r_max']))}"
+        below = fl["days_below_floor"][u]
+        ranges.append(
+            f"<li>{esc(u)}: σ<sub>floor</sub> = <b>{pct(v)}</b>; {effect}. The day's EWMA vol is "
+            f"below it on {below} of the {fl['tested_days']} tested days.</li>"
+        )
+    windows = pc["rise_windows_days"]
+    rows, classes = [], []
+    for name, b in pc["books"].items():
+        cells = [esc(name)]
+        for key in ("with_floor", "no_floor"):
+            m = b[key]
+            cells += [_rise(m[f"max_rise_{n}d"]) for n in windows]
+            cells.append(num(m["peak_to_trough"], ".2f"))
+        rows.append(cells)
+        classes.append("")
+        if note := _zero_im_note(r, name, 1 + 2 * (len(windows) + 1)):
+            rows.append(note)
+            classes.append("")
+    same = [n for n, b in pc["books"].items() if b["with_floor"] == b["no_floor"]]
+    unchanged = (
+        f"<p>Identical with and without the floor: {esc(', '.join(same))} (the floor never "
+        "changes their IM on a tested day).</p>"
+        if same
+        else ""
+    )
+    years = fl["years"]
+    rise_w = 70 // (2 * len(windows))  # [%]; 14% for the book, 8% for each peak/trough
+    apc_widths = [100 - 16 - 2 * len(windows) * rise_w] + ([rise_w] * len(windows) + [8]) * 2
+    return (
+        "<h2>Anti-procyclicality</h2>"
+        "<p>SPEC v2 §6: the vol that sets the scan ranges and the collateral haircuts is "
+        "σ<sub>eff</sub> = max(σ, σ<sub>floor</sub>), so that IM going into a crash is not at its "
+        "calm-market low and does not jump several-fold after it. Every section of this report uses "
+        "it (the model v2 default). σ<sub>floor</sub> per underlying is the "
+        f"{esc(fl['estimator'])}: {esc(fl['first_date'])} to {esc(fl['last_date'])} of "
+        f"<code>{esc(fl['prices'])}</code>, {fl['days']} days ({years:.1f} years). EMIR RTS 153/2013 "
+        "art. 28(1)(c) and the SPEC ask for at least 10 years where data allows; "
+        f"<b>this file is shorter than 10 years</b> ({years:.1f}), so the floor is the mean of a "
+        "shorter history. It is one number for the whole backtest, computed from days after each "
+        "tested day as well (a floor published live would be the mean up to that day).</p>"
+        f"<ul>{''.join(ranges)}</ul>"
+        "<p>Metrics of each book's daily IM over the tested days (the backtest's rolling books): "
+        "the largest rise of IM over 1 and over 30 days (rows of the file) as a share of the earlier "
+        "IM, max over t of (IM(t + n) − IM(t)) / IM(t), with its dates; and IM's peak-to-trough "
+        "ratio, max IM / min IM. With the floor beside the same figures without it (v1).</p>"
+        + table(
+            ["book"]
+            + [f"floor: largest {n}-day rise" for n in windows]
+            + ["floor: peak / trough"]
+            + [f"no floor: largest {n}-day rise" for n in windows]
+            + ["no floor: peak / trough"],
+            rows,
+            wide=True,
+            row_class=classes,
+            widths=apc_widths,
+        )
+        + unchanged
     )
 
 
@@ -225,27 +424,49 @@ COVERAGE_HEADER = [
 ]
 
 
+def _largest_exception(h: dict) -> str:
+    if not h["largest_exceptions"]:
+        return "none"
+    e = h["largest_exceptions"][0]
+    return f"{esc(e['date'])}: {usd(e['loss'])} vs IM {usd(e['im'])}"
+
+
+def _test_counts(h: dict) -> str:
+    return " / ".join(
+        f"{c['exceptions']}/{c['n']}" for c in h["non_overlapping_phases"] or [h["all_windows"]]
+    )
+
+
 def section_backtest(r: dict) -> str:
     bt = r["backtest"]
     inputs = r["inputs"]
-    summary_rows, detail = [], []
+    goal_h = f"{bt['goal_horizon_days']}d"
+    summary_rows, classes, detail = [], [], []
     for name, hs in bt["books"].items():
         for key, h in hs.items():
             tests = h["non_overlapping_phases"] or [h["all_windows"]]
+            v1 = bt["books_no_floor"][name][key]
             summary_rows.append(
                 [
                     esc(name),
-                    esc(key),
-                    " / ".join(f"{c['exceptions']}/{c['n']}" for c in tests),
+                    f"<b>{esc(key)}</b>*" if key == goal_h else esc(key),
+                    _test_counts(h),
                     num(min(c["binomial_p_coverage_ge_99"] for c in tests)),
-                    " / ".join(num(c["kupiec_p"]) for c in tests),
                     " / ".join(_zone(c["traffic_light"], c["exceptions_per_250"]) for c in tests),
                     "met" if h["coverage_goal_met"] else "<b>NOT met</b>",
+                    num(h["max_loss_over_im"], ".2f"),
+                    _largest_exception(h),
+                    usd(h["mean_shortfall_on_exception_days"]),
                     usd(h["realised_loss_q99"]),
                     num(h["mean_im_over_loss_q99"], ".2f"),
-                    num(h["im_scale_factor_for_99pct"], ".2f"),
+                    _test_counts(v1) + ("" if v1["coverage_goal_met"] else " <b>(NOT met)</b>"),
+                    num(v1["max_loss_over_im"], ".2f"),
                 ]
             )
+            classes.append("goalh" if key == goal_h else "")
+        if note := _zero_im_note(r, name, 13):
+            summary_rows.append(note)
+            classes.append("")
         parts = []
         for key, h in hs.items():
             rows = [_coverage_row(f"{key}, all windows", h["all_windows"])]
@@ -254,6 +475,11 @@ def section_backtest(r: dict) -> str:
                 for i, c in enumerate(h["non_overlapping_phases"])
             ]
             parts.append(table(COVERAGE_HEADER, rows))
+            parts.append(
+                f"<p class='small'>{esc(key)} over-margining: mean IM / realised 99% loss "
+                f"{num(h['mean_im_over_loss_q99'], '.2f')}; IM could be scaled by "
+                f"{num(h['im_scale_factor_for_99pct'], '.2f')} and still cover 99% of days.</p>"
+            )
             if h["largest_exceptions"]:
                 parts.append(
                     f"<p class='small'>Largest {key} exceptions: "
@@ -269,6 +495,7 @@ def section_backtest(r: dict) -> str:
             + "".join(parts)
             + f'<img src="{esc(bt["charts"][name])}" alt="backtest {esc(name)}">'
         )
+    floor_txt = ", ".join(f"{esc(u)} {pct(v)}" for u, v in inputs["vol_floor"]["vol_floor"].items())
     return (
         "<h2>Backtest of IM coverage</h2>"
         f"<p>Price file <code>{esc(inputs['prices'])}</code> ({inputs['price_rows']} days, "
@@ -290,23 +517,35 @@ def section_backtest(r: dict) -> str:
         "exceptions are dependent; the 2-day tests run on the two non-overlapping samples (windows "
         "starting on even days, phase 0, and on odd days, phase 1), and the goal requires both to "
         "pass. The all-window 2-day rows are shown for reference only. Over-margining: mean IM / the "
-        "realised 99% loss quantile, and 1 / q<sub>99</sub>(loss/IM), the factor by which IM could "
-        "be scaled and still cover 99% of days.</p>"
+        "realised 99% loss quantile (q99), and, under each book, 1 / q<sub>99</sub>(loss/IM), the "
+        "factor by which IM could be scaled and still cover 99% of days.</p>"
+        + f"<p>IM with σ<sub>floor</sub> (the model v2 default, {floor_txt}); the last two columns "
+        "are the same backtest without the floor (v1). Severity: the worst loss/IM over every "
+        "window, the largest exception, and the mean shortfall (loss − IM) over the exception days "
+        "(every window). <b>*</b> The 2-day horizon is the margin period of risk of "
+        "exchange-traded derivatives (EMIR RTS 153/2013 art. 26): <b>the coverage goal is judged "
+        "at 2 days</b> (shaded rows); 1 day is shown for reference.</p>"
         + table(
             [
                 "book",
                 "h",
                 "exceptions (test samples)",
                 "min binomial p",
-                "Kupiec p",
                 "zone (x per 250)",
                 "coverage ≥ 99%",
+                "worst loss / IM",
+                "largest exception",
+                "mean shortfall on exception days",
                 "realised 99% loss",
                 "mean IM / q99",
-                "IM scale for 99%",
+                "no floor: exceptions",
+                "no floor: worst loss / IM",
             ],
             summary_rows,
             left=2,
+            wide=True,
+            row_class=classes,
+            widths=[13, 3, 8, 6, 12, 6, 6, 12, 7, 7, 5, 9, 6],
         )
         + _kupiec_note(bt)
         + section_misses(r)
@@ -359,7 +598,9 @@ def section_misses(r: dict) -> str:
                 + " / ".join(f"{t['exceptions']}/{t['n']}" for t in base_tests)
                 + f" exceptions at the SPEC's c = {c:g} (min binomial p "
                 + num(min(t["binomial_p_coverage_ge_99"] for t in base_tests))
-                + f"); with no correlation credit (c = {s['correlation_credit']:g}) the same "
+                + ")"
+                + _no_floor_counts(bt, name, key)
+                + f"; with no correlation credit (c = {s['correlation_credit']:g}) the same "
                 "backtest gives "
                 + " / ".join(f"{t['exceptions']}/{t['n']}" for t in tests)
                 + " (min binomial p "
@@ -397,6 +638,12 @@ def section_misses(r: dict) -> str:
         "<p class='small'>The c = 0 run is a diagnosis, not a proposal: the report's figures are "
         "all at the SPEC's defaults.</p>"
     )
+
+
+def _no_floor_counts(bt: dict, name: str, key: str) -> str:
+    """ ", without σ_floor (v1) x/n / y/m": the same backtest's counts without the floor."""
+    v1 = bt.get("books_no_floor", {}).get(name, {}).get(key)
+    return f", without σ_floor (v1) {_test_counts(v1)}" if v1 else ""
 
 
 def section_risk(r: dict) -> str:
@@ -475,10 +722,10 @@ def _risk_shortfalls(r: dict) -> str:
     realised = rk["return_model"]["annualised_vol"]
     snap = r["inputs"]["snapshot"]
     reasons = [
-        f"the snapshot's {esc(u)} vol ({pct(snap[u]['vol'], 0)}, the IM's input) is below the "
+        f"the snapshot's {esc(u)} σ_eff ({pct(snap[u]['vol_eff'], 0)}, the IM's input) is below the "
         f"file's realised {pct(realised[u], 0)}"
         for u in snap
-        if u in realised and snap[u]["vol"] < realised[u]
+        if u in realised and snap[u]["vol_eff"] < realised[u]
     ]
     reasons.append("historical simulation keeps the file's fat tails and vol jumps")
     if two_underlyings:
@@ -518,6 +765,8 @@ def section_stress(r: dict) -> str:
         )
     data = st["data"]
     parts = [f"<p>From <code>{esc(st['source'])}</code>.</p>"]
+    if st.get("quick"):
+        parts.insert(0, QUICK_BANNER)
     if isinstance(data.get("notes"), str):
         parts.append(f"<p>{esc(data['notes'])}</p>")
     summary = data.get("summary")
@@ -530,7 +779,11 @@ def section_stress(r: dict) -> str:
             cols = list(dict.fromkeys(k for x in val for k in x))
             parts.append(f"<h3>{esc(key)}</h3>")
             parts.append(
-                table([esc(c) for c in cols], [[_scalar(x.get(c, "")) for c in cols] for x in val])
+                table(
+                    [esc(c) for c in cols],
+                    [[_scalar(x.get(c, "")) for c in cols] for x in val],
+                    wide=len(cols) > WIDE_COLUMNS,
+                )
             )
     if st.get("chart"):
         parts.append(f'<img src="{esc(st["chart"])}" alt="system equity and margin">')
@@ -596,6 +849,7 @@ def section_gas(r: dict) -> str:
 def render(report: dict) -> str:
     """The full page."""
     inp = report["inputs"]
+    floor_txt = ", ".join(f"{esc(u)} {pct(v)}" for u, v in inp["vol_floor"]["vol_floor"].items())
     intro = (
         f"<h1>{esc(report['title'])}</h1>"
         "<p>Keel margins a whole account — collateral, perpetuals and options on BTC and ETH — as "
@@ -607,15 +861,20 @@ def render(report: dict) -> str:
         f"<p class='small'>Books: {esc(', '.join(inp['books']))}. Prices: "
         f"<code>{esc(inp['prices'])}</code>. Seed {inp['seed']}. Margin parameters: SPEC defaults "
         f"({esc(', '.join(f'{k} {v:g}' for k, v in inp['margin_params'].items()))}). "
+        f"σ<sub>floor</sub>: {floor_txt} (the model v2 default, see <i>Anti-procyclicality</i>). "
         f"Vol: {esc(inp['vol_estimator'])}. Numbers: <code>report.json</code>. Regenerate: "
         f"<code>python -m keel.reports --prices {esc(inp['prices'])} --out reports</code>.</p>"
     )
+    if report["stress"].get("quick"):
+        intro = QUICK_BANNER + intro
     body = "".join(
         [
             intro,
             section_goals(report),
             section_capital(report),
+            section_breakdown(report),
             section_backtest(report),
+            section_procyclicality(report),
             section_risk(report),
             section_stress(report),
             section_gas(report),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from keel.risk.scenarios import N_SCENARIOS, scenario_label  # noqa: E402
 
 from .backtest import BacktestSeries, exceptions  # noqa: E402
 from .capital import BookCapital  # noqa: E402
@@ -24,6 +28,7 @@ COLOURS = {
     "portfolio": "#2b6cb0",
     "loss": "#555555",
     "exception": "#d62728",
+    "no_floor": "#e377c2",
 }
 
 
@@ -60,8 +65,26 @@ def capital_chart(books: list[BookCapital], path: Path) -> str:
     return _save(fig, path)
 
 
-def backtest_chart(series: BacktestSeries, book: int, path: Path) -> str:
-    """Loss vs IM through time for one book, one panel per horizon, exceptions in red."""
+def date_axis(ax, first: date, last: date) -> None:
+    """Date ticks that suit the span from `first` to `last` (the axis is cut there), each label
+    naming its year: 1 January of each year on a file of two years or more ("2017"), the first of
+    the month on a shorter one ("Oct 2019"), days below two months ("05 Dec 2019"). At most about
+    8 ticks. (A bare year locator gives a 3-month file no tick, or one at the next 1 January.)"""
+    ax.set_xlim(first, last)
+    days = (last - first).days
+    if days >= 2 * 365:
+        locator, fmt = mdates.YearLocator(), "%Y"
+    elif days >= 60:
+        locator, fmt = mdates.MonthLocator(interval=math.ceil(days / 30.4 / 8)), "%b %Y"
+    else:
+        locator, fmt = mdates.DayLocator(interval=max(1, math.ceil(days / 8))), "%d %b %Y"
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+
+
+def backtest_figure(series: BacktestSeries, book: int, im_no_floor: np.ndarray | None = None):
+    """Loss vs IM through time for one book, one panel per horizon, exceptions in red; with
+    `im_no_floor`, the IM the same days would have had without σ_floor, dashed."""
     horizons = sorted(series.loss)
     dates = [date.fromisoformat(d) for d in series.dates]
     fig, axes = plt.subplots(len(horizons), 1, figsize=(10, 2.6 * len(horizons)), sharex=True)
@@ -72,6 +95,10 @@ def backtest_chart(series: BacktestSeries, book: int, path: Path) -> str:
         exc = exceptions(loss, im)
         ax.plot(dates, loss, lw=0.6, color=COLOURS["loss"], label=f"{h}-day loss")
         ax.plot(dates, im, lw=1.0, color=COLOURS["portfolio"], label="IM on the day")
+        if im_no_floor is not None:
+            ax.plot(
+                dates, im_no_floor, lw=0.8, ls="--", color=COLOURS["no_floor"], label="IM, no floor"
+            )
         idx = np.flatnonzero(exc)
         ax.scatter(
             [dates[i] for i in idx],
@@ -86,11 +113,68 @@ def backtest_chart(series: BacktestSeries, book: int, path: Path) -> str:
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         ax.grid(alpha=0.3)
-    axes[-1].xaxis.set_major_locator(mdates.YearLocator())
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    date_axis(axes[-1], dates[0], dates[-1])
     axes[0].set_title(
         f"{series.names[book]}: loss over the next h days vs IM (constant USD notional)"
     )
+    return fig
+
+
+def backtest_chart(
+    series: BacktestSeries, book: int, path: Path, im_no_floor: np.ndarray | None = None
+) -> str:
+    return _save(backtest_figure(series, book, im_no_floor), path)
+
+
+def scenario_heatmap(breakdown: dict[str, dict], path: Path) -> str:
+    """One panel per book: the 31 weighted scenario P&Ls of every underlying it is exposed to and
+    their sum (the joint row), red for a loss; the worst scenario of each row is boxed when it loses."""
+    books = list(breakdown)
+    heights = [len(breakdown[b]["underlyings"]) + 1 for b in books]
+    fig, axes = plt.subplots(
+        len(books),
+        1,
+        figsize=(12, 0.42 * sum(heights) + 0.9 * len(books) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    labels = [scenario_label(j) for j in range(N_SCENARIOS)]
+    for ax, name in zip(axes[:, 0], books, strict=True):
+        b = breakdown[name]
+        rows = [
+            (f"{u} (L_u)", v["pnl"], v["worst"], v["loss"]) for u, v in b["underlyings"].items()
+        ]
+        rows.append(("joint Σ_u (L_J)", b["joint_pnl"], b["joint_worst"], b["joint_loss"]))
+        grid = np.array([r[1] for r in rows], float)
+        scale = float(np.abs(grid).max()) or 1.0
+        img = ax.imshow(grid, cmap="RdBu", vmin=-scale, vmax=scale, aspect="auto")
+        if not np.abs(grid).max():
+            ax.text(15, (len(rows) - 1) / 2, "every scenario P&L is 0", ha="center", va="center")
+        for i, (_, _, worst, loss) in enumerate(rows):
+            if loss > 0:
+                ax.add_patch(
+                    matplotlib.patches.Rectangle(
+                        (worst - 0.5, i - 0.5), 1, 1, fill=False, lw=2.0, ec="black"
+                    )
+                )
+        for x in (8.5, 17.5, 26.5):
+            ax.axvline(x, color="white", lw=2.0)
+        ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+        ax.set_xticks(
+            range(N_SCENARIOS), labels if ax is axes[-1, 0] else [], rotation=90, fontsize=7
+        )
+        ax.set_title(
+            f"{name}: IM {b['im']:,.0f} USD (set by {b['im_set_by']})", fontsize=9, loc="left"
+        )
+        bar = fig.colorbar(img, ax=ax, pad=0.01, fraction=0.03)
+        bar.ax.tick_params(labelsize=7)
+        bar.ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    fig.suptitle(
+        "Weighted scenario P&L P_u(j) [USD] at the bench snapshot; boxed: the worst scenario of each "
+        "row (the one that binds)",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     return _save(fig, path)
 
 

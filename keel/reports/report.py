@@ -1,10 +1,16 @@
 """Assemble the report: run every section, write the PNGs, return the JSON twin.
 
 Sections (see each module's docstring for the method):
-  capital efficiency (`capital`), IM coverage backtest (`backtest`), VaR/ES vs IM (`risk`), the crash
-  simulation's stress results (filled from `<out>/simulation.json` when the chain simulation has
+  capital efficiency (`capital`), the per-book margin breakdown and scenario heatmap
+  (`breakdown`), IM coverage backtest with its severity (`backtest`), anti-procyclicality (`apc`:
+  σ_floor and the IM rise / peak-to-trough metrics, with and without the floor), VaR/ES vs IM
+  (`risk`), the crash simulation's stress results (filled from `<out>/simulation.json` when the chain simulation has
   written it; see `keel.reports.html` for the schema) and gas (`<out>/gas.md` when present).
 The JSON twin holds every number the page shows (and the daily backtest series behind the charts).
+
+Model v2 default. Every section margins with σ_eff = max(σ, σ_floor), σ_floor the mean EWMA vol of
+the price file (`apc.default_vol_floor`); the backtest and the APC metrics also run without the floor
+(the v1 model), side by side.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import numpy as np
 
 from keel.risk.bench_portfolios import DEFAULT_SNAPSHOT, FEED_IDS, load_bench, read_bench
 from keel.risk.compare import DEFAULT_SIMPLE_RATES
+from keel.risk.scenarios import N_SCENARIOS, scenario_label
 
 from . import plots
+from .apc import RISE_WINDOWS, default_vol_floor, procyclicality
 from .backtest import (
     COVERAGE,
     DEFAULT_WARMUP,
@@ -29,6 +37,7 @@ from .backtest import (
     evaluate,
     run_backtest_series,
 )
+from .breakdown import margin_breakdown
 from .capital import GoalCheck, capital_efficiency, capital_goals, simple_cross_rules
 from .prices import load_prices
 from .risk import DEFAULT_MC_SAMPLES, book_risk
@@ -95,8 +104,21 @@ def _rounded(a: np.ndarray, digits: int = 2) -> list:
     return [None if not np.isfinite(x) else round(float(x), digits) for x in a]
 
 
-def coverage_goals(results: dict[str, dict[int, HorizonResult]]) -> list[GoalCheck]:
-    """One goal per horizon: coverage ≥ 99% (exceptions not significantly above 1%) for every book."""
+# The horizon the coverage goal is judged on: the margin period of risk of exchange-traded
+# derivatives, 2 business days (EMIR RTS 153/2013 art. 26(1)). The 1-day test is shown for reference.
+GOAL_HORIZON = 2
+HORIZON_NOTE = {
+    GOAL_HORIZON: "the margin period of risk of exchange-traded derivatives, EMIR RTS 153/2013 "
+    "art. 26: the horizon this goal is judged on",
+    1: "shorter than the margin period of risk; for reference",
+}
+
+
+def coverage_goals(
+    results: dict[str, dict[int, HorizonResult]], why_missed: str = ""
+) -> list[GoalCheck]:
+    """One goal per horizon: coverage ≥ 99% (exceptions not significantly above 1%) for every book;
+    `why_missed` is the reason shown beside a rejection."""
     out = []
     for h in HORIZONS:
         failing = [(name, r[h]) for name, r in results.items() if not r[h].passes]
@@ -111,11 +133,13 @@ def coverage_goals(results: dict[str, dict[int, HorizonResult]]) -> list[GoalChe
         out.append(
             GoalCheck(
                 goal=f"coverage ≥ {COVERAGE:.0%} at {h} day{'s' if h > 1 else ''} for every book "
-                f"(one-sided binomial test, {SIGNIFICANCE:.0%} level)",
+                f"(one-sided binomial test, {SIGNIFICANCE:.0%} level; {HORIZON_NOTE.get(h, '')})",
                 met=not failing,
                 measured="; ".join(per_book),
                 detail=(
-                    "rejected for " + ", ".join(name for name, _ in failing) if failing else ""
+                    "rejected for " + ", ".join(name for name, _ in failing) + why_missed
+                    if failing
+                    else ""
                 ),
             )
         )
@@ -130,7 +154,46 @@ def stress_goal(simulation: dict | None, source: str) -> GoalCheck:
     bad = summary.get("bad_debt", simulation.get("bad_debt"))
     if not isinstance(bad, (int, float)):
         return GoalCheck(goal, None, "simulation.json carries no summary.bad_debt figure")
-    return GoalCheck(goal, bad == 0, f"bad debt ${bad:,.2f}")
+    return GoalCheck(
+        goal, bad == 0, f"bad debt ${bad:,.2f}", bad_debt_reason(summary) if bad else ""
+    )
+
+
+def bad_debt_reason(summary: dict) -> str:
+    """Why the crash run left bad debt, from the figures of simulation.json's summary."""
+    crash = summary.get("crash")
+    insolvent = summary.get("negative_equity_after_crash")
+    parts = []
+    if crash and isinstance(insolvent, int):
+        parts.append(
+            f"{insolvent} account(s) had negative equity at the crash prices before any auction "
+            f"could start: the one-update crash ({crash}) is a larger move than IM is sized for "
+            "(it covers in full a move of one scan range R, the two-day 99.5% move at the feed's vol, and weighs moves of 2–3 R at 30%)"
+        )
+    paid, socialised = summary.get("insurance_fund_paid"), summary.get("socialised_loss")
+    if isinstance(paid, (int, float)) and isinstance(socialised, (int, float)):
+        parts.append(
+            f"the insurance fund paid ${paid:,.2f} and ${socialised:,.2f} was socialised "
+            "(the SPEC §7 waterfall); see the stress section"
+        )
+    return "; ".join(parts)
+
+
+def simulation_config(simulation: dict | None) -> dict:
+    """The run's options from simulation.json ({} without the file or the key)."""
+    config = (simulation or {}).get("config")
+    return config if isinstance(config, dict) else {}
+
+
+def missed_coverage_reason(sensitivity: dict[str, dict]) -> str:
+    """A short reason beside a coverage rejection, pointing at the c = 0 diagnosis."""
+    if not sensitivity:
+        return ""
+    return (
+        ": see 'Where the coverage goal is missed, and why' in the backtest section (the "
+        f"correlation credit at c = {SENSITIVITY_CREDIT:g} is run as a diagnosis; no parameter was "
+        "changed)"
+    )
 
 
 def cover2_goal(simulation: dict | None, source: str) -> GoalCheck:
@@ -176,11 +239,36 @@ def build(config: ReportConfig) -> dict:
         raise ValueError(f"unknown book(s) {unknown}; known: {known_books(config.bench)}")
     prices = load_prices(config.prices)
     bench = load_bench(names, path=config.bench)
-    market, ports = bench.market, bench.portfolios
+    market_v1, ports = bench.market, bench.portfolios
     feed_names = {v: k for k, v in FEED_IDS.items()}
 
-    # --- Capital efficiency ---
+    # --- The v1 backtest (no floor): checks the warm-up against the file first ---
+    series_v1 = run_backtest_series(
+        prices, market_v1, ports, names, DEFAULT_SNAPSHOT, config.warmup
+    )
+    results_v1 = {
+        name: {h: evaluate(series_v1, b, h) for h in HORIZONS} for b, name in enumerate(names)
+    }
+
+    # --- σ_floor (SPEC v2 §6): the model v2 default for every section below ---
+    floor = default_vol_floor(prices, config.warmup)
+    market = market_v1.with_vol_floor(floor)
+    floor_json = {
+        "vol_floor": {
+            feed_names[int(f)]: float(v) for f, v in zip(market.feed_ids, floor, strict=True)
+        },
+        "prices": shown_path(config.prices),
+        "first_date": prices.dates[config.warmup].isoformat(),
+        "last_date": prices.dates[-1].isoformat(),
+        "days": len(prices) - config.warmup,
+        "years": (prices.dates[-1] - prices.dates[config.warmup]).days / 365.25,
+        "estimator": "mean of the relayer's EWMA vol (keel.risk.ewma.EwmaVol, λ = 0.94 on daily "
+        "log returns, 365 periods a year) over the file's days after the warm-up",
+    }
+
+    # --- Capital efficiency and the margin breakdown at the bench snapshot ---
     capital = capital_efficiency(market, ports, names, feed_names)
+    breakdown = margin_breakdown(market, ports, names, feed_names)
 
     # --- Backtest ---
     series = run_backtest_series(prices, market, ports, names, DEFAULT_SNAPSHOT, config.warmup)
@@ -200,6 +288,22 @@ def build(config: ReportConfig) -> dict:
             for h in missed
         }
 
+    floor_json["tested_days"] = len(series.dates)
+    floor_json["days_below_floor"] = {
+        feed_names[int(f)]: int((series.vol[:, u] < floor[u]).sum())
+        for u, f in enumerate(market.feed_ids)
+    }
+
+    # --- Anti-procyclicality metrics of the daily IM, with and without the floor ---
+    apc_books = {
+        name: {
+            "with_floor": procyclicality(series.im[b], series.dates).to_json(),
+            "no_floor": procyclicality(series_v1.im[b], series.dates).to_json(),
+            "zero_im_reason": breakdown[name]["zero_im_reason"],
+        }
+        for b, name in enumerate(names)
+    }
+
     # --- Risk ---
     risk_books, return_model = book_risk(
         market, ports, names, prices, config.seed, start=config.warmup + 1, n_mc=config.mc_samples
@@ -215,13 +319,22 @@ def build(config: ReportConfig) -> dict:
 
     # --- Charts: the first writes ---
     out.mkdir(parents=True, exist_ok=True)
-    files = [plots.capital_chart(capital, out / "capital_efficiency.png")]
+    files = [
+        plots.capital_chart(capital, out / "capital_efficiency.png"),
+        plots.scenario_heatmap(breakdown, out / "scenario_heatmap.png"),
+    ]
     chart_files = {}
     for b, name in enumerate(names):
-        chart_files[name] = plots.backtest_chart(series, b, out / f"backtest_{name}.png")
+        chart_files[name] = plots.backtest_chart(
+            series, b, out / f"backtest_{name}.png", im_no_floor=series_v1.im[b]
+        )
         files.append(chart_files[name])
     files.append(plots.risk_chart(risk_books, out / "risk_var_es.png"))
-    stress = {"source": shown_path(sim_path), "present": simulation is not None}
+    stress = {
+        "source": shown_path(sim_path),
+        "present": simulation is not None,
+        "quick": bool(simulation_config(simulation).get("quick")),
+    }
     if simulation is not None:
         stress["data"] = simulation
         if isinstance(simulation.get("series"), dict):
@@ -237,7 +350,7 @@ def build(config: ReportConfig) -> dict:
 
     goals = (
         capital_goals(capital)
-        + coverage_goals(results)
+        + coverage_goals(results, missed_coverage_reason(sensitivity))
         + [stress_goal(simulation, stress["source"]), cover2_goal(simulation, stress["source"])]
     )
     params = market.params
@@ -254,10 +367,13 @@ def build(config: ReportConfig) -> dict:
             "warmup_days": config.warmup,
             "monte_carlo_samples": config.mc_samples,
             "snapshot": {
-                feed_names[int(f)]: {"spot": float(s), "vol": float(v)}
-                for f, s, v in zip(market.feed_ids, market.spot, market.vol, strict=True)
+                feed_names[int(f)]: {"spot": float(s), "vol": float(v), "vol_eff": float(e)}
+                for f, s, v, e in zip(
+                    market.feed_ids, market.spot, market.vol, market.vol_eff, strict=True
+                )
             },
             "margin_params": dict(params.__dict__),
+            "vol_floor": floor_json,
             "vol_estimator": "keel.risk.ewma.EwmaVol (RiskMetrics λ = 0.94, 365 periods/yr, seed 80%)",
         },
         "goals": [g.to_json() for g in goals],
@@ -267,13 +383,23 @@ def build(config: ReportConfig) -> dict:
             "books": {c.name: c.to_json() for c in capital},
             "chart": "capital_efficiency.png",
         },
+        "margin_breakdown": {
+            "books": breakdown,
+            "scenario_labels": [scenario_label(j) for j in range(N_SCENARIOS)],
+            "correlation_credit": params.correlation_credit,
+            "chart": "scenario_heatmap.png",
+        },
         "backtest": {
+            "goal_horizon_days": GOAL_HORIZON,
             "first_tested_day": series.dates[0],
             "last_tested_day": series.dates[-1],
             "coverage": COVERAGE,
             "significance": SIGNIFICANCE,
             "books": {
                 name: {f"{h}d": results[name][h].to_json() for h in HORIZONS} for name in names
+            },
+            "books_no_floor": {
+                name: {f"{h}d": results_v1[name][h].to_json() for h in HORIZONS} for name in names
             },
             "sensitivity_no_correlation_credit": {
                 name: {f"{h}d": v for h, v in s.items()} for name, s in sensitivity.items()
@@ -288,11 +414,17 @@ def build(config: ReportConfig) -> dict:
                 "books": {
                     name: {
                         "im": _rounded(series.im[b]),
+                        "im_no_floor": _rounded(series_v1.im[b]),
                         **{f"loss_{h}d": _rounded(series.loss[h][b]) for h in HORIZONS},
                     }
                     for b, name in enumerate(names)
                 },
             },
+        },
+        "procyclicality": {
+            "vol_floor": floor_json,
+            "rise_windows_days": list(RISE_WINDOWS),
+            "books": apc_books,
         },
         "risk": {
             "alpha": 0.99,

@@ -24,6 +24,11 @@ Choices where SPEC §6 / DESIGN.md "Margin" leave room (the chain must make the 
     reproduce the integer tie-break, and `compare_breakdown` checks an index only where its loss
     is non-zero. Values below zero by rounding are clamped: a BS value is never negative.
   - The per-account view lists an underlying only when the account holds something moving with it.
+  - σ_floor (SPEC v2 §6 anti-procyclicality) is an optional per-underlying input
+    (`MarketState.vol_floor`, `MarketState.build(vol_floors=...)`); `MarketState.vol_eff` =
+    max(σ, σ_floor) sets the scan ranges and the dynamic haircuts, while option values and the
+    scenario vol states keep the feed's σ (the SPEC names scan ranges and haircuts only).
+    Without a floor every figure is the v1 one.
 """
 
 from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
@@ -64,7 +69,14 @@ from .model import (
     Portfolios,
     time_to_expiry,
 )
-from .scenarios import scan_range, scenario_vols, scenario_weights, spot_moves, vol_states
+from .scenarios import (
+    market_moves,
+    scan_range,
+    scenario_vols,
+    scenario_weights,
+    spot_moves,
+    vol_states,
+)
 from .var import VarResult, historical_var, portfolio_pnl, var_es
 
 __all__ = [
@@ -96,6 +108,7 @@ __all__ = [
     "historical_var",
     "intrinsic",
     "isolated_margin",
+    "market_moves",
     "market_from_chain",
     "portfolio_pnl",
     "portfolios_from_chain",

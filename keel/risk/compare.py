@@ -17,7 +17,7 @@ import numpy as np
 from .black_scholes import intrinsic
 from .margin import AccountMargin, compute_margin, series_table
 from .model import Account, MarketState, Option, Perp, Portfolios
-from .scenarios import scan_range, scenario_weights, spot_moves
+from .scenarios import market_moves, scenario_weights
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def isolated_margin(market: MarketState, portfolios: Portfolios) -> IsolatedMarg
     they lower AE under every regime alike.
     """
     p, params, n = portfolios, market.params, portfolios.n_accounts
-    x_w = spot_moves(scan_range(market.vol, params), params) * scenario_weights(params)  # (U, 31)
+    x_w = market_moves(market) * scenario_weights(params)  # (U, 31)
     lin_long, lin_short = _worst_unit_losses(x_w)  # (U,) per $ of long / short notional
 
     table = series_table(market, p)

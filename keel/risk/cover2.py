@@ -43,7 +43,7 @@ from keel.pricefile import PRICE_COLUMNS, read_price_file
 from .bench_portfolios import FEED_IDS
 from .margin import compute_margin
 from .model import MarketState, Portfolios
-from .scenarios import EXT_DOWN_3R, EXT_UP_3R, VOL_NONE, VOL_UP, scan_range, spot_moves
+from .scenarios import EXT_DOWN_3R, EXT_UP_3R, VOL_NONE, VOL_UP, market_moves
 from .var import portfolio_pnl
 
 DEFAULT_NAMES = {f: name for name, f in FEED_IDS.items()}  # feed id → "BTC", "ETH"
@@ -135,7 +135,7 @@ def cover2_scenarios(
     names = {**DEFAULT_NAMES, **(names or {})}
     label = [names.get(int(f), f"feed {int(f)}") for f in market.feed_ids]
     n_u = market.n_underlyings
-    x = spot_moves(scan_range(market.vol, market.params), market.params)  # (U, 31)
+    x = market_moves(market)  # (U, 31) at the scan ranges of σ_eff
     rows: list[tuple[str, np.ndarray, np.ndarray]] = []
     for sign, j in (("+", EXT_UP_3R), ("−", EXT_DOWN_3R)):
         rows.append((f"{sign}3R all", x[:, j], np.ones(n_u, bool)))

@@ -7,8 +7,9 @@ dollar delta per (account, underlying) times the scenario spot fraction.
 
 Figures (USD), per account:
   E   = cash + Σ a·P + Σ_perps [q(S − entry) − funding owed] + Σ_options q·V(S, σ, τ)
-  AE  = E − Σ a·P·h − h_settle·max(cash, 0)
+  AE  = E − Σ a·P·h − h_settle·max(cash, 0), h = min(h_max, h0·max(1, σ_eff/σ_ref))
   P_u(j) = w_j [q·S·x_j (perps) + a·P·x_j (linked collateral) + q(V(S(1+x_j), σ_j, τ) − V(S, σ, τ))]
+          x_j a multiple of R_u = clamp(2.576·σ_eff·√(2/365), R_min, R_max), σ_eff = max(σ, σ_floor)
   L_u = max(0, −min_j P_u(j)),  L_J = max(0, −min_j Σ_u P_u(j))
   SR  = L_J + (1 − c)(Σ L_u − L_J) (v1), or with the correlation feed (v2, keel.risk.correlation)
         min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)),  SOM = rate·Σ_short options |q|·S,  IM = max(SR, SOM), MM = 0.8·IM
@@ -24,15 +25,17 @@ from scipy import sparse
 from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
 from .correlation import correlated_losses, scan_risk_v2
 from .model import MarketState, Portfolios, time_to_expiry
-from .scenarios import N_SCENARIOS, scan_range, scenario_vols, scenario_weights, spot_moves
+from .scenarios import N_SCENARIOS, market_moves, scenario_vols, scenario_weights
 
 
 def collateral_haircuts(market: MarketState) -> np.ndarray:
-    """(T,) dynamic haircut of each token: h = min(h_max, h0·max(1, σ_u/σ_ref)); unlinked: h = h0."""
+    """(T,) dynamic haircut of each token: h = min(h_max, h0·max(1, σ_u/σ_ref)) with σ_u the
+    linked underlying's σ_eff (SPEC v2 §6); unlinked: h = h0."""
     out = np.empty(len(market.tokens))
+    vol_eff = market.vol_eff
     for i, t in enumerate(market.tokens):
         if t.linked_feed:
-            sigma = market.vol[market.slot(t.linked_feed)]
+            sigma = vol_eff[market.slot(t.linked_feed)]
             out[i] = min(t.h_max, t.h0 * max(1.0, sigma / t.sigma_ref))
         else:
             out[i] = t.h0
@@ -89,7 +92,7 @@ def series_table(market: MarketState, portfolios: Portfolios) -> SeriesTable:
     params = market.params
 
     value = bs_price(spot, strike, vol, tau, is_call)
-    x = spot_moves(scan_range(market.vol, params), params)[slot]  # (n, 31)
+    x = market_moves(market)[slot]  # (n, 31)
     sig = scenario_vols(vol, tau, params)  # (n, 31)
     shocked = bs_price(
         spot[:, None] * (1.0 + x), strike[:, None], sig, tau[:, None], is_call[:, None]
@@ -255,7 +258,7 @@ def compute_margin(market: MarketState, portfolios: Portfolios) -> MarginResult:
     table = ex.series
 
     # --- Scenario P&L P_u(j) ---
-    x_w = spot_moves(scan_range(market.vol, params), params) * scenario_weights(params)  # (U, 31)
+    x_w = market_moves(market) * scenario_weights(params)  # (U, 31)
     pnl = ex.linear_usd[:, :, None] * x_w[None, :, :]
     if len(table.value):
         m = _position_matrix(

@@ -66,6 +66,10 @@ class MarketState:
     settlement_prices maps (feed id, expiry) to the fixed expiry price of SPEC §3.
     correlations maps a pair (lower feed id, higher feed id) to the correlation feed's ρ (SPEC v2 §3);
     given (not None), SR is the correlation-aware v2 rule (keel.risk.correlation), else v1's fixed c.
+
+    vol_floor is σ_floor of SPEC v2 §6 "Anti-procyclicality" per underlying (None: no floor; a 0
+    entry: none for that underlying). The scan ranges and the dynamic collateral haircuts read
+    `vol_eff` = max(σ, σ_floor); option values and the scenario vol states keep the feed's σ.
     """
 
     feed_ids: np.ndarray  # (U,) int64 feed ids, strictly increasing
@@ -77,6 +81,22 @@ class MarketState:
     settlement_prices: Mapping[tuple[int, int], float] = field(default_factory=dict)
     params: MarginParams = field(default_factory=MarginParams)
     correlations: Mapping[tuple[int, int], float] | None = None
+    vol_floor: np.ndarray | None = None  # (U,) σ_floor per underlying               [vol]
+
+    def __post_init__(self):
+        if self.vol_floor is not None:
+            floor = np.asarray(self.vol_floor, float)
+            if floor.shape != np.shape(self.vol) or not np.all(np.isfinite(floor) & (floor >= 0)):
+                raise ValueError(
+                    f"vol floor must be one finite value >= 0 per underlying "
+                    f"({len(self.feed_ids)}), got {self.vol_floor!r}"
+                )
+            object.__setattr__(self, "vol_floor", floor)
+
+    @property
+    def vol_eff(self) -> np.ndarray:
+        """(U,) σ_eff = max(σ, σ_floor): the vol of the scan ranges and haircuts     [vol]."""
+        return self.vol if self.vol_floor is None else np.maximum(self.vol, self.vol_floor)
 
     @staticmethod
     def build(
@@ -86,9 +106,14 @@ class MarketState:
         settlement_prices: Mapping[tuple[int, int], float] | None = None,
         params: MarginParams | None = None,
         correlations: Mapping[tuple[int, int], float] | None = None,
+        vol_floors: Mapping[int, float] | None = None,
     ) -> MarketState:
-        """feeds: {feed id: (spot USD, vol, observedAt unix s)}; correlations: {(f, g): ρ}, f < g."""
+        """feeds: {feed id: (spot USD, vol, observedAt unix s)}; correlations: {(f, g): ρ}, f < g;
+        vol_floors: {feed id: σ_floor} (a feed left out has no floor)."""
         ids = sorted(int(f) for f in feeds)
+        unknown = sorted(set(vol_floors or {}) - set(ids))
+        if unknown:
+            raise KeyError(f"vol floor for unknown feed id(s) {unknown}")
         return MarketState(
             feed_ids=np.array(ids, dtype=np.int64),
             spot=np.array([float(feeds[f][0]) for f in ids]),
@@ -101,6 +126,11 @@ class MarketState:
             },
             params=params or MarginParams(),
             correlations=None if correlations is None else normalise_correlations(correlations),
+            vol_floor=(
+                None
+                if vol_floors is None
+                else np.array([float(vol_floors.get(f, 0.0)) for f in ids])
+            ),
         )
 
     @property
@@ -133,8 +163,12 @@ class MarketState:
         c = None if correlations is None else normalise_correlations(correlations)
         return replace(self, correlations=c)
 
+    def with_vol_floor(self, vol_floor) -> MarketState:
+        """A copy with σ_floor replaced ((U,) in feed_ids order, or None for no floor)."""
+        return replace(self, vol_floor=vol_floor)
+
     def with_feeds(self, spot=None, vol=None, observed_at=None) -> MarketState:
-        """A copy with some feed arrays replaced (e.g. a shocked market)."""
+        """A copy with some feed arrays replaced (e.g. a shocked market; the floor is kept)."""
         return replace(
             self,
             spot=self.spot if spot is None else np.asarray(spot, float),

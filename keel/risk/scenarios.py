@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import DEFAULT_PARAMS, MarginParams
+from .model import DEFAULT_PARAMS, MarginParams, MarketState
 
 N_SCENARIOS = 31
 N_STANDARD = 27
@@ -23,10 +23,30 @@ SCENARIO_VOL_STATE = np.array(
 )
 
 
+def scenario_label(j: int) -> str:
+    """Short name of scenario index j, e.g. "−0.75R σ_up", or "−min(3R, cap) σ_up ×w" for an extended
+    one (cap = extended_cap, w = extended_weight)."""
+    if not 0 <= j < N_SCENARIOS:
+        raise ValueError(f"scenario index must lie in [0, {N_SCENARIOS - 1}], got {j}")
+    vol = ("σ", "σ_up", "σ_dn")[SCENARIO_VOL_STATE[j]]
+    if j >= N_STANDARD:
+        move = ("+2R", "+3R", "−min(2R, cap)", "−min(3R, cap)")[j - N_STANDARD]
+        return f"{move} {vol} ×w"
+    k = j % 9 - 4  # x = R·k/4
+    move = "0" if k == 0 else f"{'+' if k > 0 else '−'}{'' if abs(k) == 4 else f'{abs(k) / 4:g}'}R"
+    return f"{move} {vol}"
+
+
 def scan_range(vol, params: MarginParams = DEFAULT_PARAMS) -> np.ndarray:
     """R_u = clamp(2.576·σ_u·√(2/365), R_min, R_max) [fraction of spot]."""
     raw = params.scan_quantile * np.asarray(vol, float) * np.sqrt(params.scan_horizon_days / 365.0)
     return np.clip(raw, params.r_min, params.r_max)
+
+
+def market_moves(market: MarketState) -> np.ndarray:
+    """(U, 31) spot fractions x_j of every underlying of `market`, at its scan range from
+    σ_eff = max(σ, σ_floor) (SPEC v2 §6 anti-procyclicality; `MarketState.vol_eff`)."""
+    return spot_moves(scan_range(market.vol_eff, market.params), market.params)
 
 
 def scenario_weights(params: MarginParams = DEFAULT_PARAMS) -> np.ndarray:

@@ -27,7 +27,8 @@ solvent with less capital than isolated margin needs.
    keel/reports/html.py) and build the report (`python -m keel.reports`).
 
 Run `python -m keel.sim --help` for the options (`--config FILE` takes JSON or YAML with the same
-names, see keel/sim/example.yaml; `--quick` is a one-minute smoke run). Process logs go to
+names, see keel/sim/example.yaml; `--quick` is a one-minute smoke run written to reports/quick/, never
+over the default report). Process logs go to
 `.keel/sim/` (relayer.log, keeper.log, settler.log).
 
 Reproducibility: the same seed gives the same `simulation.json`, field by field, run after run

@@ -45,6 +45,9 @@ class SimConfig:
 
 
 QUICK = {"days": 10, "accounts": 10, "liquidation_hours": 4.0}
+# A quick run's folder unless --out names one: the default folder (SimConfig.out) holds the committed
+# report, which a smoke run must never overwrite (`check` refuses --quick with it).
+QUICK_OUT = "reports/quick"
 
 # What each option accepts, for a flag and a config file's value alike (keel.userinput), with the
 # reason of each bound. Cross-option rules (crash day, the CSV covering the run) are in `check`.
@@ -105,7 +108,10 @@ def parse_args(argv=None) -> SimConfig:
     )
     ap.add_argument("--no-report", action="store_true", help="skip the report builder")
     ap.add_argument(
-        "--quick", action="store_true", help="smoke run: 10 days, 10 accounts (1-2 minutes)"
+        "--quick",
+        action="store_true",
+        help=f"smoke run: 10 days, 10 accounts (1-2 minutes), written to {QUICK_OUT}/ (never to "
+        "the default report folder)",
     )
     ap.add_argument(
         "--realtime",
@@ -118,7 +124,7 @@ def parse_args(argv=None) -> SimConfig:
     args = ap.parse_args(argv)
     values: dict = {}
     if args.quick:
-        values.update(QUICK, quick=True)
+        values.update(QUICK, quick=True, out=QUICK_OUT)
     try:
         if args.config:
             values.update(load_config(args.config))
@@ -145,6 +151,11 @@ def check(cfg: SimConfig) -> None:
     out = out_dir(cfg)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {cfg.out}: {out} exists and is not a folder")
+    if cfg.quick and out.resolve() == out_dir(SimConfig()).resolve():
+        raise InputError(
+            f"--out {cfg.out}: a --quick run never writes the default report folder "
+            f"(leave --out out for {QUICK_OUT}, or name another folder)"
+        )
 
 
 def csv_start(cfg: SimConfig) -> int:

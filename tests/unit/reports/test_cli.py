@@ -28,8 +28,8 @@ def test_cli_writes_html_json_and_pngs(tmp_path, prices, capsys):
     for name in report["files"]:
         assert (out / name).stat().st_size > 0
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert "capital_efficiency.png" in pngs and "risk_var_es.png" in pngs
-    assert len(pngs) == 2 + len(report["inputs"]["books"])  # one backtest chart per book
+    assert {"capital_efficiency.png", "risk_var_es.png", "scenario_heatmap.png"} <= set(pngs)
+    assert len(pngs) == 3 + len(report["inputs"]["books"])  # one backtest chart per book
     assert report["inputs"]["price_rows"] == 40
     assert set(report["backtest"]["books"]) == set(report["inputs"]["books"])
     assert report["backtest"]["books"]["naked_long_perp"]["1d"]["all_windows"]["n"] == 34

@@ -13,6 +13,7 @@ from keel.risk import (
     spot_moves,
     vol_states,
 )
+from keel.risk.scenarios import scenario_label
 
 SQ = math.sqrt(2 / 365)
 
@@ -77,3 +78,18 @@ def test_scenario_vols_use_state_none_up_down_then_up_for_extended():
     none, up, down = vol_states(0.6, 7 / 365)
     assert (s[:9] == none).all() and (s[9:18] == up).all() and (s[18:27] == down).all()
     assert (s[27:] == up).all()
+
+
+@pytest.mark.parametrize(
+    "j,label",
+    [(0, "−R σ"), (4, "0 σ"), (5, "+0.25R σ"), (9, "−R σ_up"), (19, "−0.75R σ_dn"),
+     (26, "+R σ_dn"), (27, "+2R σ_up ×w"), (30, "−min(3R, cap) σ_up ×w")],
+)  # fmt: skip
+def test_scenario_labels_follow_the_design_index_order(j, label):
+    assert scenario_label(j) == label
+
+
+@pytest.mark.parametrize("j", [-1, 31])
+def test_scenario_label_refuses_an_index_off_the_grid(j):
+    with pytest.raises(ValueError, match=r"scenario index must lie in \[0, 30\]"):
+        scenario_label(j)
