@@ -40,16 +40,16 @@ def with_sig(report, index, sig):
     """A copy of `report` whose observation `index` carries signature `sig` instead."""
     feed_id, rnd, t, observations = report
     observations = list(observations)
-    price, vol = observations[index][:2]
-    observations[index] = (price, vol, sig.v, sig.r, sig.s)
+    price, vol, floor = observations[index][:3]
+    observations[index] = (price, vol, floor, sig.v, sig.r, sig.s)
     return (feed_id, rnd, t, observations)
 
 
 def recovered(oracle, report, index):
     """The address the oracle recovers for observation `index` of `report` (its own domain)."""
     feed_id, rnd, t, observations = report
-    price, vol, v, r, s = observations[index]
-    digest = Observation(feed_id, rnd, t, price, vol).digest(
+    price, vol, floor, v, r, s = observations[index]
+    digest = Observation(feed_id, rnd, t, price, vol, floor).digest(
         oracle_domain(chain.id, oracle.address)
     )
     return Account._recover_hash(digest, vrs=(v, r, s))  # noqa: SLF001
