@@ -203,4 +203,3 @@ def test_governance_settlement_report_checks_floors_too(oracle, report, deployer
     good = report(BTC, 0, expiry + 10, obs([WAD // 2] * 3, [WAD] * 3))
     oracle.fixSettlementPrice(BTC, expiry, good, {"from": deployer})
     assert oracle.settlementPrice(BTC, expiry) == P
-
