@@ -46,9 +46,9 @@ class Screen:
 
 
 def market_state(market_ints: tuple) -> MarketState:
-    """MarketState from (feeds, tokens, settlement haircut, settlement prices, params) chain ints."""
-    feeds, tokens, haircut, settled, params = market_ints
-    return market_from_chain(feeds, tokens, haircut, settled, params)
+    """MarketState from (feeds, tokens, settlement haircut, settlement prices, params,
+    correlations) chain ints (keel.client.chain.Reader.market)."""
+    return market_from_chain(*market_ints)
 
 
 def to_accounts(accounts: Sequence[Mapping], market: MarketState) -> list[Account]:

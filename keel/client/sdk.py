@@ -470,8 +470,7 @@ class Keel:
 
         if accs is None or market is None:
             accs, market = self._chain_state(accounts)
-        feeds, tokens, haircut, settled, params = market
-        m = market_from_chain(feeds, tokens, haircut, settled, params)
+        m = market_from_chain(*market)
         return compute_margin(m, portfolios_from_chain(accs, m)), (accs, market)
 
     def what_if(self, account: int, trades: Sequence[Trade]) -> WhatIf:

@@ -3,7 +3,13 @@
 The chain reader fills plain ints and dicts shaped like the contracts' structs; field names follow
 interfaces/IOracle.sol (FeedState) and interfaces/IVault.sol (AssetConfig):
 
-    feeds      {feedId: {"price": wad, "vol": wad, "observedAt": unix s}}      (or (price, vol, t))
+    feeds      {feedId: {"price": wad, "vol": wad, "observedAt": unix s,
+                         "volFloor": wad (optional, [v2])}}                     (or (price, vol, t))
+               "vol" is the raw median σ and "volFloor" the raw median σ_floor of the feed's last
+               report (`IOracle.volInputs`); the model takes σ_eff = max(σ, σ_floor) itself (SPEC §6
+               [v2]), as the chain does (`IOracle.feed(f).vol`). Without "volFloor": σ_eff = σ.
+    correlations {(feedA, feedB): signed wad ρ} for pairs feedA < feedB (`IOracle.correlation`, [v2],
+               optional; a pair never reported is left out)
     tokens     [{"token": name or address, "decimals": int, "priceFeed": feedId (0: $1),
                  "linkedUnderlying": feedId (0: none), "baseHaircut": wad, "maxHaircut": wad,
                  "refVol": wad, "price": wad (optional, default: the price feed's price)}]
@@ -63,19 +69,25 @@ def market_from_chain(
     settlement_haircut: int = 10**16,
     settlement_prices: Mapping[tuple[int, int], int] | None = None,
     params: Mapping[str, int] | None = None,
+    correlations: Mapping[tuple[int, int], int] | None = None,
 ) -> MarketState:
     """MarketState from chain integers (see the module docstring for the shapes).
 
     settlement_haircut: h0 of the settlement asset [wad]; settlement_prices: {(feedId, expiry): wad}
     for the expiries whose price is fixed (IOracle.settlementPrice ≠ 0).
     """
-    parsed = {}
+    parsed, floors = {}, {}
     for feed_id, f in feeds.items():
         if isinstance(f, Mapping):
             price, vol, t = f["price"], f["vol"], f["observedAt"]
+            floor = f.get("volFloor", 0)
         else:
             price, vol, t = f[0], f[1], f[2]
-        parsed[int(feed_id)] = (from_wad(price), from_wad(vol), int(t))
+            floor = 0
+        # SPEC §6 [v2]: σ_eff = max(σ, σ_floor), taken on the raw medians (exact in wad, then one
+        # correctly rounded conversion, as the chain's stored max converts)
+        parsed[int(feed_id)] = (from_wad(price), from_wad(max(int(vol), int(floor))), int(t))
+        floors[int(feed_id)] = from_wad(floor)
     out_tokens = []
     for t in tokens:
         feed = int(t.get("priceFeed", 0))
@@ -100,6 +112,10 @@ def market_from_chain(
         settlement_haircut=from_wad(settlement_haircut),
         settlement_prices={k: from_wad(v) for k, v in (settlement_prices or {}).items()},
         params=params_from_chain(params),
+        vol_floors=floors,
+        correlations={
+            (int(a), int(b)): from_wad(rho) for (a, b), rho in (correlations or {}).items()
+        },
     )
 
 

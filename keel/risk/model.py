@@ -62,6 +62,9 @@ class MarketState:
     feed_ids, spot, vol, observed_at are parallel arrays over underlyings ("slots"); option values,
     τ, scan ranges and vol shocks use each feed's own observed_at as valuation time (DESIGN.md).
     settlement_prices maps (feed id, expiry) to the fixed expiry price of SPEC §3.
+    [v2] vol is the effective vol σ_eff = max(σ, σ_floor) that the chain uses (chain_inputs takes the
+    max of the raw medians); vol_floor keeps σ_floor per slot (0: none published) and correlations
+    the oracle's ρ per pair (feedA < feedB) of SPEC §3's correlation feed.
     """
 
     feed_ids: np.ndarray  # (U,) int64 feed ids, strictly increasing
@@ -72,6 +75,8 @@ class MarketState:
     settlement_haircut: float = 0.01  # h0 of the settlement asset, applied to positive cash
     settlement_prices: Mapping[tuple[int, int], float] = field(default_factory=dict)
     params: MarginParams = field(default_factory=MarginParams)
+    vol_floor: np.ndarray | None = None  # (U,) σ_floor [vol] (None: none published)
+    correlations: Mapping[tuple[int, int], float] = field(default_factory=dict)  # ρ [1]
 
     @staticmethod
     def build(
@@ -80,9 +85,17 @@ class MarketState:
         settlement_haircut: float = 0.01,
         settlement_prices: Mapping[tuple[int, int], float] | None = None,
         params: MarginParams | None = None,
+        vol_floors: Mapping[int, float] | None = None,
+        correlations: Mapping[tuple[int, int], float] | None = None,
     ) -> MarketState:
-        """feeds: {feed id: (spot USD, vol, observedAt unix s)}."""
+        """feeds: {feed id: (spot USD, vol, observedAt unix s)}; vol_floors: {feed id: σ_floor}
+        (missing feeds: 0); correlations: {(feedA, feedB): ρ} with feedA < feedB."""
         ids = sorted(int(f) for f in feeds)
+        for a, b in correlations or {}:
+            if not a < b:
+                raise ValueError(
+                    f"a correlation's pair is (feedA, feedB) with feedA < feedB, got {(a, b)}"
+                )
         return MarketState(
             feed_ids=np.array(ids, dtype=np.int64),
             spot=np.array([float(feeds[f][0]) for f in ids]),
@@ -94,6 +107,10 @@ class MarketState:
                 (int(f), int(t)): float(p) for (f, t), p in (settlement_prices or {}).items()
             },
             params=params or MarginParams(),
+            vol_floor=None
+            if vol_floors is None
+            else np.array([float(vol_floors.get(f, 0.0)) for f in ids]),
+            correlations={(int(a), int(b)): float(r) for (a, b), r in (correlations or {}).items()},
         )
 
     @property

@@ -145,3 +145,38 @@ def test_account_greeks_aggregate_positions_and_collateral():
     assert g.delta[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-12)
     assert g.delta_usd[0, 0] == pytest.approx(60000.0)
     assert np.allclose(g.gamma[0], 0.0, atol=1e-15) and np.allclose(g.vega[0], 0.0, atol=1e-9)
+
+
+def test_the_model_takes_sigma_eff_from_the_raw_medians():
+    """SPEC §6 [v2]: σ_eff = max(σ, σ_floor) per feed, from the oracle's raw medians (volInputs);
+    a feed without a floor keeps σ; the oracle's ρ per pair comes along as a fraction."""
+    m = market_from_chain(
+        feeds={
+            BTC: {
+                "price": 60_000 * WAD,
+                "vol": 4 * 10**17,
+                "volFloor": 65 * 10**16,
+                "observedAt": T,
+            },
+            ETH: {"price": 3_000 * WAD, "vol": 9 * 10**17, "volFloor": 7 * 10**17, "observedAt": T},
+            3: (10 * WAD, 5 * 10**17, T),
+        },
+        correlations={(BTC, ETH): 8 * 10**17, (ETH, 3): -WAD},
+    )
+    assert m.vol.tolist() == [0.65, 0.9, 0.5]
+    assert m.vol_floor.tolist() == [0.65, 0.7, 0.0]
+    assert m.correlations == {(BTC, ETH): 0.8, (ETH, 3): -1.0}
+
+
+def test_a_floor_equal_to_the_vol_and_one_wei_above_it():
+    def vol(sigma, floor):
+        feeds = {BTC: {"price": WAD, "vol": sigma, "volFloor": floor, "observedAt": T}}
+        return market_from_chain(feeds).vol[0]
+
+    assert vol(5 * 10**17, 5 * 10**17) == 0.5
+    assert vol(5 * 10**17, 5 * 10**17 + 10**6) == (5 * 10**17 + 10**6) / WAD
+
+
+def test_a_correlation_pair_must_be_sorted():
+    with pytest.raises(ValueError, match="feedA < feedB"):
+        market_from_chain({BTC: (WAD, WAD, T), ETH: (WAD, WAD, T)}, correlations={(ETH, BTC): 0})
