@@ -37,25 +37,29 @@ import {IOracle, IKeelOracle} from "../interfaces/IOracle.sol";
 ///         - [v2] correlation feed (SPEC §3): a signed ρ per pair of listed feeds (feedA < feedB),
 ///           under the same quorum, median, spread (absolute, maxCorrelationSpread) and staleness
 ///           rules, bounded in [-1, 1] (`submitWithCorrelations`, `freshCorrelation`).
-/// @dev Storage per feed: `FeedState` (one slot, read and written once per report), `VolInputs` [v2]
-///      (one slot, written once per report, read only by its view) and `FeedConfig` (two slots, read
-///      once per report, written on a breaker trip or an expiry fix only). Per pair [v2]:
+/// @dev Storage per feed: `FeedState` (one slot, read and written once per report) and `FeedConfig`
+///      (two slots, read once per report; the second also holds the raw vol medians [v2], so it is
+///      written once per report, warm, and on a breaker trip or an expiry fix). Per pair [v2]:
 ///      `CorrelationState` (one slot). Global: `Params` (one slot, read once per submission) and
 ///      `Settings` (one slot: heartbeat for the staleness views, the settlement window, the
 ///      signer-set bookkeeping, the correlation spread).
 contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     // --- Types ---
 
-    /// @dev Governance bounds and per-feed bookkeeping.
+    /// @dev Governance bounds and per-feed bookkeeping. [v2] The price bounds are 96-bit (up to
+    ///      7.9e28 wad, $79 billion per unit) so that the raw vol medians fit the second slot, which
+    ///      every report reads anyway: storing them costs a warm write, not a new cold slot.
     struct FeedConfig {
-        uint128 minPrice;        // lowest acceptable observed price                        [wad USD]
-        uint128 maxPrice;        // highest acceptable observed price                       [wad USD]
+        uint96 minPrice;         // lowest acceptable observed price                        [wad USD]
+        uint96 maxPrice;         // highest acceptable observed price                       [wad USD]
+        uint64 maxVol;           // highest acceptable observed vol (and vol floor)         [wad]
         // --- second slot ---
-        uint64 maxVol;           // highest acceptable observed vol                         [wad]
         bool listed;             // added by governance
         uint32 reduceOnlyUntil;  // reduce-only while block.timestamp < this                [unix s]
         uint32 nextExpiry;       // earliest pending expiry, 0: none                        [unix s]
         uint32 expiryHead;       // index in _expiries[feedId] of the first pending expiry  [index]
+        uint64 vol;              // [v2] median signed vol σ of the last report             [wad]
+        uint64 volFloor;         // [v2] median signed vol floor σ_floor of the last report [wad]
     }
 
     /// @dev What a submission needs, packed so that it reads them with one SLOAD (240 bits). The
@@ -78,12 +82,6 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint8 signerCount;       // authorised signers                                      [count]
         uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
         uint64 maxCorrelationSpread; // [v2] max |rho - median rho| in a report (<= 0.25e18) [wad]
-    }
-
-    /// @dev [v2] The raw medians of a feed's last report; the feed stores max(vol, volFloor).
-    struct VolInputs {
-        uint64 vol;              // median signed vol σ                                     [wad]
-        uint64 volFloor;         // median signed vol floor σ_floor                         [wad]
     }
 
     // --- Constants ---
@@ -121,7 +119,6 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     mapping(uint256 => mapping(uint256 => uint256)) internal _settlementPrices; // feedId => expiry => price [wad USD]
     mapping(address => uint8) internal _signerIndex;                           // signer => index + 1, 0: not a signer
     mapping(address => bool) public override isRegistrar;                      // may register expiries
-    mapping(uint256 => VolInputs) internal _volInputs;                         // feedId => raw medians [v2]
     mapping(uint256 => CorrelationState) internal _correlations;               // pair id => last accepted rho [v2]
 
     // --- Init ---
@@ -195,7 +192,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
         (uint256 price, uint256 vol, uint256 volFloor) = _verifiedMedians(report, cfg, p, n);
 
-        // Casts are exact: price <= maxPrice < 2^128, vol and volFloor <= maxVol < 2^64, observedAt
+        // Casts are exact: price <= maxPrice < 2^96, vol and volFloor <= maxVol < 2^64, observedAt
         // is at most maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
         // SPEC §6 [v2] anti-procyclicality: the feed's vol, which every consumer reads, is
         // σ_eff = max(σ, σ_floor); the raw medians stay readable (`volInputs`).
@@ -206,7 +203,8 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             observedAt: uint32(observedAt),
             round: uint32(round)
         });
-        _volInputs[feedId] = VolInputs({vol: uint64(vol), volFloor: uint64(volFloor)});
+        FeedConfig storage stored = _configs[feedId];
+        (stored.vol, stored.volFloor) = (uint64(vol), uint64(volFloor)); // one warm slot
         emit FeedUpdated(feedId, round, price, vol, volFloor, observedAt);
 
         // Circuit breaker: |S_new - S_old| / S_old > J, compared without division. No overflow:
@@ -532,15 +530,15 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     /// @dev minPrice >= 1 so that a zero price is always rejected (SPEC §3); maxPrice and maxVol fit
-    ///      the FeedState fields (uint128, uint64), so an accepted median is stored exactly; maxVol >= 1
-    ///      or no vol could be accepted.
+    ///      the packed bounds (uint96 [v2], uint64) and so the FeedState fields (uint128, uint64): an
+    ///      accepted median is stored exactly; maxVol >= 1 or no vol could be accepted.
     function _setBounds(FeedConfig storage cfg, uint256 minPrice, uint256 maxPrice, uint256 maxVol) internal {
-        if (minPrice == 0 || minPrice > maxPrice || maxPrice > type(uint128).max || maxVol == 0 || maxVol > type(uint64).max)
+        if (minPrice == 0 || minPrice > maxPrice || maxPrice > type(uint96).max || maxVol == 0 || maxVol > type(uint64).max)
         {
             revert InvalidBounds(minPrice, maxPrice, maxVol);
         }
-        cfg.minPrice = uint128(minPrice);
-        cfg.maxPrice = uint128(maxPrice);
+        cfg.minPrice = uint96(minPrice);
+        cfg.maxPrice = uint96(maxPrice);
         cfg.maxVol = uint64(maxVol);
     }
 
@@ -686,8 +684,8 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
     /// @inheritdoc IOracle
     function volInputs(uint256 feedId) external view override returns (uint256 volWad, uint256 volFloorWad) {
-        VolInputs memory v = _volInputs[feedId];
-        return (v.vol, v.volFloor);
+        FeedConfig storage cfg = _configs[feedId];
+        return (cfg.vol, cfg.volFloor);
     }
 
     /// @inheritdoc IOracle
