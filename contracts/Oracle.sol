@@ -37,29 +37,25 @@ import {IOracle, IKeelOracle} from "../interfaces/IOracle.sol";
 ///         - [v2] correlation feed (SPEC §3): a signed ρ per pair of listed feeds (feedA < feedB),
 ///           under the same quorum, median, spread (absolute, maxCorrelationSpread) and staleness
 ///           rules, bounded in [-1, 1] (`submitWithCorrelations`, `freshCorrelation`).
-/// @dev Storage per feed: `FeedState` (one slot, read and written once per report) and `FeedConfig`
-///      (two slots, read once per report; the second also holds the raw vol medians [v2], so it is
-///      written once per report, warm, and on a breaker trip or an expiry fix). Per pair [v2]:
+/// @dev Storage per feed: `FeedState` (one slot, read and written once per report), `VolInputs` [v2]
+///      (one slot, written once per report, read only by its view) and `FeedConfig` (two slots, read
+///      once per report, written on a breaker trip or an expiry fix only). Per pair [v2]:
 ///      `CorrelationState` (one slot). Global: `Params` (one slot, read once per submission) and
 ///      `Settings` (one slot: heartbeat for the staleness views, the settlement window, the
 ///      signer-set bookkeeping, the correlation spread).
 contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     // --- Types ---
 
-    /// @dev Governance bounds and per-feed bookkeeping. [v2] The price bounds are 96-bit (up to
-    ///      7.9e28 wad, $79 billion per unit) so that the raw vol medians fit the second slot, which
-    ///      every report reads anyway: storing them costs a warm write, not a new cold slot.
+    /// @dev Governance bounds and per-feed bookkeeping.
     struct FeedConfig {
-        uint96 minPrice;         // lowest acceptable observed price                        [wad USD]
-        uint96 maxPrice;         // highest acceptable observed price                       [wad USD]
-        uint64 maxVol;           // highest acceptable observed vol (and vol floor)         [wad]
+        uint128 minPrice;        // lowest acceptable observed price                        [wad USD]
+        uint128 maxPrice;        // highest acceptable observed price                       [wad USD]
         // --- second slot ---
+        uint64 maxVol;           // highest acceptable observed vol                         [wad]
         bool listed;             // added by governance
         uint32 reduceOnlyUntil;  // reduce-only while block.timestamp < this                [unix s]
         uint32 nextExpiry;       // earliest pending expiry, 0: none                        [unix s]
         uint32 expiryHead;       // index in _expiries[feedId] of the first pending expiry  [index]
-        uint64 vol;              // [v2] median signed vol σ of the last report             [wad]
-        uint64 volFloor;         // [v2] median signed vol floor σ_floor of the last report [wad]
     }
 
     /// @dev What a submission needs, packed so that it reads them with one SLOAD (240 bits). The
@@ -82,6 +78,15 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint8 signerCount;       // authorised signers                                      [count]
         uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
         uint64 maxCorrelationSpread; // [v2] max |rho - median rho| in a report (<= 0.25e18) [wad]
+    }
+
+    /// @dev [v2] The raw medians of a feed's last report; the feed stores max(vol, volFloor) in
+    ///      `FeedState.vol`, so readers pay nothing for the floor. Their own slot costs a report one
+    ///      cold write (FeedConfig's second slot has 88 free bits, and narrowing the 128-bit price
+    ///      bounds to make room would narrow what the vault is built and tested to value).
+    struct VolInputs {
+        uint64 vol;              // median signed vol σ                                     [wad]
+        uint64 volFloor;         // median signed vol floor σ_floor                         [wad]
     }
 
     // --- Constants ---
@@ -119,6 +124,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     mapping(uint256 => mapping(uint256 => uint256)) internal _settlementPrices; // feedId => expiry => price [wad USD]
     mapping(address => uint8) internal _signerIndex;                           // signer => index + 1, 0: not a signer
     mapping(address => bool) public override isRegistrar;                      // may register expiries
+    mapping(uint256 => VolInputs) internal _volInputs;                         // feedId => raw medians [v2]
     mapping(uint256 => CorrelationState) internal _correlations;               // pair id => last accepted rho [v2]
 
     // --- Init ---
@@ -192,7 +198,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
         (uint256 price, uint256 vol, uint256 volFloor) = _verifiedMedians(report, cfg, p, n);
 
-        // Casts are exact: price <= maxPrice < 2^96, vol and volFloor <= maxVol < 2^64, observedAt
+        // Casts are exact: price <= maxPrice < 2^128, vol and volFloor <= maxVol < 2^64, observedAt
         // is at most maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
         // SPEC §6 [v2] anti-procyclicality: the feed's vol, which every consumer reads, is
         // σ_eff = max(σ, σ_floor); the raw medians stay readable (`volInputs`).
@@ -203,8 +209,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             observedAt: uint32(observedAt),
             round: uint32(round)
         });
-        FeedConfig storage stored = _configs[feedId];
-        (stored.vol, stored.volFloor) = (uint64(vol), uint64(volFloor)); // one warm slot
+        _volInputs[feedId] = VolInputs({vol: uint64(vol), volFloor: uint64(volFloor)});
         emit FeedUpdated(feedId, round, price, vol, volFloor, observedAt);
 
         // Circuit breaker: |S_new - S_old| / S_old > J, compared without division. No overflow:
@@ -530,15 +535,15 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     /// @dev minPrice >= 1 so that a zero price is always rejected (SPEC §3); maxPrice and maxVol fit
-    ///      the packed bounds (uint96 [v2], uint64) and so the FeedState fields (uint128, uint64): an
-    ///      accepted median is stored exactly; maxVol >= 1 or no vol could be accepted.
+    ///      the FeedState fields (uint128, uint64), so an accepted median is stored exactly; maxVol >= 1
+    ///      or no vol could be accepted.
     function _setBounds(FeedConfig storage cfg, uint256 minPrice, uint256 maxPrice, uint256 maxVol) internal {
-        if (minPrice == 0 || minPrice > maxPrice || maxPrice > type(uint96).max || maxVol == 0 || maxVol > type(uint64).max)
+        if (minPrice == 0 || minPrice > maxPrice || maxPrice > type(uint128).max || maxVol == 0 || maxVol > type(uint64).max)
         {
             revert InvalidBounds(minPrice, maxPrice, maxVol);
         }
-        cfg.minPrice = uint96(minPrice);
-        cfg.maxPrice = uint96(maxPrice);
+        cfg.minPrice = uint128(minPrice);
+        cfg.maxPrice = uint128(maxPrice);
         cfg.maxVol = uint64(maxVol);
     }
 
@@ -684,8 +689,8 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
 
     /// @inheritdoc IOracle
     function volInputs(uint256 feedId) external view override returns (uint256 volWad, uint256 volFloorWad) {
-        FeedConfig storage cfg = _configs[feedId];
-        return (cfg.vol, cfg.volFloor);
+        VolInputs memory v = _volInputs[feedId];
+        return (v.vol, v.volFloor);
     }
 
     /// @inheritdoc IOracle

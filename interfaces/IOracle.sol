@@ -232,8 +232,7 @@ interface IKeelOracle is IOracle {
     error InvalidFeedId(uint256 feedId);
     /// @dev The feed is already listed.
     error FeedExists(uint256 feedId);
-    /// @dev Bounds must satisfy 0 < minPrice <= maxPrice <= 2^96-1 [v2: the packed bounds] and
-    ///      0 < maxVol <= 2^64-1.
+    /// @dev Bounds must satisfy 0 < minPrice <= maxPrice <= 2^128-1 and 0 < maxVol <= 2^64-1.
     error InvalidBounds(uint256 minPrice, uint256 maxPrice, uint256 maxVol);
     /// @dev The zero address cannot be a signer.
     error InvalidSigner(address signer);

@@ -26,7 +26,7 @@ from tests.fixtures.oracle import (
 from tests.support import reverts
 
 K = SIGNER_KEYS
-U96 = 2**96 - 1  # [v2] the packed price bounds (the vol medians share their slot)
+U128 = 2**128 - 1
 U64 = 2**64 - 1
 
 
@@ -136,9 +136,11 @@ def test_deploy_oracle_lists_the_feeds(oracle):
 
 
 def test_add_feed(oracle, deployer):
-    tx = oracle.addFeed(3, 1, U96, U64, {"from": deployer})
-    assert events(tx, "FeedAdded") == [{"feedId": 3, "minPrice": 1, "maxPrice": U96, "maxVol": U64}]
-    assert plain(oracle.feedConfig(3)) == (1, U96, U64, True)
+    tx = oracle.addFeed(3, 1, U128, U64, {"from": deployer})
+    assert events(tx, "FeedAdded") == [
+        {"feedId": 3, "minPrice": 1, "maxPrice": U128, "maxVol": U64}
+    ]
+    assert plain(oracle.feedConfig(3)) == (1, U128, U64, True)
     assert oracle.isStale(3)
 
 
@@ -157,7 +159,7 @@ def test_add_feed_rejects_a_listed_feed(oracle, deployer):
     [
         (0, WAD, WAD),  # zero min price would accept a zero price
         (2 * WAD, WAD, WAD),  # min above max
-        (1, U96 + 1, WAD),  # max does not fit the packed bound
+        (1, U128 + 1, WAD),  # max does not fit FeedState.price
         (1, WAD, 0),  # no vol acceptable
         (1, WAD, U64 + 1),  # max vol does not fit FeedState.vol
     ],
