@@ -44,8 +44,8 @@ def push(oracle, report, rnd, vols, floors, t=None, keys=K):
 
 def test_a_binding_floor_becomes_the_feed_vol(oracle, report):
     """σ = 40% under σ_floor = 65%: every reader gets 65%, the raw medians stay readable."""
-    tx = push(oracle, report, 1, [4 * WAD // 10] * 3, [65 * WAD // 100] * 3)
     t = last_block_time()
+    tx = push(oracle, report, 1, [4 * WAD // 10] * 3, [65 * WAD // 100] * 3, t=t)
     assert feed_state(oracle, BTC) == (P, 65 * WAD // 100, t, 1)
     assert plain(oracle.freshFeed(BTC)) == (P, 65 * WAD // 100, t)
     assert plain(oracle.volInputs(BTC)) == (4 * WAD // 10, 65 * WAD // 100)
