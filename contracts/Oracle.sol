@@ -29,11 +29,20 @@ import {IOracle, IKeelOracle} from "../interfaces/IOracle.sol";
 ///           and governance fixes the price from quorum-signed observations of the window
 ///           (`fixSettlementPrice`). Either way the report moves the queue past it, so a missed
 ///           expiry never blocks later ones. The earliest pending expiry is cached beside the bounds,
-///           so an update with nothing due costs one comparison.
-/// @dev Storage per feed: `FeedState` (one slot, read and written once per report) and `FeedConfig`
-///      (two slots, read once per report, written on a breaker trip or an expiry fix only). Global:
-///      `Params` (one slot, read once per submission) and `Settings` (one slot: heartbeat for the
-///      staleness views, the settlement window, the signer-set bookkeeping).
+///           so an update with nothing due costs one comparison;
+///         - [v2] vol floor (SPEC §6 anti-procyclicality): every observation also carries the
+///           signer's σ_floor (bounded and spread-checked like the vol); the feed's vol is
+///           σ_eff = max(median σ, median σ_floor), so the engine, the risk arrays, the vault's
+///           haircuts and the lens all read σ_eff unchanged; `volInputs` gives the raw medians;
+///         - [v2] correlation feed (SPEC §3): a signed ρ per pair of listed feeds (feedA < feedB),
+///           under the same quorum, median, spread (absolute, maxCorrelationSpread) and staleness
+///           rules, bounded in [-1, 1] (`submitWithCorrelations`, `freshCorrelation`).
+/// @dev Storage per feed: `FeedState` (one slot, read and written once per report), `VolInputs` [v2]
+///      (one slot, written once per report, read only by its view) and `FeedConfig` (two slots, read
+///      once per report, written on a breaker trip or an expiry fix only). Per pair [v2]:
+///      `CorrelationState` (one slot). Global: `Params` (one slot, read once per submission) and
+///      `Settings` (one slot: heartbeat for the staleness views, the settlement window, the
+///      signer-set bookkeeping, the correlation spread).
 contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     // --- Types ---
 
@@ -68,13 +77,27 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         uint32 settlementWindow; // an expiry's price is fixed by a report observed within  [s]
         uint8 signerCount;       // authorised signers                                      [count]
         uint32 usedIndices;      // bit i set: index i is taken (_signerIndex stores i + 1) [bitmap]
+        uint64 maxCorrelationSpread; // [v2] max |rho - median rho| in a report (<= 0.25e18) [wad]
+    }
+
+    /// @dev [v2] The raw medians of a feed's last report; the feed stores max(vol, volFloor) in
+    ///      `FeedState.vol`, so readers pay nothing for the floor. Their own slot costs a report one
+    ///      cold write (FeedConfig's second slot has 88 free bits, and narrowing the 128-bit price
+    ///      bounds to make room would narrow what the vault is built and tested to value).
+    struct VolInputs {
+        uint64 vol;              // median signed vol σ                                     [wad]
+        uint64 volFloor;         // median signed vol floor σ_floor                         [wad]
     }
 
     // --- Constants ---
 
     /// @dev keccak256 of the EIP-712 type string; must match oracle/report.py OBSERVATION_TYPES.
-    bytes32 public constant OBSERVATION_TYPEHASH =
-        keccak256("Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)");
+    bytes32 public constant OBSERVATION_TYPEHASH = keccak256(
+        "Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol,uint256 volFloor)"
+    );
+    /// @dev [v2] keccak256 of the correlation type string; must match keel/observations.py.
+    bytes32 public constant CORRELATION_TYPEHASH =
+        keccak256("Correlation(uint256 feedA,uint256 feedB,uint256 round,uint256 observedAt,int256 rho)");
 
     uint256 internal constant WAD = 1e18;
     /// @dev Signer indices are bits of a uint32 bitmap (`usedIndices`, the per-report seen set).
@@ -89,6 +112,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     bytes32 internal constant MAX_SPREAD = "maxSpread";
     bytes32 internal constant MAX_VOL_SPREAD = "maxVolSpread";
     bytes32 internal constant SETTLEMENT_WINDOW = "settlementWindow";
+    bytes32 internal constant MAX_CORRELATION_SPREAD = "maxCorrelationSpread";
 
     // --- Data ---
 
@@ -100,6 +124,8 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     mapping(uint256 => mapping(uint256 => uint256)) internal _settlementPrices; // feedId => expiry => price [wad USD]
     mapping(address => uint8) internal _signerIndex;                           // signer => index + 1, 0: not a signer
     mapping(address => bool) public override isRegistrar;                      // may register expiries
+    mapping(uint256 => VolInputs) internal _volInputs;                         // feedId => raw medians [v2]
+    mapping(uint256 => CorrelationState) internal _correlations;               // pair id => last accepted rho [v2]
 
     // --- Init ---
 
@@ -118,6 +144,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         _params.maxSpread = 0.01e18;
         _params.maxVolSpread = 0.1e18;
         _settings.settlementWindow = 15 minutes;
+        _settings.maxCorrelationSpread = 0.1e18;
         emit ParamSet(HEARTBEAT, 1 hours);
         emit ParamSet(MAX_FUTURE_DRIFT, 60);
         emit ParamSet(JUMP_THRESHOLD, 0.2e18);
@@ -125,6 +152,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         emit ParamSet(MAX_SPREAD, 0.01e18);
         emit ParamSet(MAX_VOL_SPREAD, 0.1e18);
         emit ParamSet(SETTLEMENT_WINDOW, 15 minutes);
+        emit ParamSet(MAX_CORRELATION_SPREAD, 0.1e18);
         for (uint256 i = 0; i < signers.length; ++i) {
             _addSigner(signers[i]);
         }
@@ -141,6 +169,21 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         }
     }
 
+    /// @inheritdoc IKeelOracle
+    function submitWithCorrelations(Report[] calldata reports, CorrelationReport[] calldata correlations)
+        external
+        override
+    {
+        Params memory p = _params;
+        for (uint256 i = 0; i < reports.length; ++i) {
+            _accept(reports[i], p);
+        }
+        uint256 spread = _settings.maxCorrelationSpread;
+        for (uint256 i = 0; i < correlations.length; ++i) {
+            _acceptCorrelation(correlations[i], p, spread);
+        }
+    }
+
     /// @dev Verifies one report against the stored state and stores its medians.
     function _accept(Report calldata report, Params memory p) internal {
         uint256 feedId = report.feedId;
@@ -148,33 +191,26 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         FeedState memory st = _feeds[feedId];
         if (!cfg.listed) revert UnknownFeed(feedId);
 
-        // Rounds are consecutive: a replayed or skipped round is rejected. The uint32 check keeps the
-        // cast below exact (2^32 rounds at one per second would take 136 years).
         uint256 round = report.round;
-        if (round != uint256(st.round) + 1 || round > type(uint32).max) {
-            revert WrongRound(feedId, round, uint256(st.round) + 1);
-        }
-        // Observations only move forward in time, and at most maxFutureDrift ahead of the block.
         uint256 observedAt = report.observedAt;
-        if (observedAt <= st.observedAt) revert ObservationNotNewer(feedId, observedAt, st.observedAt);
-        if (observedAt > block.timestamp + p.maxFutureDrift) {
-            revert ObservationInFuture(feedId, observedAt, block.timestamp + p.maxFutureDrift);
-        }
         uint256 n = report.observations.length;
-        if (n < p.quorum) revert QuorumNotMet(feedId, n, p.quorum);
+        _checkHeader(feedId, round, observedAt, st.round, st.observedAt, n, p);
 
-        (uint256 price, uint256 vol) = _verifiedMedians(report, cfg, p, n);
+        (uint256 price, uint256 vol, uint256 volFloor) = _verifiedMedians(report, cfg, p, n);
 
-        // Casts are exact: price <= maxPrice < 2^128, vol <= maxVol < 2^64, observedAt is at most
-        // maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
+        // Casts are exact: price <= maxPrice < 2^128, vol and volFloor <= maxVol < 2^64, observedAt
+        // is at most maxFutureDrift (<= 5 min) past the block, and uint32 seconds last until 2106.
+        // SPEC §6 [v2] anti-procyclicality: the feed's vol, which every consumer reads, is
+        // σ_eff = max(σ, σ_floor); the raw medians stay readable (`volInputs`).
         uint256 previousPrice = st.price;
         _feeds[feedId] = FeedState({
             price: uint128(price),
-            vol: uint64(vol),
+            vol: uint64(vol > volFloor ? vol : volFloor),
             observedAt: uint32(observedAt),
             round: uint32(round)
         });
-        emit FeedUpdated(feedId, round, price, vol, observedAt);
+        _volInputs[feedId] = VolInputs({vol: uint64(vol), volFloor: uint64(volFloor)});
+        emit FeedUpdated(feedId, round, price, vol, volFloor, observedAt);
 
         // Circuit breaker: |S_new - S_old| / S_old > J, compared without division. No overflow:
         // prices are < 2^128 and J <= 1e18 < 2^60. The first report has no previous price.
@@ -195,36 +231,50 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         if (next != 0 && observedAt >= next) _fixExpiries(feedId, price, observedAt, round);
     }
 
+    /// @dev The checks every report shares (price and correlation; `id` is the feed or pair id),
+    ///      in this order: consecutive round, newer observation, not too far ahead, quorum.
+    function _checkHeader(
+        uint256 id,
+        uint256 round,
+        uint256 observedAt,
+        uint256 storedRound,
+        uint256 storedAt,
+        uint256 n,
+        Params memory p
+    ) internal view {
+        // Rounds are consecutive: a replayed or skipped round is rejected. The uint32 check keeps the
+        // stored casts exact (2^32 rounds at one per second would take 136 years).
+        if (round != storedRound + 1 || round > type(uint32).max) revert WrongRound(id, round, storedRound + 1);
+        // Observations only move forward in time, and at most maxFutureDrift ahead of the block.
+        if (observedAt <= storedAt) revert ObservationNotNewer(id, observedAt, storedAt);
+        if (observedAt > block.timestamp + p.maxFutureDrift) {
+            revert ObservationInFuture(id, observedAt, block.timestamp + p.maxFutureDrift);
+        }
+        if (n < p.quorum) revert QuorumNotMet(id, n, p.quorum);
+    }
+
     /// @dev Checks every observation (bounds, signature, distinct authorised signer) and returns the
-    ///      medians of prices and vols, each sorted independently by insertion into memory arrays,
-    ///      after checking the observation spread around them.
+    ///      medians of prices, vols and vol floors, each sorted independently by insertion into
+    ///      memory arrays, after checking the observation spread around them.
     function _verifiedMedians(Report calldata report, FeedConfig memory cfg, Params memory p, uint256 n)
         internal
         view
-        returns (uint256 price, uint256 vol)
+        returns (uint256 price, uint256 vol, uint256 volFloor)
     {
         uint256[] memory prices = new uint256[](n);
         uint256[] memory vols = new uint256[](n);
+        uint256[] memory floors = new uint256[](n);
         uint256 seen; // bit i set: the signer with index i already signed this report
         for (uint256 i = 0; i < n; ++i) {
             SignedObservation calldata o = report.observations[i];
-            uint256 oPrice = o.price;
-            uint256 oVol = o.vol;
-            // SPEC §3: zero or out-of-bounds values are rejected per observation (minPrice >= 1).
-            if (oPrice < cfg.minPrice || oPrice > cfg.maxPrice) {
-                revert PriceOutOfBounds(report.feedId, oPrice, cfg.minPrice, cfg.maxPrice);
-            }
-            if (oVol == 0 || oVol > cfg.maxVol) revert VolOutOfBounds(report.feedId, oVol, cfg.maxVol);
-
-            uint256 bit = _signerBit(report, o, i);
-            if (seen & bit != 0) revert DuplicateSigner(report.feedId, _signerOf(report, o));
-            seen |= bit;
-
-            _insertSorted(prices, i, oPrice);
-            _insertSorted(vols, i, oVol);
+            seen = _checkObservation(report, o, cfg, i, seen);
+            _insertSorted(prices, i, o.price);
+            _insertSorted(vols, i, o.vol);
+            _insertSorted(floors, i, o.volFloor);
         }
         price = _median(prices);
         vol = _median(vols);
+        volFloor = _median(floors);
 
         // SPEC §3 [v2] observation spread: every price within maxSpread of the median price and every
         // vol within maxVolSpread of the median vol (relative), so that the submitter's choice of
@@ -238,6 +288,68 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
                 revert ObservationSpread(report.feedId, farPrice, price, farVol, vol);
             }
         }
+        // [v2] the floor is a vol: the same relative spread around its median (floors < 2^64)
+        (farVol, dVol) = _farthest(floors, volFloor);
+        unchecked {
+            if (dVol * WAD > uint256(p.maxVolSpread) * volFloor) revert VolFloorSpread(report.feedId, farVol, volFloor);
+        }
+    }
+
+    /// @dev One observation of a price report: bounds (SPEC §3: zero or out-of-bounds values are
+    ///      rejected; minPrice >= 1), then its signature; returns `seen` with its signer's bit.
+    function _checkObservation(
+        Report calldata report,
+        SignedObservation calldata o,
+        FeedConfig memory cfg,
+        uint256 i,
+        uint256 seen
+    ) internal view returns (uint256) {
+        uint256 oPrice = o.price;
+        uint256 oVol = o.vol;
+        uint256 oFloor = o.volFloor;
+        if (oPrice < cfg.minPrice || oPrice > cfg.maxPrice) {
+            revert PriceOutOfBounds(report.feedId, oPrice, cfg.minPrice, cfg.maxPrice);
+        }
+        if (oVol == 0 || oVol > cfg.maxVol) revert VolOutOfBounds(report.feedId, oVol, cfg.maxVol);
+        // [v2] the floor is a vol: bounded like one
+        if (oFloor == 0 || oFloor > cfg.maxVol) revert VolFloorOutOfBounds(report.feedId, oFloor, cfg.maxVol);
+        bytes32 digest = _observationDigest(report.feedId, report.round, report.observedAt, oPrice, oVol, oFloor);
+        return _checkSigner(report.feedId, digest, o.v, o.r, o.s, i, seen);
+    }
+
+    /// @dev SPEC §3 [v2] correlation feed: one pair's report, under the price reports' rules (see
+    ///      IKeelOracle). The pair id feedA << 128 | feedB keys its state and names it in the shared
+    ///      header and signature errors. Medians and spreads work on rho + 1e18 in [0, 2e18], so the
+    ///      unsigned sort, median (floor of the mean of the middle two) and farthest end serve as is.
+    function _acceptCorrelation(CorrelationReport calldata report, Params memory p, uint256 maxSpread_) internal {
+        uint256 a = report.feedA;
+        uint256 b = report.feedB;
+        // "for each pair of listed underlyings", named once: a < b
+        if (a >= b || b > type(uint128).max || !_configs[a].listed || !_configs[b].listed) revert UnknownPair(a, b);
+        uint256 id = (a << 128) | b;
+        CorrelationState memory st = _correlations[id];
+        uint256 round = report.round;
+        uint256 observedAt = report.observedAt;
+        uint256 n = report.observations.length;
+        _checkHeader(id, round, observedAt, st.round, st.observedAt, n, p);
+
+        uint256[] memory shifted = new uint256[](n); // rho + 1e18
+        uint256 seen;
+        for (uint256 i = 0; i < n; ++i) {
+            SignedCorrelation calldata o = report.observations[i];
+            int256 rho = o.rho;
+            if (rho < -int256(WAD) || rho > int256(WAD)) revert CorrelationOutOfBounds(a, b, rho);
+            seen = _checkSigner(id, _correlationDigest(a, b, round, observedAt, rho), o.v, o.r, o.s, i, seen);
+            _insertSorted(shifted, i, uint256(rho + int256(WAD)));
+        }
+        uint256 m = _median(shifted);
+        (uint256 far, uint256 d) = _farthest(shifted, m);
+        // All in [0, 2e18]: the casts and the differences are exact.
+        int256 median = int256(m) - int256(WAD);
+        if (d > maxSpread_) revert CorrelationSpread(a, b, int256(far) - int256(WAD), median);
+        _correlations[id] =
+            CorrelationState({rho: int64(median), observedAt: uint32(observedAt), round: uint32(round)});
+        emit CorrelationUpdated(a, b, round, median, observedAt);
     }
 
     /// @dev The end of ascending `a` farthest from its median `m` (the low end on a tie), and its
@@ -257,26 +369,22 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         }
     }
 
-    /// @dev The bit (1 << signer index) of observation `i`'s signer; reverts unless the signature is a
-    ///      valid low-s signature of an authorised signer over this report's Observation message.
-    function _signerBit(Report calldata report, SignedObservation calldata o, uint256 i)
+    /// @dev `seen` with observation `i`'s signer bit (1 << signer index) added; reverts unless (v, r, s)
+    ///      is a valid low-s signature of `digest` by an authorised signer not in `seen` yet. `id`
+    ///      names the report (feed or pair id) in the errors.
+    function _checkSigner(uint256 id, bytes32 digest, uint8 v, bytes32 r, bytes32 s, uint256 i, uint256 seen)
         internal
         view
         returns (uint256)
     {
-        bytes32 digest = _observationDigest(report.feedId, report.round, report.observedAt, o.price, o.vol);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, o.v, o.r, o.s);
-        if (err == ECDSA.RecoverError.InvalidSignatureS) revert MalleableSignature(report.feedId, i, o.s);
-        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(report.feedId, i);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+        if (err == ECDSA.RecoverError.InvalidSignatureS) revert MalleableSignature(id, i, s);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(id, i);
         uint256 index = _signerIndex[signer];
-        if (index == 0) revert UnknownSigner(report.feedId, signer);
-        return 1 << index; // index in [1, 32]
-    }
-
-    /// @dev Recovers observation `o`'s signer again: only on the duplicate-signer error path.
-    function _signerOf(Report calldata report, SignedObservation calldata o) internal view returns (address) {
-        bytes32 digest = _observationDigest(report.feedId, report.round, report.observedAt, o.price, o.vol);
-        return ECDSA.recover(digest, o.v, o.r, o.s);
+        if (index == 0) revert UnknownSigner(id, signer);
+        uint256 bit = 1 << index; // index in [1, 32]
+        if (seen & bit != 0) revert DuplicateSigner(id, signer);
+        return seen | bit;
     }
 
     /// @dev Inserts `x` into the ascending prefix a[0..len) (a has room for it).
@@ -360,7 +468,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         // Same signatures, bounds and spread rules as a feed update. The round is only part of the
         // signed message: observations signed for any round of the feed are accepted (those of a
         // round that never landed, or signed afterwards for the window, e.g. with round 0).
-        (uint256 price,) = _verifiedMedians(report, cfg, p, n);
+        (uint256 price,,) = _verifiedMedians(report, cfg, p, n);
         _settlementPrices[feedId][expiry] = price;
         emit SettlementPriceFixedByGovernance(feedId, expiry, price, observedAt, report.round, msg.sender);
     }
@@ -536,6 +644,14 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             // price observed later than that is no longer the expiry's price.
             _checkParam(what, value, 1 minutes, 1 hours);
             _settings.settlementWindow = uint32(value);
+        } else if (what == MAX_CORRELATION_SPREAD) {
+            // [v2] absolute. >= 0.01: EWMA correlations of one pair from different signers' data differ
+            // by more than that; <= 0.25: colluders with copied honest observations move the accepted
+            // rho by about this much, and the stressed rho_s = max(2 rho - 1, 0.75 rho) of SPEC §6
+            // doubles a move, so its bias stays within 0.5 (half the way from independence to
+            // comonotone).
+            _checkParam(what, value, 0.01e18, 0.25e18);
+            _settings.maxCorrelationSpread = uint64(value);
         } else {
             revert UnknownParam(what);
         }
@@ -569,6 +685,36 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         FeedState memory st = _feeds[feedId];
         if (_stale(st.observedAt)) revert StalePrice(feedId, st.observedAt, block.timestamp);
         return (st.price, st.vol, st.observedAt);
+    }
+
+    /// @inheritdoc IOracle
+    function volInputs(uint256 feedId) external view override returns (uint256 volWad, uint256 volFloorWad) {
+        VolInputs memory v = _volInputs[feedId];
+        return (v.vol, v.volFloor);
+    }
+
+    /// @inheritdoc IOracle
+    function correlation(uint256 feedA, uint256 feedB) external view override returns (CorrelationState memory) {
+        return _correlations[_pairId(feedA, feedB)];
+    }
+
+    /// @inheritdoc IOracle
+    function freshCorrelation(uint256 feedA, uint256 feedB)
+        external
+        view
+        override
+        returns (int256 rhoWad, uint256 observedAt)
+    {
+        CorrelationState memory st = _correlations[_pairId(feedA, feedB)];
+        if (_stale(st.observedAt)) revert StaleCorrelation(feedA, feedB, st.observedAt, block.timestamp);
+        return (st.rho, st.observedAt);
+    }
+
+    /// @dev The key of a pair in either order: lower << 128 | higher, or 0 (never written) when the
+    ///      higher id does not fit 128 bits (no such pair can be reported).
+    function _pairId(uint256 a, uint256 b) internal pure returns (uint256) {
+        (uint256 lo, uint256 hi) = a < b ? (a, b) : (b, a);
+        return hi > type(uint128).max ? 0 : (lo << 128) | hi;
     }
 
     /// @inheritdoc IOracle
@@ -675,6 +821,11 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     /// @inheritdoc IKeelOracle
+    function maxCorrelationSpread() external view override returns (uint256) {
+        return _settings.maxCorrelationSpread;
+    }
+
+    /// @inheritdoc IKeelOracle
     function isSigner(address account) external view override returns (bool) {
         return _signerIndex[account] != 0;
     }
@@ -685,23 +836,38 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
     }
 
     /// @inheritdoc IKeelOracle
-    function observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
+    function observationDigest(
+        uint256 feedId,
+        uint256 round,
+        uint256 observedAt,
+        uint256 price,
+        uint256 vol,
+        uint256 volFloor
+    ) external view override returns (bytes32) {
+        return _observationDigest(feedId, round, observedAt, price, vol, volFloor);
+    }
+
+    /// @inheritdoc IKeelOracle
+    function correlationDigest(uint256 feedA, uint256 feedB, uint256 round, uint256 observedAt, int256 rho)
         external
         view
         override
         returns (bytes32)
     {
-        return _observationDigest(feedId, round, observedAt, price, vol);
+        return _correlationDigest(feedA, feedB, round, observedAt, rho);
     }
 
     /// @dev EIP-712 digest of an Observation. The struct hash is computed in scratch memory past the
     ///      free memory pointer (not advanced: nothing else is allocated before the hash is taken),
-    ///      instead of `abi.encode`, which would allocate 192 bytes per observation.
-    function _observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
-        internal
-        view
-        returns (bytes32)
-    {
+    ///      instead of `abi.encode`, which would allocate 224 bytes per observation.
+    function _observationDigest(
+        uint256 feedId,
+        uint256 round,
+        uint256 observedAt,
+        uint256 price,
+        uint256 vol,
+        uint256 volFloor
+    ) internal view returns (bytes32) {
         bytes32 typehash = OBSERVATION_TYPEHASH;
         bytes32 structHash;
         assembly ("memory-safe") {
@@ -712,8 +878,18 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
             mstore(add(m, 0x60), observedAt)
             mstore(add(m, 0x80), price)
             mstore(add(m, 0xa0), vol)
-            structHash := keccak256(m, 0xc0)
+            mstore(add(m, 0xc0), volFloor)
+            structHash := keccak256(m, 0xe0)
         }
         return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev [v2] EIP-712 digest of a Correlation (int256 encodes as its two's-complement word).
+    function _correlationDigest(uint256 feedA, uint256 feedB, uint256 round, uint256 observedAt, int256 rho)
+        internal
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(CORRELATION_TYPEHASH, feedA, feedB, round, observedAt, rho)));
     }
 }

@@ -413,7 +413,7 @@ contract RiskArrayStore is IRiskArrayStore {
     /// @dev The grid of series `s` for market m from the cache, built on first use.
     function _gridFor(IMarginEngine.Series memory s, Market memory m, int256 r, GridCache memory c)
         internal
-        pure
+        view
         returns (BlackScholes.Grid memory)
     {
         // feedId < 2^32 and expiry < 2^40 (Series), observedAt < 2^64 (Oracle): the key is exact
@@ -421,9 +421,11 @@ contract RiskArrayStore is IRiskArrayStore {
         for (uint256 i; i < c.grids.length; ++i) {
             if (c.keys[i] == key) return c.grids[i];
         }
-        // per (underlying, expiry, round): the 13 spot points and 3 vol states of the grid
+        // per (underlying, expiry, round): the 13 spot points and 3 vol states of the grid, at the
+        // round's raw σ (m.vol is σ_eff, which sets only the scan range r)
         uint256 tau = s.expiry - m.observedAt;
-        (int256 up, int256 dn) = PM.volStates(m.vol, tau);
+        uint256 sigma = _valuationVol(m);
+        (int256 up, int256 dn) = PM.volStates(sigma, tau);
         int256[13] memory moves;
         for (uint256 i; i < 13; ++i) {
             moves[i] = PM.spotMove(i < 9 ? i : 18 + i, r); // i = 9..12 -> j = 27..30
@@ -432,8 +434,19 @@ contract RiskArrayStore is IRiskArrayStore {
         uint256 entry = c.next;
         c.next = (entry + 1) % GRIDS;
         c.keys[entry] = key;
-        c.grids[entry] = BlackScholes.grid(m.spot, moves, [m.vol, uint256(up), uint256(dn)], tau);
+        c.grids[entry] = BlackScholes.grid(m.spot, moves, [sigma, uint256(up), uint256(dn)], tau);
         return c.grids[entry];
+    }
+
+    /// @dev The vol options are valued at in market m (SPEC v2 §6): the round's raw median σ. The
+    ///      feed's vol, m.vol, is σ_eff = max(σ, σ_floor), which sets the scan ranges and haircuts
+    ///      only: valuing at σ_eff would credit a long option for a vol nobody quotes and push fair
+    ///      fills out of the price band. m must be the feed's current market (its raw medians are
+    ///      the Oracle's current ones); reverts `MarketNotCurrent` when m.vol is not their max.
+    function _valuationVol(Market memory m) internal view returns (uint256 sigma) {
+        uint256 floor;
+        (sigma, floor) = oracle.volInputs(m.feedId);
+        if ((sigma > floor ? sigma : floor) != m.vol) revert MarketNotCurrent(m.feedId, m.vol);
     }
 
     /// @dev One unit's current value and 31 scenario changes (DESIGN.md "Margin").

@@ -9,19 +9,42 @@ interface IOracle {
     /// @notice The last accepted report of a feed (one feed per underlying).
     struct FeedState {
         uint128 price;      // median spot price                            [wad USD]
-        uint64 vol;         // median annualised ATM implied vol            [wad]
+        uint64 vol;         // [v2] effective vol σ_eff = max(σ, σ_floor) of the medians     [wad]
         uint32 observedAt;  // observation time of the accepted report      [unix s]
         uint32 round;       // number of accepted reports so far            [count]
     }
 
+    /// @notice [v2] The last accepted correlation of a pair of feeds (SPEC §3 correlation feed).
+    struct CorrelationState {
+        int64 rho;          // median EWMA correlation, in [-1e18, 1e18]   [wad]
+        uint32 observedAt;  // observation time of the accepted report      [unix s]
+        uint32 round;       // number of accepted reports of the pair       [count]
+    }
+
     /// @notice A feed needed by the operation is older than the heartbeat (or has no report yet).
     error StalePrice(uint256 feedId, uint256 observedAt, uint256 nowTs);
+    /// @notice [v2] The pair's correlation is older than the heartbeat (or has no report yet).
+    error StaleCorrelation(uint256 feedA, uint256 feedB, uint256 observedAt, uint256 nowTs);
 
     /// @notice The last accepted state of `feedId` (all zero if never reported).
     function feed(uint256 feedId) external view returns (FeedState memory);
 
-    /// @notice Price, vol and observation time of `feedId`; reverts `StalePrice` when stale.
+    /// @notice Price, vol and observation time of `feedId`; reverts `StalePrice` when stale. [v2] The
+    ///         vol is the effective vol σ_eff = max(σ, σ_floor) (SPEC §6 anti-procyclicality): every
+    ///         consumer (margin engine, risk arrays, vault haircuts, lens) reads this one.
     function freshFeed(uint256 feedId) external view returns (uint256 priceWad, uint256 volWad, uint256 observedAt);
+
+    /// @notice [v2] The raw medians behind `feed(feedId).vol`: the signed vol σ and the signed floor
+    ///         σ_floor of the last accepted report (both 0 if never reported).
+    function volInputs(uint256 feedId) external view returns (uint256 volWad, uint256 volFloorWad);
+
+    /// @notice [v2] The last accepted correlation of feeds `feedA` and `feedB` (either order; all
+    ///         zero if never reported).
+    function correlation(uint256 feedA, uint256 feedB) external view returns (CorrelationState memory);
+
+    /// @notice [v2] ρ and observation time of the pair (either order); reverts `StaleCorrelation`
+    ///         when now - observedAt > heartbeat or never reported.
+    function freshCorrelation(uint256 feedA, uint256 feedB) external view returns (int256 rhoWad, uint256 observedAt);
 
     /// @notice True when now - observedAt > heartbeat, or the feed never reported.
     function isStale(uint256 feedId) external view returns (bool);
@@ -39,11 +62,21 @@ interface IOracle {
 ///
 ///      A report for one feed carries >= quorum EIP-712 signatures (domain "Keel Oracle", version
 ///      "1", chainId, verifyingContract = the oracle) over
-///      `Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)`,
+///      `Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol,uint256 volFloor)`,
 ///      one per distinct authorised signer; every signer signs the same (feedId, round, observedAt)
-///      and its own price and vol. The accepted price and vol are the medians of the observations,
-///      and every observation must lie within maxSpread of the median price and maxVolSpread
-///      (relative) of the median vol [v2].
+///      and its own price, vol and vol floor. The accepted price, vol and floor are the medians of
+///      the observations, and every observation must lie within maxSpread of the median price and
+///      maxVolSpread (relative) of the median vol and of the median floor [v2]. The feed stores
+///      σ_eff = max(median vol, median floor) as its vol (SPEC §6 anti-procyclicality).
+///
+///      [v2] Correlation feed (SPEC §3): a report for a pair of listed feeds feedA < feedB carries
+///      >= quorum signatures over
+///      `Correlation(uint256 feedA,uint256 feedB,uint256 round,uint256 observedAt,int256 rho)` and is
+///      accepted under the same rules: consecutive rounds per pair, newer observedAt, at most
+///      maxFutureDrift ahead, distinct authorised low-s signers, every rho in [-1e18, 1e18], the
+///      median stored, every rho within maxCorrelationSpread (absolute) of it, stale after the
+///      heartbeat. The header and signature errors of a correlation report name its pair id
+///      feedA << 128 | feedB (>= 2^128, so never a feed id) where they say `feedId`.
 ///
 ///      Threat model [v2]: f = `faultTolerance()` faulty or colluding signers are tolerated, where f is
 ///      the largest number with quorum >= 2f + 1 and signers >= quorum + f; the setters keep f >= 1.
@@ -56,6 +89,7 @@ interface IKeelOracle is IOracle {
     struct SignedObservation {
         uint256 price;      // observed spot price                          [wad USD]
         uint256 vol;        // observed annualised ATM implied vol          [wad]
+        uint256 volFloor;   // [v2] the signer's vol floor σ_floor          [wad]
         uint8 v;            // signature recovery id (27 or 28)
         bytes32 r;          // signature r
         bytes32 s;          // signature s (lower half order only)
@@ -69,10 +103,34 @@ interface IKeelOracle is IOracle {
         SignedObservation[] observations;
     }
 
+    /// @notice [v2] One signer's correlation of a pair, with its signature.
+    struct SignedCorrelation {
+        int256 rho;         // observed correlation, in [-1e18, 1e18]       [wad]
+        uint8 v;            // signature recovery id (27 or 28)
+        bytes32 r;          // signature r
+        bytes32 s;          // signature s (lower half order only)
+    }
+
+    /// @notice [v2] A quorum of signed correlations for one pair (feedA < feedB) and round.
+    struct CorrelationReport {
+        uint256 feedA;      // the lower feed id of the pair                [feedId]
+        uint256 feedB;      // the higher feed id of the pair               [feedId]
+        uint256 round;      // must be the pair's stored round + 1          [count]
+        uint256 observedAt; // observation time shared by every signer      [unix s]
+        SignedCorrelation[] observations;
+    }
+
     // --- Events ---
 
-    /// @notice A report was accepted: the feed now holds these medians.
-    event FeedUpdated(uint256 indexed feedId, uint256 indexed round, uint256 price, uint256 vol, uint256 observedAt);
+    /// @notice A report was accepted: the feed now holds these medians (`vol` is the raw median σ,
+    ///         `volFloor` the median σ_floor; the feed's vol is their maximum).
+    event FeedUpdated(
+        uint256 indexed feedId, uint256 indexed round, uint256 price, uint256 vol, uint256 volFloor, uint256 observedAt
+    );
+    /// @notice [v2] A correlation report was accepted: the pair now holds this median ρ.
+    event CorrelationUpdated(
+        uint256 indexed feedA, uint256 indexed feedB, uint256 indexed round, int256 rho, uint256 observedAt
+    );
     /// @notice The price moved more than the jump threshold: the feed is reduce-only until `until`.
     event CircuitBreakerTripped(uint256 indexed feedId, uint256 previousPrice, uint256 price, uint256 until);
     /// @notice `expiry` will get its settlement price from the first report observed at or after it,
@@ -102,7 +160,7 @@ interface IKeelOracle is IOracle {
     /// @notice Governance changed the number of signatures a report needs.
     event QuorumSet(uint256 quorum);
     /// @notice Governance changed parameter `what` (heartbeat, maxFutureDrift, jumpThreshold, coolDown,
-    ///         maxSpread, maxVolSpread, settlementWindow).
+    ///         maxSpread, maxVolSpread, settlementWindow, maxCorrelationSpread).
     event ParamSet(bytes32 indexed what, uint256 value);
     /// @notice `registrar` may (or may no longer) register expiries.
     event RegistrarSet(address indexed registrar, bool authorised);
@@ -136,6 +194,18 @@ interface IKeelOracle is IOracle {
     ///      maxSpread * medianPrice or |vol - medianVol| > maxVolSpread * medianVol. `price` and `vol`
     ///      are the report's observed price and vol farthest from their medians (the lower on a tie).
     error ObservationSpread(uint256 feedId, uint256 price, uint256 medianPrice, uint256 vol, uint256 medianVol);
+    /// @dev [v2] An observed vol floor is zero or above the feed's maxVol (bounded like the vol).
+    error VolFloorOutOfBounds(uint256 feedId, uint256 volFloor, uint256 maxVol);
+    /// @dev [v2] |volFloor - medianVolFloor| > maxVolSpread * medianVolFloor for an observation;
+    ///      `volFloor` is the one farthest from the median (the lower on a tie).
+    error VolFloorSpread(uint256 feedId, uint256 volFloor, uint256 medianVolFloor);
+    /// @dev [v2] A correlation report must name two listed feeds with feedA < feedB < 2^128.
+    error UnknownPair(uint256 feedA, uint256 feedB);
+    /// @dev [v2] An observed correlation lies outside [-1e18, 1e18].
+    error CorrelationOutOfBounds(uint256 feedA, uint256 feedB, int256 rho);
+    /// @dev [v2] |rho - medianRho| > maxCorrelationSpread for an observation; `rho` is the one
+    ///      farthest from the median (the lower on a tie).
+    error CorrelationSpread(uint256 feedA, uint256 feedB, int256 rho, int256 medianRho);
 
     // --- Errors: expiries ---
 
@@ -185,6 +255,11 @@ interface IKeelOracle is IOracle {
     ///         pending expiry a report passes and trips the circuit breaker on jumps.
     function submit(Report[] calldata reports) external;
 
+    /// @notice [v2] `submit(reports)`, then accepts the correlation reports, atomically (any bad
+    ///         report reverts everything). Permissionless like `submit`.
+    function submitWithCorrelations(Report[] calldata reports, CorrelationReport[] calldata correlations)
+        external;
+
     // --- Expiries ---
 
     /// @notice Registers `expiry` (must be after the feed's last observation) so that the first
@@ -212,7 +287,7 @@ interface IKeelOracle is IOracle {
     /// @notice Sets the number of distinct signatures a report needs.
     function setQuorum(uint256 quorum) external;
     /// @notice Sets "heartbeat", "maxFutureDrift", "jumpThreshold", "coolDown", "maxSpread",
-    ///         "maxVolSpread" or "settlementWindow" (bytes32 names).
+    ///         "maxVolSpread", "settlementWindow" or "maxCorrelationSpread" (bytes32 names).
     function setParam(bytes32 what, uint256 value) external;
     /// @notice Authorises or removes an expiry registrar (e.g. the margin engine).
     function setRegistrar(address registrar, bool authorised) external;
@@ -250,6 +325,8 @@ interface IKeelOracle is IOracle {
     function maxVolSpread() external view returns (uint256);
     /// @notice [v2] How long after an expiry a report's observedAt may be to fix its price     [s]
     function settlementWindow() external view returns (uint256);
+    /// @notice [v2] Max |rho - median rho| of an observation in a correlation report (absolute) [wad]
+    function maxCorrelationSpread() external view returns (uint256);
     /// @notice True if `account` is an authorised signer.
     function isSigner(address account) external view returns (bool);
     /// @notice True if `account` may register expiries (owner excluded).
@@ -257,7 +334,16 @@ interface IKeelOracle is IOracle {
     /// @notice The EIP-712 domain separator of this oracle on this chain.
     function domainSeparator() external view returns (bytes32);
     /// @notice The EIP-712 digest a signer signs for this observation.
-    function observationDigest(uint256 feedId, uint256 round, uint256 observedAt, uint256 price, uint256 vol)
+    function observationDigest(
+        uint256 feedId,
+        uint256 round,
+        uint256 observedAt,
+        uint256 price,
+        uint256 vol,
+        uint256 volFloor
+    ) external view returns (bytes32);
+    /// @notice [v2] The EIP-712 digest a signer signs for this correlation observation.
+    function correlationDigest(uint256 feedA, uint256 feedB, uint256 round, uint256 observedAt, int256 rho)
         external
         view
         returns (bytes32);

@@ -31,6 +31,9 @@ interface IRiskArrayStore {
     /// @dev Summing series of another underlying into one underlying's scenario vector.
     error WrongUnderlying(uint256 seriesId, uint256 feedId, uint256 expected);
     error LengthMismatch(uint256 ids, uint256 sizes);
+    /// @dev A market whose vol is not the Oracle's current σ_eff of the feed: options are valued
+    ///      at the current round's raw σ, so only the current market can be valued.
+    error MarketNotCurrent(uint256 feedId, uint256 volWad);
     error PointerDeployFailed(uint256 seriesId);
 
     /// @notice Registers a new series (engine only); ids start at 1.

@@ -94,21 +94,21 @@ def deploy_stack(
 
 
 def push_prices(
-    stack: Stack, prices: Mapping[int, tuple[int, int]], observed_at: int | None = None
+    stack: Stack, prices: Mapping[int, tuple[int, ...]], observed_at: int | None = None
 ):
-    """Submit one signed report per feed {feedId: (price, vol)} observed at `observed_at` (default:
-    the last block's time)."""
+    """Submit one signed report per feed {feedId: (price, vol)} or {feedId: (price, vol, volFloor)}
+    (without a floor: none, σ_eff = σ) observed at `observed_at` (default: the last block's time)."""
     from brownie import chain
 
     if observed_at is None:
         chain.mine()  # after a snapshot revert the next block's time can be far ahead of the last
     reports = []
-    for feed_id, (price, vol) in prices.items():
+    for feed_id, (price, vol, *floor) in prices.items():
         state = stack.oracle.feed(feed_id)
         round_ = state[3] + 1
         # the last block's time, strictly newer than the stored report (two pushes may fall in one second)
         when = observed_at if observed_at is not None else max(chain[-1].timestamp, state[2] + 1)
-        obs = [(k, price, vol) for k in stack.signer_keys[: stack.quorum]]
+        obs = [(k, price, vol, *floor) for k in stack.signer_keys[: stack.quorum]]
         reports.append(make_report(stack.oracle, feed_id, round_, when, obs))
     return stack.oracle.submit(reports, {"from": stack.deployer})
 

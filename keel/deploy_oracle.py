@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from eth_account import Account
 
 from keel.eip712 import Domain
-from keel.observations import Observation, oracle_domain, report_calldata
+from keel.observations import (
+    NO_VOL_FLOOR,
+    CorrelationObservation,
+    Observation,
+    correlation_calldata,
+    oracle_domain,
+    report_calldata,
+)
 
 # setParam's names (bytes32, right-padded ASCII, as Solidity's `bytes32 x = "heartbeat"`).
 PARAMS = (
@@ -22,6 +29,7 @@ PARAMS = (
     "maxSpread",
     "maxVolSpread",
     "settlementWindow",
+    "maxCorrelationSpread",
 )
 
 
@@ -64,19 +72,40 @@ def make_report(
     feed_id: int,
     round_: int,
     observed_at: int,
-    observations: Iterable[tuple[str | bytes, int, int]],
+    observations: Iterable[tuple],
     domain: Domain | None = None,
 ) -> tuple:
-    """`Report` calldata for `oracle.submit`: each (private_key, price, vol) signs its Observation.
+    """`Report` calldata for `oracle.submit`: each (private_key, price, vol) or (private_key, price,
+    vol, volFloor) signs its Observation (without a floor: NO_VOL_FLOOR, so σ_eff = σ).
 
     `domain` overrides the oracle's own domain (tests of wrong-chain or wrong-contract signatures).
     """
     domain = domain or domain_of(oracle)
     signed = []
-    for key, price, vol in observations:
-        obs = Observation(feed_id, round_, observed_at, price, vol)
-        signed.append((price, vol, obs.sign(key, domain)))
+    for key, price, vol, *rest in observations:
+        vol_floor = rest[0] if rest else NO_VOL_FLOOR
+        obs = Observation(feed_id, round_, observed_at, price, vol, vol_floor)
+        signed.append((price, vol, vol_floor, obs.sign(key, domain)))
     return report_calldata(feed_id, round_, observed_at, signed)
+
+
+def make_correlation_report(
+    oracle,
+    feed_a: int,
+    feed_b: int,
+    round_: int,
+    observed_at: int,
+    observations: Iterable[tuple[str | bytes, int]],
+    domain: Domain | None = None,
+) -> tuple:
+    """`CorrelationReport` calldata for `oracle.submitWithCorrelations`: each (private_key, rho wad)
+    signs its Correlation of the pair (feed_a, feed_b) as given (the Oracle wants feed_a < feed_b)."""
+    domain = domain or domain_of(oracle)
+    signed = [
+        (rho, CorrelationObservation(feed_a, feed_b, round_, observed_at, rho).sign(key, domain))
+        for key, rho in observations
+    ]
+    return correlation_calldata(feed_a, feed_b, round_, observed_at, signed)
 
 
 def address_of(private_key: str | bytes) -> str:

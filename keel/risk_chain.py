@@ -56,7 +56,9 @@ def read_account(engine, vault, account_id: int, block=None) -> dict:
 
 
 def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable[int], block=None):
-    """(feeds, tokens, settlement haircut, settlement prices, params) as chain integers."""
+    """(feeds, tokens, settlement haircut, settlement prices, params, correlations) as chain
+    integers; feeds carry the raw σ and σ_floor medians ([v2] `volInputs`), correlations every
+    reported pair of those feeds ([v2] `correlation`)."""
     feed_ids = set(int(f) for f in feeds)
     tokens = []
     settlement = str(_call(vault.settlementAsset, block=block))
@@ -81,7 +83,20 @@ def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable
     feeds_out = {}
     for f in sorted(feed_ids):
         st = _call(oracle.feed, f, block=block)
-        feeds_out[f] = {"price": int(st[0]), "vol": int(st[1]), "observedAt": int(st[2])}
+        vol, floor = (int(x) for x in _call(oracle.volInputs, f, block=block))
+        feeds_out[f] = {
+            "price": int(st[0]),
+            "vol": vol,
+            "volFloor": floor,
+            "observedAt": int(st[2]),
+        }
+    correlations = {}
+    for a in sorted(feed_ids):
+        for b in sorted(feed_ids):
+            if a < b:
+                rho, _, round_ = _call(oracle.correlation, a, b, block=block)
+                if round_:
+                    correlations[a, b] = int(rho)
     settlement_prices = {}
     for acc in accounts:
         for o in acc["options"]:
@@ -95,7 +110,7 @@ def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable
         "mm_ratio": int(_call(engine.mmRatio, block=block)),
     }
     haircut = int(_call(vault.assetConfig, settlement, block=block)[2])
-    return feeds_out, tokens, haircut, settlement_prices, params
+    return feeds_out, tokens, haircut, settlement_prices, params, correlations
 
 
 def reference_inputs(
@@ -103,13 +118,10 @@ def reference_inputs(
 ):
     """(MarketState, Portfolios) of the reference model for `account_ids`, read at `block`; the
     market also carries `feeds` (e.g. those of proposed trades)."""
-    from keel.risk.chain_inputs import market_from_chain, portfolios_from_chain
+    from keel.risk.chain_inputs import market_from_reader, portfolios_from_chain
 
     accounts = [read_account(engine, vault, a, block) for a in account_ids]
-    feeds, tokens, haircut, settled, params = read_market(
-        engine, vault, oracle, accounts, feeds, block
-    )
-    market = market_from_chain(feeds, tokens, haircut, settled, params)
+    market = market_from_reader(read_market(engine, vault, oracle, accounts, feeds, block))
     return market, portfolios_from_chain(accounts, market)
 
 

@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from keel.client.chain import Reader
-from keel.risk.chain_inputs import portfolios_from_chain
+from keel.risk.chain_inputs import market_from_reader, portfolios_from_chain
 from keel.risk.cover2 import JointDay, cover2, cover2_scenarios, describe_moves
-
-from . import model as kmodel
 
 WAD = 10**18
 
@@ -25,7 +23,7 @@ def measure(reader: Reader, block: int, days: Sequence[JointDay] = ()) -> dict:
     """The requirement, the fund and every scenario's two largest losses at `block`, as JSON."""
     n = int(reader.batch.values([reader.c("vault", "accountCount")], block)[0])
     accounts = reader.accounts(range(1, n + 1), block)
-    market = kmodel.market_state(reader.market(accounts, block))
+    market = market_from_reader(reader.market(accounts, block))
     result = cover2(market, portfolios_from_chain(accounts, market), cover2_scenarios(market, days))
     fund = reader.insurance_fund(block) / WAD  # [USD]
     return {

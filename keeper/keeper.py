@@ -70,6 +70,7 @@ from keel.client.chain import (
 from keel.client.logs import event
 from keel.client.rpc import RetryPolicy, Rpc, RpcUnavailable
 from keel.client.state import read_json, write_json_atomic
+from keel.risk.chain_inputs import market_from_reader
 
 from . import model as kmodel
 from . import rules
@@ -463,7 +464,7 @@ class Keeper:
             self.market_ints = self.reader.market(
                 (), block, feeds=sorted(self.index.feeds()), expiries=sorted(self.index.expiries())
             )
-            self.market = kmodel.market_state(self.market_ints)
+            self.market = market_from_reader(self.market_ints)
             self.marks = self.reader.marks(sorted(self.index.perp_feeds()), block)
             if feeds_before is not None and set(self.market_ints[0]) != feeds_before:
                 event(self.log, "market-feeds", feeds=sorted(self.market_ints[0]))

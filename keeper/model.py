@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keel.risk import Account, MarketState, Option, Perp, Portfolios, compute_margin
-from keel.risk.chain_inputs import account_from_chain, market_from_chain
+from keel.risk.chain_inputs import account_from_chain
 
 from .rules import Carry
 
@@ -43,12 +43,6 @@ class Screen:
             "im": float(self.im[i]),
             "mm": float(self.mm[i]),
         }
-
-
-def market_state(market_ints: tuple) -> MarketState:
-    """MarketState from (feeds, tokens, settlement haircut, settlement prices, params) chain ints."""
-    feeds, tokens, haircut, settled, params = market_ints
-    return market_from_chain(feeds, tokens, haircut, settled, params)
 
 
 def to_accounts(accounts: Sequence[Mapping], market: MarketState) -> list[Account]:

@@ -10,15 +10,27 @@ One cycle per source tick:
      observed within the Oracle's settlementWindow after it, SPEC §3 [v2]);
   5. build one report per pushed feed: round = on-chain round + 1, observedAt = latest block
      timestamp (never ahead of the chain), price from the tick, vol from the source or the EWMA,
-     clamped to the feed's bounds; sign with the first `quorum` signers or all of them. Each
-     signer's simulated disagreement (`noise`) stays within a third of the Oracle's maxSpread and
-     maxVolSpread, so a relayer report always passes the observation-spread rule;
+     [v2] vol floor σ_floor (below), each clamped to the feed's bounds; sign with the first `quorum`
+     signers or all of them. Each signer's simulated disagreement (`noise`) stays within a third of
+     the Oracle's maxSpread and maxVolSpread, so a relayer report always passes the
+     observation-spread rule. [v2] Likewise one correlation report per pair of feeds (a < b) whose
+     EWMA correlation (keel.risk.ewma.EwmaCorrelation, lambda 0.94 on the source's ticks) moved by
+     more than `correlation_deviation` or whose age reached the push policy's heartbeat fraction (the
+     Oracle makes a correlation stale after the heartbeat, like a price), within a third of
+     maxCorrelationSpread per signer; price and correlation reports go in one transaction
+     (`submitWithCorrelations`, or `submit` when no correlation is due);
   6. check the submission with `oracle.rules` and `eth_estimateGas`: a doomed one is not sent;
   7. sign the transaction with the pending nonce, write it to the state file, then send it (a resend
      of the same signed bytes is idempotent) and wait for its receipt;
   8. if it reverted although the pre-flight check passed, another submission landed first (a
      front-run round: `WrongRound`): re-read the chain and sign the next round, at most
      `resubmit_attempts` times per tick.
+
+[v2] The vol floor σ_floor of a feed (SPEC §6 anti-procyclicality) is, in this order: the config's
+`vol_floor` override; the mean of the EWMA vol over the source's whole history when the source has
+one (`PriceSource.history()`: a CSV file's every row); else the mean of the relayer's own EWMA vol
+over every tick it has folded in (rebuilt on restart by replaying a deterministic source), the EWMA
+vol itself before the first return.
 
 Safety argument (no double submission, no reverted relayer transaction): the chain is the source of
 truth for rounds; a new report is only built once the previous transaction is resolved (mined,
@@ -55,16 +67,24 @@ from keel.client.keys import Signer, noisy
 from keel.client.logs import event, get_logger
 from keel.client.rpc import Misconfigured, RetryPolicy, Rpc, RpcUnavailable
 from keel.client.state import TxState
-from keel.observations import Observation, oracle_domain
-from keel.risk.ewma import DEFAULT_INITIAL_VOL, DEFAULT_LAMBDA, EwmaVol, clamp
+from keel.observations import CorrelationObservation, Observation, oracle_domain, pair_id
+from keel.risk.ewma import (
+    DEFAULT_INITIAL_VOL,
+    DEFAULT_LAMBDA,
+    EwmaCorrelation,
+    EwmaVol,
+    clamp,
+    mean_ewma_vol,
+)
 from oracle import rules
-from oracle.policy import EXPIRY, RESUBMIT, PushPolicy
+from oracle.policy import DEVIATION, EXPIRY, HEARTBEAT, HOLD, NEVER, RESUBMIT, PushPolicy
 from oracle.sources import PriceSource, Tick
 from oracle.units import to_wad
 
 LOGGER_NAME = "keel.relayer"
 ORACLE_ABI = load("Oracle")  # keel.abi: the compiled Oracle's ABI
 WAD = 10**18
+FLOOR_NOISE = 1_000  # noise stream offset of signer i's vol floor (prices 2i, vols 2i + 1)
 
 
 # --- Errors ---
@@ -103,6 +123,8 @@ class RelayerConfig:
     min_vol: float = 0.01  # floor of a pushed vol (the Oracle rejects 0)
     ewma_lambda: float = DEFAULT_LAMBDA
     initial_vol: float = DEFAULT_INITIAL_VOL
+    vol_floor: dict[int, float] | None = None  # feedId -> σ_floor override [fraction] (module doc)
+    correlation_deviation: Fraction = Fraction(2, 100)  # push a pair when |Δρ| > this [absolute]
     rounds: int | None = None  # stop once this many ticks were replayed (total, across restarts)
     interval: float = 0.0  # [s] pause between cycles
     advance_time: int = 0  # [s] anvil only: evm_increaseTime + evm_mine before each cycle
@@ -194,6 +216,14 @@ class Relayer:
             f: EwmaVol(config.ewma_lambda, config.source.periods_per_year, config.initial_vol)
             for f in self.feeds
         }
+        # [v2] one EWMA correlation per pair a < b, reading the feeds' own EwmaVols
+        self.pairs = tuple(
+            (a, b) for i, a in enumerate(sorted(self.feeds)) for b in sorted(self.feeds)[i + 1 :]
+        )
+        self.corr = {(a, b): EwmaCorrelation(self.vol[a], self.vol[b]) for a, b in self.pairs}
+        # [v2] σ_floor: fixed (override, or the source's history) or the running mean of the EWMA vol
+        self._vol_sum = dict.fromkeys(self.feeds, 0.0)  # Σ EWMA vol after each return  [fraction]
+        self._fixed_floor = self._fixed_vol_floors()
         self.summary = RunSummary()
         self._ticks: Iterator[Tick] | None = None
         self._started = False
@@ -203,6 +233,27 @@ class Relayer:
         self._signed_by: dict[bytes, str] = {}  # r || s -> signer, of this cycle's signatures
         # feedId -> earliest pending expiry (0: none), as of the last read_chain
         self._due: dict[int, int] = {}
+
+    def _fixed_vol_floors(self) -> dict[int, float]:
+        """feedId -> σ_floor from the config override, else from the source's history (module doc)."""
+        floors = {f: float(v) for f, v in (self.cfg.vol_floor or {}).items() if f in self.feeds}
+        history = self.cfg.source.history() or {}
+        for f in self.feeds:
+            if f not in floors and len(history.get(f, ())) >= 2:
+                floors[f] = mean_ewma_vol(
+                    history[f],
+                    self.cfg.ewma_lambda,
+                    self.cfg.source.periods_per_year,
+                    self.cfg.initial_vol,
+                )
+        return floors
+
+    def vol_floor(self, f: int) -> float:
+        """σ_floor of feed `f` now [fraction] (module docstring)."""
+        if f in self._fixed_floor:
+            return self._fixed_floor[f]
+        est = self.vol[f]
+        return self._vol_sum[f] / est.returns if est.returns else est.vol
 
     # --- Setup ---
 
@@ -290,11 +341,21 @@ class Relayer:
                 c.heartbeat().call(),
                 c.maxSpread().call(),
                 c.maxVolSpread().call(),
+                c.maxCorrelationSpread().call(),
             )
 
-        feeds, authorised, quorum, drift, jump, cool, heartbeat, spread, vol_spread = self.rpc.call(
-            "params", read
-        )
+        (
+            feeds,
+            authorised,
+            quorum,
+            drift,
+            jump,
+            cool,
+            heartbeat,
+            spread,
+            vol_spread,
+            corr_spread,
+        ) = self.rpc.call("params", read)
         unauthorised = [s.address for s in self.cfg.signers if s.address not in authorised]
         if unauthorised:
             event(self.log, "signers-unauthorised", 30, signers=unauthorised)
@@ -309,6 +370,7 @@ class Relayer:
             cool,
             spread,
             vol_spread,
+            corr_spread,
         )
         self.policy = PushPolicy(
             self.cfg.deviation, self.cfg.heartbeat or heartbeat, self.cfg.heartbeat_fraction
@@ -383,8 +445,12 @@ class Relayer:
         return result
 
     def _update_vol(self, tick: Tick) -> None:
-        for f in self.feeds:
-            self.vol[f].update(tick.prices[f])
+        returns = {f: self.vol[f].step(tick.prices[f]) for f in self.feeds}
+        for a, b in self.pairs:
+            self.corr[a, b].fold(returns[a], returns[b])
+        for f, r in returns.items():
+            if r is not None:
+                self._vol_sum[f] += self.vol[f].vol
 
     # --- One cycle ---
 
@@ -411,10 +477,20 @@ class Relayer:
                     result.held[f] = reason
                 else:
                     reports.append(report)
-            if not reports:
+            correlations = []
+            for a, b in self.pairs:
+                pid = pair_id(a, b)
+                corr, reason = self.build_correlation_report(
+                    a, b, states[pid], now, force=pid in forced
+                )
+                if corr is None:
+                    result.held[pid] = reason
+                else:
+                    correlations.append(corr)
+            if not reports and not correlations:
                 return result
             try:
-                sent, rounds = self.submit(reports, states, now)
+                sent, rounds = self.submit(reports, states, now, correlations)
             except SubmissionRejected as exc:
                 self.summary.rejected += 1
                 result.rejected = str(exc)
@@ -453,8 +529,9 @@ class Relayer:
                 return
             time.sleep(self.cfg.receipt_poll)
 
-    def read_chain(self) -> tuple[int, dict[int, rules.FeedState]]:
-        """(latest block timestamp, on-chain state of every feed), read together; also records
+    def read_chain(self) -> tuple[int, dict]:
+        """(latest block timestamp, on-chain state of every feed and [v2] of every pair, the pairs
+        keyed by pair id: rules.FeedState / rules.CorrelationState), read together; also records
         each feed's earliest pending expiry in `_due`."""
 
         def read():
@@ -465,6 +542,9 @@ class Relayer:
                 states[f] = rules.FeedState(price, vol, observed_at, round_)
                 pending = self.contract.functions.pendingExpiries(f).call()
                 due[f] = pending[0] if pending else 0
+            for a, b in self.pairs:
+                rho, observed_at, round_ = self.contract.functions.correlation(a, b).call()
+                states[pair_id(a, b)] = rules.CorrelationState(rho, observed_at, round_)
             return ts, states, due
 
         now, states, self._due = self.rpc.call("read_chain", read)
@@ -481,6 +561,7 @@ class Relayer:
         vol_src = "implied" if implied is not None else "ewma"
         raw_vol = to_wad(implied if implied is not None else self.vol[f].vol)
         vol = clamp(raw_vol, min(to_wad(self.cfg.min_vol), cfg.max_vol), cfg.max_vol)
+        vol_floor = clamp(to_wad(self.vol_floor(f)), 1, cfg.max_vol)  # bounded like the vol
         push, reason = self.policy.decide(st.price, st.observed_at, st.round, price, now)
         expiry = self._due.get(f, 0)
         if not push and force:
@@ -498,6 +579,7 @@ class Relayer:
             vol=vol,
             vol_source=vol_src,
             vol_clamped=vol != raw_vol,
+            vol_floor=vol_floor,
             age=now - st.observed_at,
             round=st.round,
             push=push,
@@ -523,6 +605,7 @@ class Relayer:
         # (SPEC §3 [v2]: the relayer never needs a wider spread than honest sources give).
         dp = price * self.params.max_spread // (3 * WAD)
         dv = vol * self.params.max_vol_spread // (3 * WAD)
+        df = vol_floor * self.params.max_vol_spread // (3 * WAD)
         obs = []
         for i, s in enumerate(signers):
             p = clamp(
@@ -535,26 +618,98 @@ class Relayer:
                 max(1, vol - dv),
                 min(cfg.max_vol, vol + dv),
             )
-            sig = s.sign(Observation(f, round_, now, p, v), domain)
-            obs.append(rules.SignedObservation(p, v, sig.v, sig.r, sig.s))
+            fl = clamp(
+                noisy(vol_floor, self.cfg.noise, self.cfg.noise_seed, f, round_, FLOOR_NOISE + i),
+                max(1, vol_floor - df),
+                min(cfg.max_vol, vol_floor + df),
+            )
+            sig = s.sign(Observation(f, round_, now, p, v, fl), domain)
+            obs.append(rules.SignedObservation(p, v, sig.v, sig.r, sig.s, fl))
             self._signed_by[sig.r + sig.s] = s.address
         return rules.Report(f, round_, now, tuple(obs)), reason
+
+    def build_correlation_report(
+        self, a: int, b: int, st: rules.CorrelationState, now: int, force: bool = False
+    ) -> tuple[rules.CorrelationReport | None, str]:
+        """[v2] The pair's report when due (never reported, moved by more than
+        `correlation_deviation`, or as old as the push policy's heartbeat fraction), else None."""
+        rho = clamp(to_wad(self.corr[a, b].rho), -WAD, WAD)
+        if force:
+            push, reason = True, RESUBMIT
+        elif st.round == 0:
+            push, reason = True, NEVER
+        elif abs(rho - st.rho) > self.cfg.correlation_deviation * WAD:
+            push, reason = True, DEVIATION
+        elif now - st.observed_at >= self.policy.heartbeat_fraction * self.policy.heartbeat:
+            push, reason = True, HEARTBEAT
+        else:
+            push, reason = False, HOLD
+        if push and now <= st.observed_at:
+            push, reason = False, "chain-time-not-advanced"
+        event(
+            self.log,
+            "correlation-decision",
+            pair=[a, b],
+            rho=rho,
+            last_rho=st.rho,
+            age=now - st.observed_at,
+            round=st.round,
+            push=push,
+            reason=reason,
+        )
+        if not push:
+            return None, reason
+        signers = [s for s in self.cfg.signers if s.address in self.params.signers]
+        if self.cfg.sign_with == "quorum":
+            signers = signers[: self.params.quorum]
+        domain = oracle_domain(self.chain_id, self.oracle_address)
+        round_ = st.round + 1
+        d = self.params.max_correlation_spread // 3  # absolute, like the Oracle's rule
+        obs = []
+        for i, s in enumerate(signers):
+            # noisy() scales a positive wad: perturb rho + 1 (in [0, 2e18]) and shift back
+            r = noisy(rho + WAD, self.cfg.noise, self.cfg.noise_seed, pair_id(a, b), round_, i)
+            r = clamp(r - WAD, max(-WAD, rho - d), min(WAD, rho + d))
+            sig = s.sign(CorrelationObservation(a, b, round_, now, r), domain)
+            obs.append(rules.SignedCorrelation(r, sig.v, sig.r, sig.s))
+            self._signed_by[sig.r + sig.s] = s.address
+        return rules.CorrelationReport(a, b, round_, now, tuple(obs)), reason
 
     # --- Submission ---
 
     def submit(
-        self, reports: list[rules.Report], states: dict[int, rules.FeedState], now: int
+        self,
+        reports: list[rules.Report],
+        states: dict,
+        now: int,
+        correlations: list[rules.CorrelationReport] = (),
     ) -> tuple[Sent, dict[int, int]]:
         """Checks one submission (`oracle.rules`, then eth_estimateGas) and hands it to the sender,
         which signs it, writes it to the state file, sends it and waits for its receipt. Returns
-        (what the sender saw, the rounds it carries). SubmissionRejected: it was not sent."""
-        verdict = rules.evaluate(reports, states, self.params, now, known_signers=self._signed_by)
+        (what the sender saw, the rounds it carries: feedId or [v2] pair id -> round).
+        SubmissionRejected: it was not sent."""
+        pids = [pair_id(c.feed_a, c.feed_b) for c in correlations]
+        verdict = rules.evaluate(
+            reports,
+            states,
+            self.params,
+            now,
+            known_signers=self._signed_by,
+            correlations=correlations,
+            correlation_states={p: states[p] for p in pids if p in states},
+        )
         self._signed_by = {}
         rounds = {r.feed_id: r.round for r in reports}
+        rounds.update({p: c.round for p, c in zip(pids, correlations, strict=True)})
         if not verdict.ok:
             event(self.log, "rules-reject", 40, rounds=rounds, error=str(verdict))
             raise SubmissionRejected(verdict.error, verdict.args)
-        data = self.contract.encode_abi("submit", args=[[r.as_tuple() for r in reports]])
+        calldata = [r.as_tuple() for r in reports]
+        if correlations:
+            args = [calldata, [c.as_tuple() for c in correlations]]
+            data = self.contract.encode_abi("submitWithCorrelations", args=args)
+        else:
+            data = self.contract.encode_abi("submit", args=[calldata])
         try:
             gas = self.sender.estimate(self.oracle_address, data)
             self.sender.gas_limit(gas)  # raises OverCap before anything is signed
@@ -571,6 +726,8 @@ class Relayer:
             observed_at=now,
             prices={r.feed_id: verdict.states[r.feed_id].price for r in reports},
             vols={r.feed_id: verdict.states[r.feed_id].vol for r in reports},
+            vol_floors={f: v[1] for f, v in verdict.vol_inputs.items()},
+            correlations={p: c.rho for p, c in verdict.correlations.items()},
             signatures={r.feed_id: len(r.observations) for r in reports},
         )
         action = {"rounds": {str(f): r for f, r in rounds.items()}, "observed_at": now}

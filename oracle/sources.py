@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +73,12 @@ class PriceSource(ABC):
     def ticks(self) -> Iterator[Tick]:
         """A fresh iterator over the source's ticks (from the start for a deterministic source)."""
 
+    def history(self) -> Mapping[int, Sequence[float]] | None:
+        """[v2] feedId -> the source's whole price history [USD], oldest first, for the relayer's
+        default vol floor (the mean of the EWMA vol over it, SPEC §6); None when the source has no
+        history beyond its ticks (the relayer then averages over the ticks it folds in)."""
+        return None
+
 
 class CsvReplaySource(PriceSource):
     """Replays a CSV of prices, one row per tick (`date,btc_usd,eth_usd` by default).
@@ -98,6 +104,10 @@ class CsvReplaySource(PriceSource):
         self.feed_ids = tuple(self.columns)
         self.periods_per_year = periods_per_year
         f = read_price_file(self.path, tuple(self.columns.values()))
+        # the file's whole history, whatever `start` and `limit` replay (the vol floor's default)
+        self._history = {
+            feed: [float(row[k]) for row in f.prices] for k, feed in enumerate(self.feed_ids)
+        }
         if not 0 <= start < len(f):  # a start past the end would replay nothing, silently
             raise PriceFileError(f"{self.path}: start row {start} is not one of its {len(f)} rows")
         end = None if limit is None else start + limit
@@ -112,6 +122,10 @@ class CsvReplaySource(PriceSource):
     def ticks(self) -> Iterator[Tick]:
         for i, (label, prices) in enumerate(self.rows):
             yield Tick(index=i, prices=dict(prices), label=label)
+
+    def history(self) -> Mapping[int, Sequence[float]]:
+        """Every row of the file, `start` and `limit` notwithstanding."""
+        return self._history
 
 
 @dataclass(frozen=True)

@@ -92,29 +92,65 @@ def measure_oracle(system, sender, signers) -> list[GasRow]:
     import brownie
 
     from keel.deploy_engine import BTC, ETH, WAD
-    from keel.deploy_oracle import make_report
+    from keel.deploy_oracle import make_correlation_report, make_report
 
     oracle = system.oracle
     prices = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
     vols = {BTC: 6 * WAD // 10, ETH: 75 * WAD // 100}
+    # [v2] each observation carries the signer's vol floor (SPEC §6): a long-run mean EWMA vol
+    floors = {BTC: 65 * WAD // 100, ETH: 80 * WAD // 100}
     rows = []
 
-    def submit(n_sigs: int):
-        brownie.chain.sleep(60)
-        brownie.chain.mine()
-        now = brownie.chain.time() - 1
+    def price_reports(n_sigs: int, now: int) -> list:
         reports = []
         for feed in (BTC, ETH):
             round_ = oracle.feed(feed)[3] + 1
+            # a new vol every round, as the relayer's EWMA gives (the stored raw median changes)
+            vol = vols[feed] + round_
             obs = [
-                (s.key, prices[feed] + i * WAD, vols[feed]) for i, s in enumerate(signers[:n_sigs])
+                (s.key, prices[feed] + i * WAD, vol, floors[feed] + i)
+                for i, s in enumerate(signers[:n_sigs])
             ]
             reports.append(make_report(oracle, feed, round_, now, obs))
-        return oracle.submit(reports, {"from": sender})
+        return reports
 
-    submit(3)  # first reports create the feed slots; measure the steady state below
+    def corr_report(n_sigs: int, now: int):
+        round_ = oracle.correlation(BTC, ETH)[2] + 1
+        obs = [(s.key, 8 * WAD // 10 + i) for i, s in enumerate(signers[:n_sigs])]
+        return make_correlation_report(oracle, BTC, ETH, round_, now, obs)
+
+    def now() -> int:
+        brownie.chain.sleep(60)
+        brownie.chain.mine()
+        return brownie.chain.time() - 1
+
+    def submit(n_sigs: int):
+        return oracle.submit(price_reports(n_sigs, now()), {"from": sender})
+
+    def submit_all(n_sigs: int, with_prices: bool = True):
+        t = now()
+        reports = price_reports(n_sigs, t) if with_prices else []
+        return oracle.submitWithCorrelations(reports, [corr_report(n_sigs, t)], {"from": sender})
+
+    submit_all(3)  # first reports create the feed and pair slots; measure the steady state below
     rows.append(GasRow("Oracle", "submit", "2 feeds x 3 signatures", submit(3).gas_used, 120_000))
     rows.append(GasRow("Oracle", "submit", "2 feeds x 5 signatures", submit(5).gas_used))
+    rows.append(
+        GasRow(
+            "Oracle",
+            "submitWithCorrelations",
+            "2 feeds + 1 pair (BTC/ETH rho) x 3 signatures",
+            submit_all(3).gas_used,
+        )
+    )
+    rows.append(
+        GasRow(
+            "Oracle",
+            "submitWithCorrelations",
+            "1 pair (BTC/ETH rho) x 3 signatures, no prices",
+            submit_all(3, with_prices=False).gas_used,
+        )
+    )
     return rows
 
 

@@ -360,9 +360,11 @@ class Reader:
         feeds: Sequence[int] = (),
         expiries: Sequence[tuple[int, int]] = (),
     ) -> tuple:
-        """(feeds, tokens, settlement haircut, settlement prices, params) as chain ints, for the
-        feeds and (feed, expiry) pairs `accounts` hold plus those given explicitly (the index
-        passes its own sets instead of walking thousands of account dicts)."""
+        """(feeds, tokens, settlement haircut, settlement prices, params, correlations) as chain
+        ints, for the feeds and (feed, expiry) pairs `accounts` hold plus those given explicitly
+        (the index passes its own sets instead of walking thousands of account dicts). Feeds carry
+        the raw σ and σ_floor medians ([v2] `volInputs`); correlations every reported pair of
+        those feeds ([v2], keel.risk.chain_inputs)."""
         if self._static is None:
             settlement, listed = self.batch.values(
                 [self.c("vault", "settlementAsset"), self.c("vault", "listedAssets")], block
@@ -408,17 +410,24 @@ class Reader:
         for a in accounts:
             feed_ids |= {p["feedId"] for p in a["perps"]} | {o["feedId"] for o in a["options"]}
         feed_ids = sorted(feed_ids | {f for f, _ in keys})
+        pairs = [(a, b) for a in feed_ids for b in feed_ids if a < b]
+        n = len(feed_ids)
         vals = self.batch.values(
             [self.c("oracle", "feed", f) for f in feed_ids]
+            + [self.c("oracle", "volInputs", f) for f in feed_ids]
+            + [self.c("oracle", "correlation", a, b) for a, b in pairs]
             + [self.c("oracle", "settlementPrice", *k) for k in keys],
             block,
         )
         feeds = {
-            f: {"price": int(v[0]), "vol": int(v[1]), "observedAt": int(v[2])}
-            for f, v in zip(feed_ids, vals[: len(feed_ids)], strict=True)
+            f: {"price": int(v[0]), "vol": int(w[0]), "volFloor": int(w[1])}
+            | {"observedAt": int(v[2])}
+            for f, v, w in zip(feed_ids, vals[:n], vals[n : 2 * n], strict=True)
         }
-        settled = {k: int(v) for k, v in zip(keys, vals[len(feed_ids) :], strict=True) if v}
-        return feeds, tokens, haircut, settled, params
+        corr_vals = vals[2 * n : 2 * n + len(pairs)]
+        correlations = {p: int(c[0]) for p, c in zip(pairs, corr_vals, strict=True) if c[2]}
+        settled = {k: int(v) for k, v in zip(keys, vals[2 * n + len(pairs) :], strict=True) if v}
+        return feeds, tokens, haircut, settled, params, correlations
 
     def rounds(self, feed_ids: Sequence[int], block: int | str = "latest") -> dict[int, int]:
         """{feed: observedAt} of the oracle's current round of each feed (what risk arrays are

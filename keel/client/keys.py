@@ -24,7 +24,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from keel.eip712 import SECP256K1_N, Domain, Signature
-from keel.observations import Observation
+from keel.observations import NO_VOL_FLOOR, Observation
 
 # anvil / hardhat default mnemonic: its accounts are public knowledge (test keys only)
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -119,6 +119,7 @@ class SignedObs:
     price: int  # [wad USD]
     vol: int  # [wad]
     signature: Signature
+    vol_floor: int = NO_VOL_FLOOR  # [wad] σ_floor (SPEC §6 [v2])
 
 
 def sign_report(
@@ -130,14 +131,16 @@ def sign_report(
     price: int,
     vol: int,
     *,
+    vol_floor: int = NO_VOL_FLOOR,
     noise: float = 0.0,
     noise_seed: int = 0,
 ) -> list[SignedObs]:
-    """Every signer's signed observation of (feed, round, observedAt) with its own noisy price/vol."""
+    """Every signer's signed observation of (feed, round, observedAt) with its own noisy price/vol
+    and the common `vol_floor` [wad]."""
     out = []
     for i, s in enumerate(signers):
         p = noisy(price, noise, noise_seed, feed_id, round_, 2 * i)
         v = noisy(vol, noise, noise_seed, feed_id, round_, 2 * i + 1)
-        obs = Observation(feed_id, round_, observed_at, p, v)
-        out.append(SignedObs(s.address, p, v, s.sign(obs, domain)))
+        obs = Observation(feed_id, round_, observed_at, p, v, vol_floor)
+        out.append(SignedObs(s.address, p, v, s.sign(obs, domain), vol_floor))
     return out

@@ -457,12 +457,11 @@ class Keel:
     def _model(self, accounts: Sequence[int], accs=None, market=None):
         """compute_margin of the reference model on chain ints (read now unless given)."""
         from keel.risk import compute_margin
-        from keel.risk.chain_inputs import market_from_chain, portfolios_from_chain
+        from keel.risk.chain_inputs import market_from_reader, portfolios_from_chain
 
         if accs is None or market is None:
             accs, market = self._chain_state(accounts)
-        feeds, tokens, haircut, settled, params = market
-        m = market_from_chain(feeds, tokens, haircut, settled, params)
+        m = market_from_reader(market)
         return compute_margin(m, portfolios_from_chain(accs, m)), (accs, market)
 
     def what_if(self, account: int, trades: Sequence[Trade]) -> WhatIf:
@@ -471,7 +470,7 @@ class Keel:
         reference model's what-if on the same state (keel.risk.what_if)."""
         from keel.risk import Fill, Option, Perp
         from keel.risk import what_if as model_what_if
-        from keel.risk.chain_inputs import market_from_chain, portfolios_from_chain
+        from keel.risk.chain_inputs import market_from_reader, portfolios_from_chain
 
         self.owner_of(account)
         if not trades:
@@ -499,7 +498,7 @@ class Keel:
         feeds = {s["feed_id"] if s else inst for s, inst, *_ in parsed}
         accs = self.reader.accounts([int(account)])
         ints = self.reader.market(accs, feeds=sorted(feeds))
-        m = market_from_chain(*ints)
+        m = market_from_reader(ints)
         fills = []
         for series, inst, size, price, rate in parsed:
             q, p = size / WAD, price / WAD

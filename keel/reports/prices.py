@@ -59,10 +59,13 @@ class PriceHistory:
         return out
 
     def ewma_correlation(self, **kwargs) -> np.ndarray:
-        """(T,) the relayer's EWMA BTC/ETH correlation (keel.risk.ewma.EwmaCorrelation) after each
-        day's close, no look-ahead; row 0 is the seed. kwargs go to EwmaCorrelation."""
-        est = EwmaCorrelation(**kwargs)
-        return np.array([est.update(float(a), float(b)) for a, b in self.spot])
+        """(T,) the relayer's EWMA BTC/ETH correlation (keel.risk.ewma.EwmaCorrelation, stepped
+        as the relayer steps it) after each day's close, no look-ahead; row 0 is the seed. kwargs
+        go to EwmaVol (lam, periods_per_year, initial_vol)."""
+        est = EwmaCorrelation(EwmaVol(**kwargs), EwmaVol(**kwargs))
+        return np.array(
+            [est.fold(est.a.step(float(a)), est.b.step(float(b))) for a, b in self.spot]
+        )
 
 
 def load_prices(path: str | Path) -> PriceHistory:

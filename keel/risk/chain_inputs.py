@@ -3,7 +3,15 @@
 The chain reader fills plain ints and dicts shaped like the contracts' structs; field names follow
 interfaces/IOracle.sol (FeedState) and interfaces/IVault.sol (AssetConfig):
 
-    feeds      {feedId: {"price": wad, "vol": wad, "observedAt": unix s}}      (or (price, vol, t))
+    feeds      {feedId: {"price": wad, "vol": wad, "observedAt": unix s,
+                         "volFloor": wad (optional, [v2])}}                     (or (price, vol, t))
+               "vol" is the raw median σ and "volFloor" the raw median σ_floor of the feed's last
+               report (`IOracle.volInputs`). As the chain does, the model values options at σ and
+               takes σ_eff = max(σ, σ_floor) itself for the scan ranges and haircuts (SPEC §6 [v2];
+               the chain's `IOracle.feed(f).vol` is σ_eff). Without "volFloor": σ_eff = σ.
+    The Oracle's correlations are not an input yet: the engine's scan risk is v1's (fixed credit c)
+    until the correlation-aware joint loss is on chain (docs/CORRELATION.md §8), and so is the
+    model's built here (MarketState.correlations None).
     tokens     [{"token": name or address, "decimals": int, "priceFeed": feedId (0: $1),
                  "linkedUnderlying": feedId (0: none), "baseHaircut": wad, "maxHaircut": wad,
                  "refVol": wad, "price": wad (optional, default: the price feed's price)}]
@@ -69,13 +77,19 @@ def market_from_chain(
     settlement_haircut: h0 of the settlement asset [wad]; settlement_prices: {(feedId, expiry): wad}
     for the expiries whose price is fixed (IOracle.settlementPrice ≠ 0).
     """
-    parsed = {}
+    parsed, floors = {}, {}
     for feed_id, f in feeds.items():
         if isinstance(f, Mapping):
             price, vol, t = f["price"], f["vol"], f["observedAt"]
+            floor = f.get("volFloor", 0)
         else:
             price, vol, t = f[0], f[1], f[2]
+            floor = 0
+        # SPEC §6 [v2]: σ values options, σ_eff = max(σ, σ_floor) (MarketState.vol_eff) sets the
+        # scan ranges and haircuts; from_wad is monotone, so the max of the converted medians is
+        # the conversion of the chain's max
         parsed[int(feed_id)] = (from_wad(price), from_wad(vol), int(t))
+        floors[int(feed_id)] = from_wad(floor)
     out_tokens = []
     for t in tokens:
         feed = int(t.get("priceFeed", 0))
@@ -100,7 +114,16 @@ def market_from_chain(
         settlement_haircut=from_wad(settlement_haircut),
         settlement_prices={k: from_wad(v) for k, v in (settlement_prices or {}).items()},
         params=params_from_chain(params),
+        vol_floors=floors,
     )
+
+
+def market_from_reader(market_ints: tuple) -> MarketState:
+    """MarketState from what `keel.client.chain.Reader.market` (or `keel.risk_chain.read_market`)
+    returns: (feeds, tokens, settlement haircut, settlement prices, params, correlations) chain
+    ints. The correlations are not a margin input yet (module docstring)."""
+    feeds, tokens, haircut, settled, params, _correlations = market_ints
+    return market_from_chain(feeds, tokens, haircut, settled, params)
 
 
 def account_from_chain(acc: Mapping, market: MarketState) -> Account:

@@ -11,6 +11,17 @@ Seeding: var_0 = initial_vol^2 / periods_per_year. The default initial_vol of 80
 reference vol sigma_ref (a typical BTC/ETH ATM vol); with lambda = 0.94 its weight halves every
 ~11 ticks, so after a few weeks of daily replay the estimate is the data's. `from_history` seeds
 from a warm-up window's mean squared return instead.
+
+[v2] Correlation (SPEC §3 correlation feed), the same RiskMetrics recursion on the cross product of
+two series' log returns, zero-mean like the variance:
+    cov_t = lambda * cov_{t-1} + (1 - lambda) * r_a,t * r_b,t,   rho_t = cov_t / sqrt(var_a,t var_b,t),
+with var_a, var_b the two series' EwmaVol variances on the same returns. Seed: cov_0 = initial_rho *
+sqrt(var_a,0 var_b,0), initial_rho = 0 by default (no information; its weight decays like the
+variances'). The 2x2 EWMA matrix stays positive semi-definite (a sum of PSD terms with positive
+weights), so |rho| <= 1 up to rounding; `rho` clips the rounding.
+
+[v2] Vol floor (SPEC §6 anti-procyclicality): `mean_ewma_vol` is the mean of the EWMA vol path over a
+whole price history (the value after each return), the relayer's default sigma_floor.
 """
 
 from __future__ import annotations
@@ -56,19 +67,94 @@ class EwmaVol:
 
     def update(self, price: float) -> float:
         """Folds in the log return to `price` (the first price only sets the base); returns vol."""
+        self.step(price)
+        return self.vol
+
+    def step(self, price: float) -> float | None:
+        """Folds in the log return to `price` and returns it (None for the first price)."""
         if not (math.isfinite(price) and price > 0):
             raise ValueError(f"price must be finite and > 0, got {price}")
+        r = None
         if self.last_price is not None:
             r = math.log(price / self.last_price)
             self.variance = self.lam * self.variance + (1.0 - self.lam) * r * r
             self.returns += 1
         self.last_price = float(price)
-        return self.vol
+        return r
 
     @property
     def vol(self) -> float:
         """Annualised vol as a fraction (0.8 = 80%)."""
         return math.sqrt(self.variance * self.periods_per_year)
+
+
+class EwmaCorrelation:
+    """Exponentially weighted correlation of two price series (module docstring).
+
+    It reads the variances of two `EwmaVol`s that the caller steps with the same ticks (a relayer
+    already keeps one per feed): `fold(r_a, r_b)` takes the returns their `step` gave. `of_prices`
+    builds its own pair for one-off use.
+    """
+
+    def __init__(self, a: EwmaVol, b: EwmaVol, initial_rho: float = 0.0) -> None:
+        if a.lam != b.lam:
+            raise ValueError(f"both series need one lambda, got {a.lam} and {b.lam}")
+        if not -1.0 <= initial_rho <= 1.0:
+            raise ValueError(f"initial_rho must lie in [-1, 1], got {initial_rho}")
+        self.a, self.b = a, b
+        self.cov = initial_rho * math.sqrt(a.variance * b.variance)  # [1/period]
+
+    def fold(self, r_a: float | None, r_b: float | None) -> float:
+        """Folds in one tick's returns of both series (None, None on the first tick); returns rho."""
+        if (r_a is None) != (r_b is None):
+            raise ValueError("both series must move on the same ticks")
+        if r_a is not None:
+            lam = self.a.lam
+            self.cov = lam * self.cov + (1.0 - lam) * r_a * r_b
+        return self.rho
+
+    @property
+    def rho(self) -> float:
+        """The correlation in [-1, 1] (0 while either variance is 0)."""
+        den = math.sqrt(self.a.variance * self.b.variance)
+        return 0.0 if den == 0.0 else max(-1.0, min(1.0, self.cov / den))
+
+    @classmethod
+    def of_prices(
+        cls,
+        prices_a: Sequence[float],
+        prices_b: Sequence[float],
+        lam: float = DEFAULT_LAMBDA,
+        periods_per_year: float = 365,
+        initial_vol: float = DEFAULT_INITIAL_VOL,
+        initial_rho: float = 0.0,
+    ) -> EwmaCorrelation:
+        """The estimator after both price series (same length), with its own two EwmaVols."""
+        if len(prices_a) != len(prices_b):
+            raise ValueError("the two price series must have one length")
+        est = cls(
+            EwmaVol(lam, periods_per_year, initial_vol),
+            EwmaVol(lam, periods_per_year, initial_vol),
+            initial_rho,
+        )
+        for pa, pb in zip(prices_a, prices_b, strict=True):
+            est.fold(est.a.step(pa), est.b.step(pb))
+        return est
+
+
+def mean_ewma_vol(
+    prices: Sequence[float],
+    lam: float = DEFAULT_LAMBDA,
+    periods_per_year: float = 365,
+    initial_vol: float = DEFAULT_INITIAL_VOL,
+) -> float:
+    """The mean of the annualised EWMA vol over `prices` (its value after each of the >= 1
+    returns): the relayer's default vol floor for a history (SPEC §6 [v2])."""
+    if len(prices) < 2:
+        raise ValueError("need at least two prices for one return")
+    est = EwmaVol(lam, periods_per_year, initial_vol)
+    est.update(prices[0])
+    return math.fsum(est.update(p) for p in prices[1:]) / (len(prices) - 1)
 
 
 def ewma_closed_form(
@@ -88,46 +174,3 @@ def ewma_closed_form(
 def clamp(value: int, lo: int, hi: int) -> int:
     """`value` clamped to [lo, hi] (wad integers)."""
     return max(lo, min(hi, value))
-
-
-class EwmaCorrelation:
-    """Exponentially weighted correlation of two price series (RiskMetrics, λ = 0.94, log returns).
-
-    With r, s the two log returns of a period: var_r ← λ var_r + (1 − λ) r², var_s likewise, and
-    cov ← λ cov + (1 − λ) r s; ρ = cov / sqrt(var_r var_s). The variances are EwmaVol's recursion.
-    Seed: both variances from `initial_vol` annualised over `periods_per_year` (as EwmaVol: 80% a
-    year is 0.64/365 a day) and cov from `initial_corr` (default 0: no view); with λ = 0.94 the seed's
-    weight is λⁿ after n returns (2% after 60)."""
-
-    def __init__(
-        self,
-        lam: float = DEFAULT_LAMBDA,
-        initial_vol: float = DEFAULT_INITIAL_VOL,
-        initial_corr=0.0,
-        periods_per_year: float = 365,
-    ) -> None:
-        if not -1.0 <= initial_corr <= 1.0:
-            raise ValueError(f"initial correlation must be in [-1, 1], got {initial_corr}")
-        self.legs = (
-            EwmaVol(lam, periods_per_year, initial_vol),
-            EwmaVol(lam, periods_per_year, initial_vol),
-        )
-        self.lam = lam
-        self.cov = initial_corr * self.legs[0].variance  # per-period covariance [1/period]
-
-    def update(self, price_a: float, price_b: float) -> float:
-        """Folds in one close of each series (the first only sets the base); returns ρ."""
-        a, b = self.legs
-        prev = (a.last_price, b.last_price)
-        a.update(price_a)
-        b.update(price_b)
-        if prev[0] is not None and prev[1] is not None:
-            r, s = math.log(price_a / prev[0]), math.log(price_b / prev[1])
-            self.cov = self.lam * self.cov + (1.0 - self.lam) * r * s
-        return self.rho
-
-    @property
-    def rho(self) -> float:
-        """ρ in [−1, 1] (clipped against rounding)."""
-        den = math.sqrt(self.legs[0].variance * self.legs[1].variance)
-        return max(-1.0, min(1.0, self.cov / den)) if den > 0 else 0.0

@@ -21,7 +21,8 @@ ORDER_TYPEHASH = keccak(
     "uint256 nonce,uint256 expiry,uint256 salt)"
 )
 OBSERVATION_TYPEHASH = keccak(
-    text="Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)"
+    text="Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol,"
+    "uint256 volFloor)"
 )
 
 
@@ -51,12 +52,23 @@ def order_digest(separator: bytes, order: tuple) -> bytes:
 
 
 def observation_digest(
-    separator: bytes, feed_id: int, round_: int, observed_at: int, price: int, vol: int
+    separator: bytes,
+    feed_id: int,
+    round_: int,
+    observed_at: int,
+    price: int,
+    vol: int,
+    vol_floor: int = 1,
 ) -> bytes:
-    types = ["bytes32", "uint256", "uint256", "uint256", "uint256", "uint256"]
+    """vol_floor [wad]: 1, the least the Oracle accepts, leaves σ_eff = σ."""
+    types = ["bytes32"] + ["uint256"] * 6
     return _digest(
         separator,
-        keccak(encode(types, [OBSERVATION_TYPEHASH, feed_id, round_, observed_at, price, vol])),
+        keccak(
+            encode(
+                types, [OBSERVATION_TYPEHASH, feed_id, round_, observed_at, price, vol, vol_floor]
+            )
+        ),
     )
 
 

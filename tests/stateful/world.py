@@ -160,10 +160,10 @@ class World:
     # --- oracle ---
 
     def observation(self, signer: int, feed: int, round_: int, at: int, price: int, vol: int):
-        """(price, vol, v, r, s) of one signed observation."""
-        d = observation_digest(self.oracle_sep, feed, round_, at, price, vol)
+        """(price, vol, volFloor, v, r, s) of one signed observation (volFloor 1: σ_eff = σ)."""
+        d = observation_digest(self.oracle_sep, feed, round_, at, price, vol, 1)
         sig = self.oracle_signers[signer].sign(d)
-        return (price, vol, sig.v, sig.r, sig.s)
+        return (price, vol, 1, sig.v, sig.r, sig.s)
 
     def honest_observation(
         self, signer: int, feed: int, round_: int, at: int, price: int | None = None

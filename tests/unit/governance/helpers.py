@@ -84,7 +84,7 @@ PUBLIC = {
         "transferAccount",
         "withdraw",
     },
-    "oracle": {"submit"},
+    "oracle": {"submit", "submitWithCorrelations"},  # permissionless: the signatures authenticate
     "engine": {
         "accrueFunding",
         "cachedMarginBreakdown",

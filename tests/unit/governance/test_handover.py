@@ -132,3 +132,22 @@ def test_ownership_leaves_the_timelock_in_two_steps(handed, gov_timelock, gov_pr
     assert handed.oracle.pendingOwner() == alice
     handed.oracle.acceptOwnership({"from": alice})
     assert handed.oracle.owner() == alice
+
+
+def test_the_correlation_spread_changes_only_through_the_timelock(
+    handed, gov_timelock, gov_proposer, deployer
+):
+    """[v2] maxCorrelationSpread (SPEC §3 correlation feed) is an owner parameter like the others:
+    the old owner is refused, and a scheduled change lands at the delay, not one second before."""
+    oracle = handed.oracle
+    key = param_key("maxCorrelationSpread")
+    with reverts(OWNER, deployer.address):
+        oracle.setParam(key, 2 * 10**17, {"from": deployer})
+    op = schedule(gov_timelock, call(oracle.setParam, key, 2 * 10**17), gov_proposer)
+    next_block_at(op.ready_at - 1)
+    with reverts("TimelockUnexpectedOperationState", b32(op.id), state_bitmap(READY)):
+        execute(gov_timelock, op, gov_proposer)
+    assert oracle.maxCorrelationSpread() == 10**17
+    next_block_at(op.ready_at)
+    execute(gov_timelock, op, gov_proposer)
+    assert oracle.maxCorrelationSpread() == 2 * 10**17

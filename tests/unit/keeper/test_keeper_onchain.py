@@ -3,7 +3,7 @@
 import pytest
 
 from keel.deploy_engine import BTC, ETH, WAD
-from keel.risk.chain_inputs import agrees
+from keel.risk.chain_inputs import agrees, market_from_reader
 from keeper import model as kmodel
 from keeper.rules import BidParams
 from tests.fixtures.keeper import events_of, load_books, open_book, set_price
@@ -30,7 +30,7 @@ def test_prefilter_flags_every_account_the_chain_finds_below_maintenance(
     k.start()
     ids = sorted(set(kp_population.values()) | {kp_victim[0]})
     accounts = k.reader.accounts(ids)
-    market = kmodel.market_state(k.reader.market(accounts))
+    market = market_from_reader(k.reader.market(accounts))
     screen = kmodel.screen(market, kmodel.to_accounts(accounts, market))
     chain = k.reader.breakdowns(ids)
     below = {a for a, b in chain.items() if b.liquidatable}

@@ -10,7 +10,8 @@ from tests.fixtures.oracle import BTC, WAD, plain
 
 def test_observation_typehash(oracle):
     expected = keccak(
-        text="Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol)"
+        text="Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol,"
+        "uint256 volFloor)"
     )
     assert plain(oracle.OBSERVATION_TYPEHASH()) == expected
 
@@ -45,13 +46,13 @@ def test_domain_separator_matches_python(oracle):
 
 def test_observation_digest_matches_python(oracle):
     d = oracle_domain(chain.id, oracle.address)
-    for feed_id, rnd, t, price, vol in [
-        (BTC, 1, 1_700_000_000, 60_000 * WAD, WAD // 2),
-        (2, 2**32 - 1, 2**32 - 1, 2**128 - 1, 2**64 - 1),
-        (2**256 - 1, 0, 0, 0, 0),
+    for feed_id, rnd, t, price, vol, floor in [
+        (BTC, 1, 1_700_000_000, 60_000 * WAD, WAD // 2, 7 * WAD // 10),
+        (2, 2**32 - 1, 2**32 - 1, 2**128 - 1, 2**64 - 1, 2**64 - 1),
+        (2**256 - 1, 0, 0, 0, 0, 0),
     ]:
-        expected = Observation(feed_id, rnd, t, price, vol).digest(d)
-        assert plain(oracle.observationDigest(feed_id, rnd, t, price, vol)) == expected
+        expected = Observation(feed_id, rnd, t, price, vol, floor).digest(d)
+        assert plain(oracle.observationDigest(feed_id, rnd, t, price, vol, floor)) == expected
 
 
 def test_digest_depends_on_the_domain(oracle, alice):

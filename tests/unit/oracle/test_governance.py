@@ -54,6 +54,7 @@ def test_constructor_sets_defaults_signers_and_quorum(oracle, deployer, signer_a
     assert oracle.maxSpread() == WAD // 100
     assert oracle.maxVolSpread() == WAD // 10
     assert oracle.settlementWindow() == 900
+    assert oracle.maxCorrelationSpread() == WAD // 10
     assert all(oracle.isSigner(a) for a in signer_addresses)
     assert not oracle.isSigner(addr(OUTSIDER_KEYS[0]))
 
@@ -69,6 +70,7 @@ def test_constructor_emits_every_initial_setting(deployer, signer_addresses):
         {"what": param_key("maxSpread"), "value": WAD // 100},
         {"what": param_key("maxVolSpread"), "value": WAD // 10},
         {"what": param_key("settlementWindow"), "value": 900},
+        {"what": param_key("maxCorrelationSpread"), "value": WAD // 10},
     ]
     assert events(tx, "SignerSet") == [
         {"signer": a, "authorised": True, "signerCount": i + 1}
@@ -302,6 +304,7 @@ PARAM_BOUNDS = {
     "maxSpread": (WAD // 1000, WAD // 10),
     "maxVolSpread": (WAD // 100, WAD // 2),
     "settlementWindow": (60, 3600),
+    "maxCorrelationSpread": (WAD // 100, WAD // 4),
 }
 
 
@@ -371,6 +374,7 @@ OWNER_ONLY = [
     ("setParam", (param_key("heartbeat"), 600)),
     ("setParam", (param_key("maxSpread"), WAD // 50)),
     ("setParam", (param_key("settlementWindow"), 600)),
+    ("setParam", (param_key("maxCorrelationSpread"), WAD // 5)),
     ("setRegistrar", ("MALLORY", True)),
     ("transferOwnership", ("MALLORY",)),
     ("renounceOwnership", ()),

@@ -27,7 +27,14 @@ def test_first_report_stores_medians_and_round_one(oracle, report, keeper):
     tx = oracle.submit([r], {"from": keeper})
     assert feed_state(oracle, BTC) == (60_000 * WAD, WAD, t, 1)
     assert events(tx, "FeedUpdated") == [
-        {"feedId": BTC, "round": 1, "price": 60_000 * WAD, "vol": WAD, "observedAt": t}
+        {
+            "feedId": BTC,
+            "round": 1,
+            "price": 60_000 * WAD,
+            "vol": WAD,
+            "volFloor": 1,
+            "observedAt": t,
+        }
     ]
 
 
@@ -80,8 +87,10 @@ def test_one_submission_updates_two_feeds(oracle, report, keeper):
     assert feed_state(oracle, BTC) == (60_000 * WAD, WAD // 2, t, 1)
     assert feed_state(oracle, ETH) == (3_000 * WAD, WAD, t - 5, 1)
     assert events(tx, "FeedUpdated") == [
-        {"feedId": BTC, "round": 1, "price": 60_000 * WAD, "vol": WAD // 2, "observedAt": t},
-        {"feedId": ETH, "round": 1, "price": 3_000 * WAD, "vol": WAD, "observedAt": t - 5},
+        {"feedId": BTC, "round": 1, "price": 60_000 * WAD, "vol": WAD // 2, "volFloor": 1}
+        | {"observedAt": t},
+        {"feedId": ETH, "round": 1, "price": 3_000 * WAD, "vol": WAD, "volFloor": 1}
+        | {"observedAt": t - 5},
     ]
 
 

@@ -40,16 +40,16 @@ def with_sig(report, index, sig):
     """A copy of `report` whose observation `index` carries signature `sig` instead."""
     feed_id, rnd, t, observations = report
     observations = list(observations)
-    price, vol = observations[index][:2]
-    observations[index] = (price, vol, sig.v, sig.r, sig.s)
+    price, vol, floor = observations[index][:3]
+    observations[index] = (price, vol, floor, sig.v, sig.r, sig.s)
     return (feed_id, rnd, t, observations)
 
 
 def recovered(oracle, report, index):
     """The address the oracle recovers for observation `index` of `report` (its own domain)."""
     feed_id, rnd, t, observations = report
-    price, vol, v, r, s = observations[index]
-    digest = Observation(feed_id, rnd, t, price, vol).digest(
+    price, vol, floor, v, r, s = observations[index]
+    digest = Observation(feed_id, rnd, t, price, vol, floor).digest(
         oracle_domain(chain.id, oracle.address)
     )
     return Account._recover_hash(digest, vrs=(v, r, s))  # noqa: SLF001
@@ -141,7 +141,7 @@ def test_removed_signer_is_unknown(oracle, report, deployer):
 
 def test_high_s_signature(oracle, report):
     r = report(BTC, 1, last_block_time(), three())
-    _, _, sv, sr, ss = r[3][1]
+    _, _, _, sv, sr, ss = r[3][1]
     high = to_high_s(Signature(sv, bytes(sr), bytes(ss)))
     # brownie renders a bytes32 error argument as Python bytes (str(bytes)), which
     # tests.support.error_msg does not produce (it writes 0x-hex): match the exact text here.
@@ -151,7 +151,7 @@ def test_high_s_signature(oracle, report):
 
 def test_signature_recovering_to_no_address(oracle, report):
     r = report(BTC, 1, last_block_time(), three())
-    bad = Signature(29, r[3][2][3], r[3][2][4])  # v must be 27 or 28
+    bad = Signature(29, r[3][2][4], r[3][2][5])  # v must be 27 or 28
     with reverts("InvalidSignature", BTC, 2):
         oracle.submit([with_sig(r, 2, bad)])
 

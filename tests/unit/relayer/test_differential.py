@@ -10,6 +10,7 @@ stored feed states and reduce-only times, or the exact custom error with its arg
 """
 
 import os
+from dataclasses import replace
 
 import brownie
 import pytest
@@ -108,13 +109,13 @@ def _build(spec, feed_state, bounds, keys):
 def _tamper(o: rules.SignedObservation, how, other: rules.SignedObservation | None):
     if how == "high_s":
         twin = to_high_s(Signature(o.v, o.r, o.s))
-        return rules.SignedObservation(o.price, o.vol, twin.v, twin.r, twin.s)
+        return replace(o, v=twin.v, r=twin.r, s=twin.s)
     if how == "bad_v":
-        return rules.SignedObservation(o.price, o.vol, o.v - 27, o.r, o.s)
+        return replace(o, v=o.v - 27)
     if how == "r_zero":
-        return rules.SignedObservation(o.price, o.vol, o.v, bytes(32), o.s)
+        return replace(o, r=bytes(32))
     if how == "swap_r" and other is not None:  # a valid-looking signature of nobody we know
-        return rules.SignedObservation(o.price, o.vol, o.v, other.r, o.s)
+        return replace(o, r=other.r)
     return o
 
 

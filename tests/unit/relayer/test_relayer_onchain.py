@@ -9,6 +9,7 @@ import pytest
 
 from keel.client.chain import Sender
 from keel.client.rpc import RpcUnavailable
+from keel.observations import pair_id
 from oracle.sources import CsvReplaySource, GbmJumpSource
 from oracle.units import to_wad
 from tests.fixtures.relayer import assert_exactly_once, relayer_history
@@ -16,6 +17,7 @@ from tests.fixtures.relayer import assert_exactly_once, relayer_history
 from .test_sources import CSV
 
 WAD = 10**18
+PAIR = pair_id(1, 2)  # the relayer's rounds and holds name a pair by its Oracle id
 
 
 def _nonce(addr):
@@ -30,17 +32,22 @@ def test_pushes_replayed_prices_with_medians_and_ewma(relayer_oracle, make_relay
     price, vol, observed_at, round_ = relayer_oracle.feed(1)
     assert round_ == 5
     assert price == 431959991000000000000  # 2016-01-05 btc_usd, no noise: every signer agrees
-    assert vol == to_wad(relayer.vol[1].vol)  # EWMA after 4 daily returns
+    # [v2] the feed's vol is σ_eff = max(EWMA after 4 daily returns, the file's mean EWMA vol)
+    ewma, floor = to_wad(relayer.vol[1].vol), to_wad(relayer.vol_floor(1))
+    assert tuple(relayer_oracle.volInputs(1)) == (ewma, floor)
+    assert vol == max(ewma, floor)
     assert observed_at <= brownie.web3.eth.get_block("latest")["timestamp"]
     assert_exactly_once(*relayer_history(relayer_oracle, relayer_sender.address, start))
 
 
 def test_holds_a_feed_that_has_not_moved(relayer_oracle, make_relayer):
-    relayer = make_relayer(GbmJumpSource(1, steps=3), advance_time=1, deviation=1)
+    relayer = make_relayer(
+        GbmJumpSource(1, steps=3), advance_time=1, deviation=1, correlation_deviation=2
+    )
     relayer.start()
-    assert relayer.step().pushed == {1: 1, 2: 1}  # never reported
+    assert relayer.step().pushed == {1: 1, 2: 1, PAIR: 1}  # never reported
     result = relayer.step()
-    assert result.pushed == {} and result.held == {1: "hold", 2: "hold"}
+    assert result.pushed == {} and result.held == {1: "hold", 2: "hold", PAIR: "hold"}
 
 
 def test_restart_resumes_without_resubmitting(relayer_oracle, make_relayer, relayer_sender):
@@ -302,7 +309,8 @@ def test_relayer_recovers_from_a_front_run_round(
     from tests.support import reverts
 
     start = brownie.web3.eth.block_number + 1
-    relayer = make_relayer(rounds=3)
+    # ρ held after round 1 (it moves less than 2 in 3 ticks of 2 min): only prices are attacked
+    relayer = make_relayer(rounds=3, correlation_deviation=2)
     relayer.step()  # round 1 of both feeds
     original = Sender._broadcast
     factor = {"now": None}
@@ -320,10 +328,10 @@ def test_relayer_recovers_from_a_front_run_round(
                 honest["feedId"],
                 honest["round"],
                 honest["observedAt"],
-                [(price, copied["vol"])] * 2,
+                [(price, copied["vol"], copied["volFloor"])] * 2,
             )
             copied_obs = rules.SignedObservation(
-                *(copied[k] for k in ("price", "vol", "v", "r", "s"))
+                *(copied[k] for k in ("price", "vol", "v", "r", "s", "volFloor"))
             )
             attack = rules.Report(
                 honest["feedId"], honest["round"], honest["observedAt"], (copied_obs, *colluders)
@@ -367,14 +375,16 @@ def test_a_due_expiry_is_pushed_within_the_settlement_window(
     """A quiet market: the push policy holds both feeds, but feed 1 has an expiry that just passed.
     Only a report observed within settlementWindow after it fixes its settlement price, so the
     relayer pushes feed 1 (reason "expiry") and the price is fixed at the tick's price."""
-    relayer = make_relayer(GbmJumpSource(1, steps=3), advance_time=120, deviation=1)
+    relayer = make_relayer(
+        GbmJumpSource(1, steps=3), advance_time=120, deviation=1, correlation_deviation=2
+    )
     relayer.start()
-    assert relayer.step().pushed == {1: 1, 2: 1}
+    assert relayer.step().pushed == {1: 1, 2: 1, PAIR: 1}
     expiry = brownie.web3.eth.get_block("latest")["timestamp"] + 60
     relayer_oracle.registerExpiry(1, expiry, {"from": deployer})
     result = relayer.step()
-    assert result.pushed == {1: 2} and result.held == {2: "hold"}
+    assert result.pushed == {1: 2} and result.held == {2: "hold", PAIR: "hold"}
     price, _, observed_at, _ = relayer_oracle.feed(1)
     assert expiry <= observed_at <= expiry + relayer_oracle.settlementWindow()
     assert relayer_oracle.settlementPrice(1, expiry) == price
-    assert relayer.step().held == {1: "hold", 2: "hold"}  # nothing due any more
+    assert relayer.step().held == {1: "hold", 2: "hold", PAIR: "hold"}  # nothing due any more

@@ -151,7 +151,7 @@ def test_malleable_signature(relayer_signers, relayer_params):
     o = rep.observations[1]
     twin = to_high_s(Signature(o.v, o.r, o.s))
     obs = list(rep.observations)
-    obs[1] = rules.SignedObservation(o.price, o.vol, twin.v, twin.r, twin.s)
+    obs[1] = rules.SignedObservation(o.price, o.vol, twin.v, twin.r, twin.s, o.vol_floor)
     bad = rules.Report(1, 1, T, tuple(obs))
     assert _reject([bad], relayer_params) == ("MalleableSignature", (1, 1, twin.s))
 
@@ -161,7 +161,7 @@ def test_bad_v_is_an_invalid_signature(relayer_signers, relayer_params, v):
     rep = make_report(relayer_signers[:3], relayer_params, 1, 1, T, _vals(*[WAD] * 3))
     o = rep.observations[2]
     obs = list(rep.observations)
-    obs[2] = rules.SignedObservation(o.price, o.vol, v, o.r, o.s)
+    obs[2] = rules.SignedObservation(o.price, o.vol, v, o.r, o.s, o.vol_floor)
     assert _reject([rules.Report(1, 1, T, tuple(obs))], relayer_params) == (
         "InvalidSignature",
         (1, 2),

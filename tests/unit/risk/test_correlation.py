@@ -326,9 +326,7 @@ def test_single_underlying_books_are_unchanged_by_v2():
 def test_ewma_correlation_equals_its_closed_form():
     rng = np.random.default_rng(3)
     prices = np.exp(np.cumsum(rng.normal(0, 0.04, size=(80, 2)) @ [[1, 0.6], [0, 0.8]], axis=0))
-    est = EwmaCorrelation()
-    for a, b in prices:
-        got = est.update(float(a), float(b))
+    got = EwmaCorrelation.of_prices(prices[:, 0].tolist(), prices[:, 1].tolist()).rho
     r = np.diff(np.log(prices), axis=0)
     lam, n = 0.94, len(r)
     w = (1 - lam) * lam ** np.arange(n - 1, -1, -1)
@@ -340,10 +338,9 @@ def test_ewma_correlation_equals_its_closed_form():
 
 
 def test_ewma_correlation_of_identical_and_opposite_series():
-    same, opposite = EwmaCorrelation(initial_corr=1.0), EwmaCorrelation(initial_corr=-1.0)
-    for p in (100.0, 103.0, 99.0, 110.0):
-        same.update(p, 2 * p)
-        opposite.update(p, 1e4 / p)
+    path = (100.0, 103.0, 99.0, 110.0)
+    same = EwmaCorrelation.of_prices(path, [2 * p for p in path], initial_rho=1.0)
+    opposite = EwmaCorrelation.of_prices(path, [1e4 / p for p in path], initial_rho=-1.0)
     assert same.rho == pytest.approx(1.0, abs=1e-12)
     assert opposite.rho == pytest.approx(-1.0, abs=1e-12)
 

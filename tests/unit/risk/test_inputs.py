@@ -145,3 +145,34 @@ def test_account_greeks_aggregate_positions_and_collateral():
     assert g.delta[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-12)
     assert g.delta_usd[0, 0] == pytest.approx(60000.0)
     assert np.allclose(g.gamma[0], 0.0, atol=1e-15) and np.allclose(g.vega[0], 0.0, atol=1e-9)
+
+
+def test_the_model_takes_sigma_eff_from_the_raw_medians():
+    """SPEC §6 [v2]: options are valued at the raw median σ; σ_eff = max(σ, σ_floor) per feed
+    (MarketState.vol_eff) sets the scan ranges and haircuts; a feed without a floor keeps σ."""
+    m = market_from_chain(
+        feeds={
+            BTC: {
+                "price": 60_000 * WAD,
+                "vol": 4 * 10**17,
+                "volFloor": 65 * 10**16,
+                "observedAt": T,
+            },
+            ETH: {"price": 3_000 * WAD, "vol": 9 * 10**17, "volFloor": 7 * 10**17, "observedAt": T},
+            3: (10 * WAD, 5 * 10**17, T),
+        },
+    )
+    assert m.vol.tolist() == [0.4, 0.9, 0.5]
+    assert m.vol_floor.tolist() == [0.65, 0.7, 0.0]
+    assert m.vol_eff.tolist() == [0.65, 0.9, 0.5]
+    assert m.correlations is None  # v1's scan risk, as the engine's
+
+
+def test_a_floor_equal_to_the_vol_and_one_wei_above_it():
+    def vols(sigma, floor):
+        feeds = {BTC: {"price": WAD, "vol": sigma, "volFloor": floor, "observedAt": T}}
+        m = market_from_chain(feeds)
+        return m.vol[0], m.vol_eff[0]
+
+    assert vols(5 * 10**17, 5 * 10**17) == (0.5, 0.5)
+    assert vols(5 * 10**17, 5 * 10**17 + 10**6) == (0.5, (5 * 10**17 + 10**6) / WAD)
