@@ -29,8 +29,9 @@ Explicit examples (EXPLICIT, EXPLICIT_AT_LIMITS) put every item above in every r
 Correlations are not generated: the contracts have no correlation input yet (SPEC v2 §3 feed).
 
 Profiles: KEEL_PROFILE=ci (default) runs 200 portfolios and 3 limit accounts, local 1,000 and 25
-(KEEL_DIFF_EXAMPLES / KEEL_DIFF_LIMIT_EXAMPLES override them). KEEL_DIFF_SHRINK=0 reports the first
-failing example without shrinking it (mutation runs: tools/mutate.py).
+(KEEL_DIFF_EXAMPLES / KEEL_DIFF_LIMIT_EXAMPLES override them). KEEL_DIFF_PHASES picks hypothesis
+phases by name: "explicit,generate" reports the first failing example unshrunk, "generate" runs the
+generated examples alone (mutation runs, tools/mutate.py).
 """
 
 from __future__ import annotations
@@ -62,11 +63,20 @@ EXAMPLES = int(os.environ.get("KEEL_DIFF_EXAMPLES", {"ci": 200, "local": 1000}.g
 LIMIT_EXAMPLES = int(
     os.environ.get("KEEL_DIFF_LIMIT_EXAMPLES", {"ci": 3, "local": 25}.get(PROFILE, 3))
 )
-PHASES = (
-    tuple(Phase)
-    if os.environ.get("KEEL_DIFF_SHRINK", "1") != "0"
-    else tuple(p for p in Phase if p != Phase.shrink)
-)
+
+
+def _phases(spec: str) -> tuple:
+    """Hypothesis phases named in `spec` (comma-separated, e.g. "explicit,generate"); all if empty."""
+    names = [p for p in spec.split(",") if p]
+    unknown = [p for p in names if p not in Phase.__members__]
+    if unknown:
+        raise ValueError(
+            f"KEEL_DIFF_PHASES: unknown {unknown}, known: {', '.join(Phase.__members__)}"
+        )
+    return tuple(Phase[p] for p in names) or tuple(Phase)
+
+
+PHASES = _phases(os.environ.get("KEEL_DIFF_PHASES", ""))
 YEAR = 365 * 86_400
 HEARTBEAT = 3_600  # the oracle's freshness bound (Oracle heartbeat default)       [s]
 SETTLEMENT_WINDOW = 900  # the oracle's settlement window default                  [s]
