@@ -77,6 +77,10 @@ def _phases(spec: str) -> tuple:
 
 
 PHASES = _phases(os.environ.get("KEEL_DIFF_PHASES", ""))
+# each example is a chain snapshot: no deadline, no example database, no health checks
+SETTINGS = dict(
+    deadline=None, suppress_health_check=list(HealthCheck), database=None, phases=PHASES
+)
 YEAR = 365 * 86_400
 HEARTBEAT = 3_600  # the oracle's freshness bound (Oracle heartbeat default)       [s]
 SETTLEMENT_WINDOW = 900  # the oracle's settlement window default                  [s]
@@ -531,13 +535,7 @@ def _explicit(f):
     return f
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-    phases=PHASES,
-)
+@settings(max_examples=EXAMPLES, **SETTINGS)
 @given(pf=st_portfolio())
 @_explicit
 def test_margin_breakdown_matches_reference_model(diff_env, pf):
@@ -611,13 +609,7 @@ EXPLICIT_AT_LIMITS = {  # a debt, funding on every perp, non-default parameters
 }
 
 
-@settings(
-    max_examples=LIMIT_EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-    phases=PHASES,
-)
+@settings(max_examples=LIMIT_EXAMPLES, **SETTINGS)
 @given(pf=st_limit_account())
 @example(pf=EXPLICIT_AT_LIMITS)
 def test_account_at_the_limits_matches_reference_model(limits_env, pf):
