@@ -147,11 +147,3 @@ def chain_breakdown(engine, account_id: int, block=None) -> dict:
     out["underlyings"] = {int(u[0]): (int(u[2]), int(u[3])) for u in b[8]}
     out["scan_ranges"] = {int(u[0]): int(u[1]) for u in b[8]}
     return out
-
-
-def reference_margin(engine, vault, oracle, account_ids: Sequence[int], block=None):
-    """The reference model's MarginResult for `account_ids` (keel.risk.margin.compute_margin)."""
-    from keel.risk.margin import compute_margin
-
-    market, portfolios = reference_inputs(engine, vault, oracle, account_ids, block)
-    return compute_margin(market, portfolios)
