@@ -1,7 +1,10 @@
 """Reads accounts and the market off the chain into the reference model's inputs (keel.risk).
 
 Everything is read at one block (`block_identifier`), so that funding accrued "now" and the margin
-breakdown see the same block time. Token names in the model are the token addresses.
+breakdown see the same block time. Token names in the model are the token addresses. Funding owed
+is not read: the reader takes each position's index at entry and each perp market's stored index,
+mark and last accrual, and the model accrues the index to the block's time itself
+(`keel.risk.chain_inputs.funding_from_chain`).
 The shapes are those of `keel.risk.chain_inputs` (see its docstring).
 """
 
@@ -31,14 +34,14 @@ def read_account(engine, vault, account_id: int, block=None) -> dict:
             acc["collateral"][str(token)] = amount
     for feed in _call(engine.accountUnderlyings, account_id, block=block):
         feed = int(feed)
-        size, entry, _ = _call(engine.perpPosition, account_id, feed, block=block)
+        size, entry, index_at_entry = _call(engine.perpPosition, account_id, feed, block=block)
         if size != 0:
             acc["perps"].append(
                 {
                     "feedId": feed,
                     "size": int(size),
                     "entryPrice": int(entry),
-                    "fundingOwed": int(_call(engine.fundingOwed, account_id, feed, block=block)),
+                    "fundingIndexAtEntry": int(index_at_entry),
                 }
             )
         for sid in _call(engine.accountSeries, account_id, feed, block=block):
@@ -113,16 +116,39 @@ def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable
     return feeds_out, tokens, haircut, settlement_prices, params, correlations
 
 
+def read_funding(engine, accounts: Sequence[dict], block=None):
+    """(perp markets, funding cap [wad per hour], block time [unix s]) for the perps of `accounts`:
+    the funding index inputs of SPEC §4 as chain integers (`keel.risk.chain_inputs` shapes)."""
+    from brownie import web3
+
+    markets = {}
+    for f in sorted({p["feedId"] for acc in accounts for p in acc["perps"]}):
+        _, last_accrual, _, mark, index = _call(engine.perpMarkets, f, block=block)
+        markets[f] = {
+            "fundingIndex": int(index),
+            "lastAccrual": int(last_accrual),
+            "mark": int(mark),
+        }
+    cap = int(_call(engine.fundingCapPerHour, block=block))
+    now = int(web3.eth.get_block(block if block is not None else "latest").timestamp)
+    return markets, cap, now
+
+
 def reference_inputs(
     engine, vault, oracle, account_ids: Sequence[int], block=None, feeds: Iterable[int] = ()
 ):
     """(MarketState, Portfolios) of the reference model for `account_ids`, read at `block`; the
     market also carries `feeds` (e.g. those of proposed trades)."""
-    from keel.risk.chain_inputs import market_from_reader, portfolios_from_chain
+    from keel.risk.chain_inputs import funding_from_chain, market_from_reader, portfolios_from_chain
 
+    if block is None:  # one block for every read, the funding clock included
+        from brownie import web3
+
+        block = web3.eth.block_number
     accounts = [read_account(engine, vault, a, block) for a in account_ids]
     market = market_from_reader(read_market(engine, vault, oracle, accounts, feeds, block))
-    return market, portfolios_from_chain(accounts, market)
+    funding = funding_from_chain(*read_funding(engine, accounts, block), market)
+    return market, portfolios_from_chain(accounts, market, funding)
 
 
 def chain_breakdown(engine, account_id: int, block=None) -> dict:
@@ -133,11 +159,3 @@ def chain_breakdown(engine, account_id: int, block=None) -> dict:
     out["underlyings"] = {int(u[0]): (int(u[2]), int(u[3])) for u in b[8]}
     out["scan_ranges"] = {int(u[0]): int(u[1]) for u in b[8]}
     return out
-
-
-def reference_margin(engine, vault, oracle, account_ids: Sequence[int], block=None):
-    """The reference model's MarginResult for `account_ids` (keel.risk.margin.compute_margin)."""
-    from keel.risk.margin import compute_margin
-
-    market, portfolios = reference_inputs(engine, vault, oracle, account_ids, block)
-    return compute_margin(market, portfolios)

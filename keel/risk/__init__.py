@@ -18,7 +18,9 @@ Choices where SPEC §6 / DESIGN.md "Margin" leave room (the chain must make the 
   - Linked collateral moves with its own price: a·P_c·x_j (SPEC), where P_c is the token price the
     Vault uses (by default the price of its price feed), not the underlying's spot.
   - Positive cash is the effective cash after the socialisation index; its 1% haircut applies to
-    max(cash, 0) only. Funding owed is an input per perp (the chain reader supplies it).
+    max(cash, 0) only. Funding owed is an input per perp: from the chain, `chain_inputs` computes
+    it with `keel.risk.funding` (SPEC §4) from the funding index inputs (stored index, mark, last
+    accrual, cap, block time, index at entry), never from the engine's `fundingOwed` view.
   - Worst scenario index: the first index attaining the minimum (DESIGN.md). Exact ties in exact
     arithmetic can round differently in float64 and in wad integers; the reference does not try to
     reproduce the integer tie-break, and `compare_breakdown` checks an index only where its loss

@@ -18,9 +18,13 @@ interfaces/IOracle.sol (FeedState) and interfaces/IVault.sol (AssetConfig):
     accounts   [{"id": int, "cash": signed wad (effective cash, after the cash index),
                  "collateral": {token: amount in token units},
                  "perps": [{"feedId", "size": signed wad, "entryPrice": wad,
-                            "fundingOwed": signed wad, owed by the account}],
+                            "fundingIndexAtEntry": signed wad USD/unit (the model computes
+                            funding owed itself, see `funding_from_chain`), or instead
+                            "fundingOwed": signed wad, owed by the account (the chain's view)}],
                  "options": [{"feedId", "strike": wad, "expiry": unix s, "isCall": bool,
                               "size": signed wad}]}]
+    perp_markets {feedId: {"fundingIndex": signed wad USD/unit, "lastAccrual": unix s,
+                           "mark": wad USD (0 before the first fill)}}   (MarginEngine.perpMarkets)
 
 Python's int / int is correctly rounded, so every wad converts to the nearest float64.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 
+from .funding import PerpFunding, funding_owed, index_accrued
 from .margin import AccountMargin
 from .model import (
     Account,
@@ -126,8 +131,42 @@ def market_from_reader(market_ints: tuple) -> MarketState:
     return market_from_chain(feeds, tokens, haircut, settled, params)
 
 
-def account_from_chain(acc: Mapping, market: MarketState) -> Account:
-    """One account dict of chain integers → `Account` (collateral keyed by token name/address)."""
+def funding_from_chain(
+    perp_markets: Mapping[int, Mapping], cap_per_hour: int, now: int, market: MarketState
+) -> dict[int, tuple[int, float]]:
+    """The funding index of each perp market now, as {feedId: (stored index [wad USD/unit],
+    growth since its last accrual [USD/unit, float])}: the growth is the model's own (SPEC §4,
+    `keel.risk.funding`) from the stored mark, the last accrual time, the spot of `market`, the
+    cap [wad per hour] and the time `now` [unix s] (the block's). The stored part stays an integer
+    so that a position's index change since entry is exact."""
+    cap = from_wad(cap_per_hour)
+    out = {}
+    for feed, m in perp_markets.items():
+        spot = float(market.spot[market.slot(int(feed))])
+        state = PerpFunding(int(m["lastAccrual"]), from_wad(m["mark"]), cap)
+        out[int(feed)] = (int(m["fundingIndex"]), index_accrued(state, spot, now))
+    return out
+
+
+def _funding_owed(p: Mapping, funding: Mapping[int, tuple[int, float]] | None) -> float:
+    """Funding a perp dict owes [USD]: from its index at entry when it has one, else its
+    "fundingOwed" (0 if neither)."""
+    if "fundingIndexAtEntry" not in p:
+        return from_wad(p.get("fundingOwed", 0))
+    feed = int(p["feedId"])
+    if funding is None or feed not in funding:
+        raise KeyError(f"perp on feed {feed} has fundingIndexAtEntry but no funding inputs")
+    stored, growth = funding[feed]
+    return funding_owed(
+        from_wad(p["size"]), from_wad(stored - int(p["fundingIndexAtEntry"])) + growth
+    )
+
+
+def account_from_chain(
+    acc: Mapping, market: MarketState, funding: Mapping[int, tuple[int, float]] | None = None
+) -> Account:
+    """One account dict of chain integers → `Account` (collateral keyed by token name/address);
+    `funding` (from `funding_from_chain`) prices perps given by their index at entry."""
     decimals = {t.name: t.decimals for t in market.tokens}
     return Account(
         account_id=int(acc["id"]),
@@ -141,7 +180,7 @@ def account_from_chain(acc: Mapping, market: MarketState) -> Account:
                 feed=int(p["feedId"]),
                 size=from_wad(p["size"]),
                 entry=from_wad(p["entryPrice"]),
-                funding_owed=from_wad(p.get("fundingOwed", 0)),
+                funding_owed=_funding_owed(p, funding),
             )
             for p in acc.get("perps", [])
         ],
@@ -158,9 +197,16 @@ def account_from_chain(acc: Mapping, market: MarketState) -> Account:
     )
 
 
-def portfolios_from_chain(accounts: Sequence[Mapping], market: MarketState) -> Portfolios:
-    """Columnar Portfolios from account dicts of chain integers."""
-    return Portfolios.from_accounts([account_from_chain(a, market) for a in accounts], market)
+def portfolios_from_chain(
+    accounts: Sequence[Mapping],
+    market: MarketState,
+    funding: Mapping[int, tuple[int, float]] | None = None,
+) -> Portfolios:
+    """Columnar Portfolios from account dicts of chain integers (`funding`: as for
+    `account_from_chain`)."""
+    return Portfolios.from_accounts(
+        [account_from_chain(a, market, funding) for a in accounts], market
+    )
 
 
 def agrees(reference: float, chain: float, rel: float = REL_TOL, abs_tol: float = ABS_TOL) -> bool:
