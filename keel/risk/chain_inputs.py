@@ -149,11 +149,12 @@ def funding_from_chain(
 
 
 def _funding_owed(p: Mapping, funding: Mapping[int, tuple[int, float]] | None) -> float:
-    """Funding a perp dict owes [USD]: from its index at entry when it has one, else its
-    "fundingOwed" (0 if neither)."""
-    if "fundingIndexAtEntry" not in p:
-        return from_wad(p.get("fundingOwed", 0))
+    """Funding a perp dict owes [USD]: the model's own from its index at entry when `funding`
+    inputs are given (the differential test), else the chain's "fundingOwed" when the dict carries
+    it (the keepers' and the SDK's reader), else 0 for a dict with neither."""
     feed = int(p["feedId"])
+    if "fundingIndexAtEntry" not in p or (funding is None and "fundingOwed" in p):
+        return from_wad(p.get("fundingOwed", 0))
     if funding is None or feed not in funding:
         raise KeyError(f"perp on feed {feed} has fundingIndexAtEntry but no funding inputs")
     stored, growth = funding[feed]

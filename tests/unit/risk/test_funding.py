@@ -136,3 +136,19 @@ def test_an_index_at_entry_without_funding_inputs_is_refused():
     }
     with pytest.raises(KeyError, match="perp on feed 2 has fundingIndexAtEntry but no funding"):
         account_from_chain(acc, chain_market(), {BTC: (0, 0.0)})
+
+
+def test_the_readers_dict_with_both_uses_the_model_only_when_given_inputs():
+    """The keepers' and the SDK's reader carry the index at entry and the chain's fundingOwed: without
+    funding inputs the chain's figure is used; with them, the model's own (the differential test)."""
+    acc = {
+        "id": 1,
+        "perps": [
+            {"feedId": BTC, "size": WAD, "entryPrice": SPOT, "fundingIndexAtEntry": 0,
+             "fundingOwed": 7 * WAD}
+        ],
+    }  # fmt: skip
+    assert account_from_chain(acc, chain_market()).perps[0].funding_owed == 7.0
+    assert (
+        account_from_chain(acc, chain_market(), {BTC: (3 * WAD, 0.0)}).perps[0].funding_owed == 3.0
+    )
