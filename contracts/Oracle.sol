@@ -334,7 +334,7 @@ contract Oracle is IKeelOracle, Ownable2Step, EIP712 {
         _checkHeader(id, round, observedAt, st.round, st.observedAt, n, p);
 
         uint256[] memory shifted = new uint256[](n); // rho + 1e18
-        uint256 seen;
+        uint256 seen; // bit i set: the signer with index i already signed this report
         for (uint256 i = 0; i < n; ++i) {
             SignedCorrelation calldata o = report.observations[i];
             int256 rho = o.rho;
