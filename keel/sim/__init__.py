@@ -38,9 +38,10 @@ simulation owns the clock (keel.sim.clock: the genesis block at 00:00 UTC of the
 every block one second after its parent whatever the wall clock says, the simulation mining a
 block at each time it moves to) and after each of its steps (a day, an expiry's settlement stop,
 the crash, each 5-minute step of the liquidation phase) the relayer pushes, then the settlement
-keeper and then the liquidation keeper run one cycle each (`step` on their stdin: the same
-`Keeper.step` their real-time loop runs, full scans counted in chain time) and answer once their
-transactions are mined, before the traders act and the simulation moves on. Nobody acts in
+keeper and then the liquidation keeper run cycles until one sends nothing, at most 20 (`step` on
+their stdin: the same `Keeper.step` their real-time loop runs, full scans counted in chain time;
+each answers once its transactions are mined), before the traders act and the simulation moves
+on: a keeper polling every half second does all it can within seconds of a price. Nobody acts in
 between, so every block and its timestamp follow from the seed. tests/integration/
 test_simulation.py runs the quick simulation twice with one seed and compares the results.
 `--realtime` runs the keepers' real-time loops on the wall clock (and anvil stamps blocks with the
