@@ -907,8 +907,9 @@ def collect(sim, start_block, crash, capital_open, capital_end, codes) -> dict:
         f"{summary['days']} days of the {sim.cfg.path} path from {sim.start_label}; the relayer, "
         "the liquidation keeper and the settlement keeper ran as separate processes"
         + (
-            ", in lockstep with the simulation's clock (each acted once, in that order, after "
-            "every step; the same seed gives the same run). "
+            ", in lockstep with the simulation's clock (after every step the relayer acted, then "
+            "the settlement and the liquidation keeper each ran cycles until one sent nothing; the "
+            "same seed gives the same run). "
             if sim.lockstep
             else ", the keepers in real time (figures vary a little from run to run). "
         )
