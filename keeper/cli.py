@@ -273,11 +273,10 @@ def _cover2(args) -> int:
     import json
 
     from keel.client.chain import Addresses, Batch, Reader
+    from keel.client.cover2 import measure, text
     from keel.client.rpc import Rpc
     from keel.pricefile import PriceFileError
     from keel.risk.cover2 import file_joint_days
-
-    from .cover2 import measure, text
 
     try:
         days = file_joint_days(args.prices)

@@ -2,7 +2,7 @@
 
 The fund must cover the default of the two accounts that would lose most beyond their own equity
 under extreme but plausible market conditions. The reference model computes it from every account
-read off the chain (`keeper.cover2` reads them; `cover2` below does the arithmetic).
+read off the chain (`keel.client.cover2` reads them; `cover2` below does the arithmetic).
 
 Scenarios (`cover2_scenarios`), each a spot move x_u per underlying u (S' = S(1 + x_u)):
   - the SPEC §6 extended moves at three scan ranges, +3R_u and −min(3R_u, 90%) (the grid's

@@ -80,7 +80,7 @@ class Simulation:
         self.daily: list[dict] = []
         self.relayer_replies: list[dict] = []
         self.days_run = 0
-        self.cover2_points: list[dict] = []  # keeper.cover2.measure at every measured step
+        self.cover2_points: list[dict] = []  # keel.client.cover2.measure at every measured step
         self.auction_quotes: list[dict] = []  # currentDiscount / currentBonus of live auctions
         self._reader = None  # keel.client.chain.Reader, made at the first cover-2 measure
         self.joint_days: list = []  # the price file's worst joint days (keel.risk.cover2)
@@ -554,8 +554,8 @@ class Simulation:
 
     def cover2(self, block=None) -> dict:
         """The cover-2 requirement over every account and the fund, both at `block` (None: the
-        head), as `keel-keeper cover2 --json` reports it (keeper.cover2.measure)."""
-        from keeper.cover2 import measure
+        head), as `keel-keeper cover2 --json` reports it (keel.client.cover2.measure)."""
+        from keel.client.cover2 import measure
 
         reader = self.reader()
         at = reader.block()["number"] if block is None else block

@@ -167,14 +167,14 @@ class FakeReader:
 
     def market(self, accounts, block):
         feeds = {BTC: {"price": 60_000 * WAD, "vol": 6 * WAD // 10, "observedAt": 1}}
-        return feeds, [], 10**16, {}, {}
+        return feeds, [], 10**16, {}, {}, {}  # Reader.market: ..., params, correlations
 
     def insurance_fund(self, block):
         return self.fund_wad
 
 
 def test_met_is_requirement_at_most_the_fund_just_inside_and_outside():
-    from keeper.cover2 import measure
+    from keel.client.cover2 import measure
 
     # −3R BTC: the long loses 60,000 · 48% = 28,800 on equity 20,000: 8,800 beyond
     need = measure(FakeReader(20_000, 0), 7)["requirement"]

@@ -10,7 +10,7 @@ WAD = 10**18
 
 
 def point(requirement, fund, binding="−3R all", accounts=(3, 5)):
-    """A `keeper.cover2.measure` record (only the fields the summary reads)."""
+    """A `keel.client.cover2.measure` record (only the fields the summary reads)."""
     losses = [requirement * 0.6, requirement * 0.4]
     return {
         "block": 100, "requirement": requirement, "insurance_fund": fund,

@@ -1,4 +1,5 @@
-"""`keel-keeper cover2`: the cover-2 fund requirement of a deployment beside its insurance fund.
+"""The cover-2 fund requirement of a deployment beside its insurance fund (`keel-keeper cover2`, the
+simulation).
 
 Every account the Vault has opened (ids 1..accountCount) is read at one block with the keeper's
 batched reader (keel.client.chain.Reader: effective cash, funding owed at that block), the market
