@@ -595,9 +595,7 @@ class Relayer:
         event(self.log, "decision", **fields)
         if not push:
             return None, reason
-        signers = [s for s in self.cfg.signers if s.address in self.params.signers]
-        if self.cfg.sign_with == "quorum":
-            signers = signers[: self.params.quorum]
+        signers = self._report_signers()
         domain = oracle_domain(self.chain_id, self.oracle_address)
         round_ = st.round + 1
         # Each signer's view stays within a third of the Oracle's spread of the source's value: then
@@ -659,9 +657,7 @@ class Relayer:
         )
         if not push:
             return None, reason
-        signers = [s for s in self.cfg.signers if s.address in self.params.signers]
-        if self.cfg.sign_with == "quorum":
-            signers = signers[: self.params.quorum]
+        signers = self._report_signers()
         domain = oracle_domain(self.chain_id, self.oracle_address)
         round_ = st.round + 1
         d = self.params.max_correlation_spread // 3  # absolute, like the Oracle's rule
@@ -674,6 +670,12 @@ class Relayer:
             obs.append(rules.SignedCorrelation(r, sig.v, sig.r, sig.s))
             self._signed_by[sig.r + sig.s] = s.address
         return rules.CorrelationReport(a, b, round_, now, tuple(obs)), reason
+
+    def _report_signers(self) -> list[Signer]:
+        """The signers of one report: ours the Oracle authorises, the first `quorum` of them
+        unless `sign_with` is "all"."""
+        signers = [s for s in self.cfg.signers if s.address in self.params.signers]
+        return signers[: self.params.quorum] if self.cfg.sign_with == "quorum" else signers
 
     # --- Submission ---
 
