@@ -490,7 +490,7 @@ class Relayer:
             if not reports and not correlations:
                 return result
             try:
-                sent, rounds = self.submit(reports, states, now, correlations)
+                sent, rounds = self._submit_prices_first(reports, states, now, correlations, result)
             except SubmissionRejected as exc:
                 self.summary.rejected += 1
                 result.rejected = str(exc)
@@ -508,6 +508,30 @@ class Relayer:
             event(self.log, "resubmit", 30, tx=tx_hash, rounds=rounds)
             self._await_chain_time_after(now)
         return result
+
+    def _submit_prices_first(
+        self,
+        reports: list[rules.Report],
+        states: dict,
+        now: int,
+        correlations: list[rules.CorrelationReport],
+        result: CycleResult,
+    ) -> tuple[Sent, dict[int, int]]:
+        """`submit`, with prices never hostage to correlations: the Oracle takes a submission whole
+        or not at all, so a correlation report it would refuse (a rule the relayer did not foresee)
+        would otherwise hold back every price with it, and stale prices stop liquidations (SPEC
+        §3). When a submission that carries both is refused, the prices go alone and the pairs are
+        held as "rejected"; a refusal of the prices themselves propagates."""
+        try:
+            return self.submit(reports, states, now, correlations)
+        except SubmissionRejected as exc:
+            if not (reports and correlations):
+                raise
+            event(self.log, "correlations-dropped", 30, error=str(exc),
+                  pairs=[[c.feed_a, c.feed_b] for c in correlations])  # fmt: skip
+            for c in correlations:
+                result.held[pair_id(c.feed_a, c.feed_b)] = "rejected"
+            return self.submit(reports, states, now)
 
     def _await_chain_time_after(self, ts: int) -> None:
         """Waits (bounded by receipt_timeout) for a block later than `ts`, so that a re-signed report
@@ -644,6 +668,9 @@ class Relayer:
             push, reason = False, HOLD
         if push and now <= st.observed_at:
             push, reason = False, "chain-time-not-advanced"
+        feeds = self.params.feeds
+        if push and not (feeds[a].listed and feeds[b].listed):
+            push, reason = False, "pair-not-listed"  # the Oracle would refuse it: UnknownPair
         event(
             self.log,
             "correlation-decision",

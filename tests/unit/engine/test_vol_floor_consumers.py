@@ -104,3 +104,37 @@ def test_a_market_that_is_not_the_current_one_cannot_be_valued(floored):
     for other in (vol - 1, vol + 1, SIGMA):
         with reverts("MarketNotCurrent", BTC, other):
             stack.store.unitValue(sid, (BTC, spot, other, observed))
+
+
+def test_attack_a_long_option_is_not_credited_for_the_floor(floored, alice_pm, bob_pm):
+    """Who would gain if options were valued at σ_eff: a buyer paying the market's price V(σ)
+    would be credited q·(V(σ_eff) − V(σ)) of equity it never paid for, withdrawable until the floor
+    stops binding (then bad debt); and a colluding pair could trade at the floor-inflated price
+    V(σ_eff) to move cash between accounts. On chain: buying 1 BTC call at the band's centre
+    costs the buyer exactly the maker fee of equity (premium paid = value held), and the inflated
+    price is refused by the price band (INV-9), one wei past its edge."""
+    from tests.fixtures.engine import option, trade
+    from tests.support import reverts
+    from tests.unit.engine.helpers import breakdown
+    from tests.unit.risk.helpers import mp_bs
+
+    stack, _ = floored
+    spot, vol, observed = stack.oracle.freshFeed(BTC)
+    call = option(stack, BTC, 60_000 * WAD, 30)
+    sid = call - (1 << 128)
+    tau = (int(stack.store.series(sid)[1]) - observed) / (365 * 86400)  # [years]
+    fair = stack.store.unitValue(sid, (BTC, spot, vol, observed))  # the band's centre
+    assert fair / WAD == pytest.approx(mp_bs(spot / WAD, 60_000, SIGMA / WAD, tau, True), rel=1e-9)
+    e0 = breakdown(stack, alice_pm[0])["E"]
+    tx = trade(stack, alice_pm, bob_pm, call, WAD, fair)
+    maker_fee = tx.return_value[0]
+    assert breakdown(stack, alice_pm[0])["E"] == e0 - maker_fee
+
+    inflated = int(mp_bs(spot / WAD, 60_000, FLOOR / WAD, tau, True) * WAD)  # V(σ_eff)
+    width = spot * 5 // 1_000 + fair * 10 // 100  # 0.5%·S + 10%·V (SPEC v2 §5)
+    lo, hi = fair - width, fair + width
+    assert inflated > 2 * hi
+    for price in (inflated, hi + 1):
+        with reverts("PriceOutsideBand", call, price, lo, hi):
+            trade(stack, bob_pm, alice_pm, call, WAD, price)
+    trade(stack, bob_pm, alice_pm, call, WAD, hi)  # the edge itself fills

@@ -171,6 +171,18 @@ def test_floor_spread_follows_max_vol_spread(oracle, report, deployer):
     assert plain(oracle.volInputs(BTC))[1] == f
 
 
+def test_attack_colluders_cannot_carry_the_floor(oracle, report):
+    """Who gains from a high floor: an attacker short the accounts it can then liquidate (every
+    scan range and haircut rises with it). Two colluders (f + 1) signing the floor at maxVol with
+    one honest observation copied in: the median is theirs, but the honest floor lies 94% from it
+    and the report reverts VolFloorSpread; nothing is stored."""
+    honest = 6 * WAD // 10
+    with reverts("VolFloorSpread", BTC, honest, MAX_VOL):
+        push(oracle, report, 1, [WAD // 2] * 3, [MAX_VOL, MAX_VOL, honest])
+    assert feed_state(oracle, BTC) == (0, 0, 0, 0)
+    assert plain(oracle.volInputs(BTC)) == (0, 0)
+
+
 # --- Signatures cover the floor ---
 
 

@@ -130,3 +130,57 @@ def test_noisy_signers_pass_the_narrowest_correlation_spread(
                     assert max(abs(r - m) for r in rhos) <= WAD // 100
                     seen += 1
     assert seen == relayer_oracle.correlation(1, 2)[2] == 5
+
+
+def test_prices_are_never_hostage_to_a_refused_correlation(
+    relayer_oracle, make_relayer, relayer_sender, monkeypatch
+):
+    """The Oracle takes a submission whole or not at all. Who would gain if a correlation report
+    it refuses held back the prices with it: every account below MM, since stale prices stop
+    liquidations (SPEC §3). Here each correlation report carries one signature by a stranger (an
+    unforeseen refusal, UnknownSigner): every tick's prices still land, alone, and the pair is
+    held as "rejected"; no correlation round is stored and no transaction reverts."""
+    from keel.client.keys import derive_keys
+    from keel.observations import CorrelationObservation, oracle_domain
+    from oracle import rules
+    from oracle.relayer import Relayer
+
+    stranger = derive_keys(1, "stranger")[0]
+    original = Relayer.build_correlation_report
+
+    def forged(self, a, b, st, now, force=False):
+        report, reason = original(self, a, b, st, now, force)
+        if report is None:
+            return report, reason
+        o = report.observations[0]
+        obs = CorrelationObservation(a, b, report.round, report.observed_at, o.rho)
+        sig = stranger.sign(obs, oracle_domain(self.chain_id, self.oracle_address))
+        bad = rules.SignedCorrelation(o.rho, sig.v, sig.r, sig.s)
+        return rules.CorrelationReport(
+            a, b, report.round, report.observed_at, (bad, *report.observations[1:])
+        ), reason
+
+    monkeypatch.setattr(Relayer, "build_correlation_report", forged)
+    start = brownie.web3.eth.block_number + 1
+    relayer = make_relayer(GbmJumpSource(3, steps=3), advance_time=86400)
+    results = [relayer.step() for _ in range(3)]
+    assert [r.pushed for r in results] == [{1: n, 2: n} for n in (1, 2, 3)]
+    assert all(r.held[PAIR] == "rejected" and r.rejected is None for r in results)
+    assert relayer_oracle.correlation(1, 2)[2] == 0  # never stored
+    assert (relayer.summary.submissions, relayer.summary.reverted) == (3, 0)
+    assert_exactly_once(*relayer_history(relayer_oracle, relayer_sender.address, start))
+
+
+def test_a_pair_with_an_unlisted_feed_is_held_not_sent(relayer_oracle, make_relayer):
+    """The Oracle refuses a pair unless both feeds are listed (UnknownPair): the relayer holds such
+    a pair ("pair-not-listed") as it holds an unlisted feed's price, and reports a listed one."""
+    import dataclasses
+
+    relayer = make_relayer()
+    relayer.start()
+    now, states = relayer.read_chain()
+    assert relayer.build_correlation_report(1, 2, states[PAIR], now)[0] is not None
+    feeds = dict(relayer.params.feeds)
+    feeds[2] = dataclasses.replace(feeds[2], listed=False)
+    relayer.params = dataclasses.replace(relayer.params, feeds=feeds)
+    assert relayer.build_correlation_report(1, 2, states[PAIR], now) == (None, "pair-not-listed")
