@@ -14,7 +14,11 @@ EMBEDDED_NETWORK = "anvil"
 # per-transaction cap of 16,777,216 gas, as mainnet does. brownie merges only `cmd_settings` from a
 # project's config (never `cmd`), and its anvil launcher passes no flag it does not know, so the flag
 # goes on the command here.
-EMBEDDED_CMD = "anvil --enable-tx-gas-limit"
+# `--max-persisted-states 0`: anvil keeps its recent states in memory (its default 500 blocks) and
+# by default writes older ones to ~/.foundry/anvil/tmp, which it does not remove when it is killed:
+# a test suite or a long simulation left gigabytes there per run, until the disk filled. Nothing
+# here reads state that old; the chain is thrown away after every run.
+EMBEDDED_CMD = "anvil --enable-tx-gas-limit --max-persisted-states 0"
 TX_GAS_CAP = 16_777_216  # EIP-7825
 
 

@@ -55,7 +55,7 @@ def ext(tmp_path_factory):
     proc = subprocess.Popen(
         [anvil, "--port", str(port), "--chain-id", str(CHAIN_ID), "--hardfork", "osaka",
          "--enable-tx-gas-limit", "--gas-limit", "60000000", "--block-base-fee-per-gas", "0",
-         "--accounts", "10", "--quiet"],
+         "--accounts", "10", "--quiet", "--max-persisted-states", "0"],  # keel.chain: no disk states
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.time() + 30
