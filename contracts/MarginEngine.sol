@@ -76,7 +76,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     mapping(address => bool) public isLister;   // may list series on the expiry schedule
 
     // Governance parameters (setParam; bounds there)
-    uint256 public correlationCredit = 0.5e18;  // c                                  [wad]
     uint256 public somRate = 0.01e18;           // short-option minimum rate          [wad]
     uint256 public mmRatio = 0.8e18;            // MM / IM                            [wad]
     uint256 public makerFeeRate = 0.0002e18;    // of S·|q|                           [wad]
@@ -146,11 +145,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
 
     /// @inheritdoc IMarginEngine
     function setParam(bytes32 what, uint256 value) external onlyOwner {
-        if (what == "correlationCredit") {
-            // SPEC §6: at most 80% of the diversification benefit is credited
-            _bound(what, value, 0, 0.8e18);
-            correlationCredit = value;
-        } else if (what == "somRate") {
+        if (what == "somRate") {
             _bound(what, value, 0, 0.2e18);
             somRate = value;
         } else if (what == "mmRatio") {
@@ -643,13 +638,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
             cash -= b.cashDelta;
             cashHaircut = ML.cashHaircut(cash, vault.haircut(settlementAsset));
         }
-        ML.Totals memory t = ML.begin(store, cache, cash, cashHaircut, coll);
         uint256[] memory feeds = ML.feedsOf(_underlyings[account], coll, b.active ? b.feedId : 0);
+        ML.Totals memory t = ML.begin(store, cache, cash, cashHaircut, coll, feeds.length);
         r.underlyings = new UnderlyingRisk[](feeds.length);
         for (uint256 u; u < feeds.length; ++u) {
             _valueUnderlying(account, feeds[u], b, t, r.underlyings[u]);
         }
-        ML.finish(t, r, correlationCredit, somRate, mmRatio);
+        ML.finish(t, r, feeds, oracle, somRate, mmRatio);
     }
 
     /// @dev One underlying's positions (with the "before" override) into the computation.
@@ -704,11 +699,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
     // --- Views ---
 
     /// @inheritdoc IMarginEngine
-    function series(uint256 seriesId) external view returns (Series memory) {
-        return store.series(seriesId);
-    }
-
-    /// @inheritdoc IMarginEngine
     function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory) {
         return _perps[accountId][feedId];
     }
@@ -730,13 +720,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         for (uint256 k; k < ids.length; ++k) {
             ids[k] = slots[k].seriesId;
         }
-    }
-
-    /// @inheritdoc IMarginEngine
-    function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256) {
-        (int256 idx,) = _fundingIndexAt(perpMarkets[feedId], oracle.feed(feedId).price);
-        PerpPosition storage p = _perps[accountId][feedId];
-        return ML.fundingOwed(p.size, idx, p.fundingIndexAtEntry);
     }
 
     /// @inheritdoc IMarginEngine

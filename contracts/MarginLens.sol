@@ -53,7 +53,6 @@ contract MarginLens is IMarginLens {
         bool valued;                     // `coll` was read
         IVault.CollateralValue[] coll;   // collateral valued at the fresh feeds (read when first
                                          // needed, where the engine's valuation reads it)
-        uint256 correlationCredit;       // c                                            [wad]
         uint256 somRate;                 // short-option minimum rate                    [wad]
         uint256 mmRatio;                 // MM / IM                                      [wad]
         uint256 makerFeeRate;            // of S·|q|                                     [wad]
@@ -349,12 +348,13 @@ contract MarginLens is IMarginLens {
             (, env.coll,) = VAULT.valuation(k.account); // StalePrice of a collateral feed, as the engine's
             env.valued = true;
         }
-        ML.Totals memory t = ML.begin(env.store, false, cash, ML.cashHaircut(cash, env.cashHaircut), env.coll);
         uint256[] memory held = new uint256[](k.n);
         for (uint256 u; u < k.n; ++u) {
             held[u] = k.sides[u].feedId;
         }
         uint256[] memory feeds = ML.feedsOf(held, env.coll, 0);
+        ML.Totals memory t =
+            ML.begin(env.store, false, cash, ML.cashHaircut(cash, env.cashHaircut), env.coll, feeds.length);
         r.underlyings = new IMarginEngine.UnderlyingRisk[](feeds.length);
         for (uint256 u; u < feeds.length; ++u) {
             // position underlyings first, in the book's order; then those linked to collateral
@@ -369,7 +369,7 @@ contract MarginLens is IMarginLens {
             }
             ML.addUnderlying(t, ML.market(ORACLE, s.feedId), s.perp, idx, ids, sizes, r.underlyings[u]);
         }
-        ML.finish(t, r, env.correlationCredit, env.somRate, env.mmRatio);
+        ML.finish(t, r, feeds, ORACLE, env.somRate, env.mmRatio);
     }
 
     // --- Reading the account ---
@@ -384,7 +384,6 @@ contract MarginLens is IMarginLens {
         env.paused = e.paused();
         address liquidator = e.liquidator();
         env.inAuction = liquidator != address(0) && ILiquidator(liquidator).inAuction(account);
-        env.correlationCredit = e.correlationCredit();
         env.somRate = e.somRate();
         env.mmRatio = e.mmRatio();
         env.makerFeeRate = e.makerFeeRate();

@@ -50,11 +50,12 @@ interface IMarginEngine is IMarginHook {
         int256 adjustedEquity;      // AE = E − haircuts                         [wad USD]
         uint256 initialMargin;      // IM = max(SR, SOM)                         [wad USD]
         uint256 maintenanceMargin;  // MM = mmRatio · IM                         [wad USD]
-        uint256 scanRisk;           // SR = L_J + (1 − c)(Σ L_u − L_J)           [wad USD]
+        uint256 scanRisk;           // SR = min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)) [wad USD]
         uint256 shortOptionMinimum; // SOM                                       [wad USD]
         uint256 jointLoss;          // L_J                                       [wad USD]
         uint256 jointWorstIndex;    // first scenario attaining min_j Σ_u P_u(j) [0..30]
         UnderlyingRisk[] underlyings;
+        uint256 correlatedLoss;     // L_ρ (SPEC v2 §6); 0 where SR needs none     [wad USD]
     }
 
     /// @notice A fill between a maker and a taker, as the Exchange hands it to the engine.
@@ -150,8 +151,7 @@ interface IMarginEngine is IMarginHook {
 
     // --- Governance ---
 
-    /// @notice Sets a parameter within its bounds (governance): correlationCredit ≤ 0.8,
-    ///         somRate ≤ 0.2, mmRatio ∈ [0.5, 1], maker/takerFeeRate ≤ 1%, optionFeeCap ≤ 50%,
+    /// @notice Sets a parameter within its bounds (governance): somRate ≤ 0.2, mmRatio ∈ [0.5, 1], maker/takerFeeRate ≤ 1%, optionFeeCap ≤ 50%,
     ///         fundingCapPerHour ≤ 1%, markHalfLife ∈ [1 min, 1 day], maxUnderlyings ≤ 4,
     ///         maxSeriesPerUnderlying ≤ 16, maxExpiriesPerUnderlying ≤ 4, defaultSeriesOiCap ≤ 1e30,
     ///         bandPerp ∈ [0.1%, 10%], bandOptAbs ≤ 5%, bandOptRel ≤ 50%,
@@ -199,14 +199,11 @@ interface IMarginEngine is IMarginHook {
     ///         the rest of the transaction (anyone; it changes no persistent state). For a contract
     ///         that checks accounts sharing series several times in one transaction (the Liquidator).
     function cachedMarginBreakdown(uint256 accountId) external returns (MarginBreakdown memory);
-    function series(uint256 seriesId) external view returns (Series memory);
     function perpPosition(uint256 accountId, uint256 feedId) external view returns (PerpPosition memory);
     function optionPosition(uint256 accountId, uint256 seriesId) external view returns (int256);
     /// @notice The account's underlyings with positions, and per underlying its option series ids.
     function accountUnderlyings(uint256 accountId) external view returns (uint256[] memory);
     function accountSeries(uint256 accountId, uint256 feedId) external view returns (uint256[] memory);
-    /// @notice Funding the account owes on its perp of `feedId` if accrued now (negative: receives).
-    function fundingOwed(uint256 accountId, uint256 feedId) external view returns (int256);
     /// @notice The funding index accrued to now (the mark, the EMA of trade prices, is in perpMarkets).
     function fundingIndex(uint256 feedId) external view returns (int256);
     function openInterest(uint256 instrument) external view returns (uint256 longOpenInterest, uint256 cap);
@@ -224,7 +221,6 @@ interface IMarginEngine is IMarginHook {
         external
         view
         returns (bool listed, uint64 lastAccrual, uint64 lastTradeAt, uint256 mark, int256 index);
-    function correlationCredit() external view returns (uint256);
     function somRate() external view returns (uint256);
     function mmRatio() external view returns (uint256);
     function makerFeeRate() external view returns (uint256);

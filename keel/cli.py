@@ -299,6 +299,8 @@ def _margin_text(m: dict) -> str:
         f"  maintenance MM      {m['maintenance_margin']:>16,.2f}",
         f"  scan risk SR        {m['scan_risk']:>16,.2f}   joint loss L_J {m['joint_loss']:,.2f}"
         f" (worst scenario {m['joint_worst']})",
+        f"  correlated loss L_ρ {m['correlated_loss']:>16,.2f}"
+        + ("" if m["correlated_loss"] else "   (not needed: L_J = Σ L_u)"),
         f"  short-option min    {m['short_option_minimum']:>16,.2f}",
         f"  excess AE - IM      {m['excess']:>16,.2f}",
     ]

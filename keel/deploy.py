@@ -2,7 +2,8 @@
 
 `deploy(config, deployer)` deploys, in order: collateral tokens (test tokens on a development chain,
 or the addresses the config names), the Oracle (signers, quorum, feeds), the Vault (settlement
-token, collateral listed with SPEC §2 haircuts), the margin engine (MarginEngine, RiskArrayStore,
+token, collateral listed with SPEC §2 haircuts), the margin engine (JointLossLib, the external
+library of SPEC v2 §6's joint loss that the engine and the lens link; MarginEngine, RiskArrayStore,
 Exchange; a perp per feed), the Liquidator (SPEC §7), the MarginLens (what-if margin, a view),
 and the governance timelock (SPEC §8b) to which every owner power is handed. `scripts/deploy.py`, `keel deploy`, the test fixtures
 (`keel.deploy_engine.deploy_stack`) and the simulation all deploy through it, so that every
@@ -26,7 +27,9 @@ DEFAULT_CONFIG = ROOT / "config" / "deploy.yaml"
 ADDRESS_FILE_VERSION = 1
 WAD = 10**18
 UINT128_MAX = 2**128 - 1
-ROLES = ("oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "timelock")
+ROLES = (
+    "oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "jointLoss", "timelock",
+)  # fmt: skip
 OWNED = ("oracle", "vault", "engine", "liquidator")  # Ownable2Step: handed to the timelock
 TEST_TOKEN_NAMES = {"USDC": "USD Coin", "WETH": "Wrapped Ether", "WBTC": "Wrapped Bitcoin"}
 
@@ -412,6 +415,9 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
 
     # the margin engine: a Vault module (it moves cash), the Vault's margin hook, and an Oracle
     # expiry registrar (series register their expiries for settlement prices)
+    # SPEC v2 §6's joint loss, an external library the engine and the lens link (brownie links
+    # the library deployed last into every contract deployed after it)
+    joint_loss = p.JointLossLib.deploy(tx)
     engine = p.MarginEngine.deploy(vault, oracle, tx)
     store = p.RiskArrayStore.deploy(engine, oracle, tx)
     engine.setStore(store, tx)
@@ -435,6 +441,7 @@ def deploy(config: DeployConfig, deployer, *, development: bool | None = None) -
         "exchange": exchange,
         "liquidator": liquidator,
         "lens": lens,
+        "jointLoss": joint_loss,
     }
     from keel.governance import param_key
 

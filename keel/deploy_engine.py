@@ -2,7 +2,8 @@
 
 `deploy_stack` deploys through the one deployer (keel.deploy: test tokens USDC/WETH/WBTC, a perp
 per feed, the deployer keeping every owner power so that tests set parameters directly) and reports
-every feed; the helpers below drive it (price pushes, funded accounts, signed trades).
+every feed and the correlation of every pair ([v2] SPEC §3); the helpers below drive it (price and
+correlation pushes, funded accounts, signed trades).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from eth_account import Account
 
 from keel.deploy import TokenSpec, deploy, dev_signer_keys, test_config
-from keel.deploy_oracle import make_report
+from keel.deploy_oracle import make_correlation_report, make_report
 from keel.orders import Order, exchange_domain, fill_args
 
 WAD = 10**18
@@ -22,6 +23,9 @@ BTC, ETH = 1, 2
 DEFAULT_FEEDS = {BTC: (60_000 * WAD, 6 * WAD // 10), ETH: (3_000 * WAD, 75 * WAD // 100)}
 DEFAULT_OI_CAP = 10**30  # [wad units]
 FEED_BOUNDS = (10**12, 10**30, 10 * WAD)  # minPrice, maxPrice [wad USD], maxVol [wad]
+# ρ of a pair pushed with the prices unless set: 0.74, the median of the relayer's EWMA ρ of BTC/ETH
+# over the 2016-19 price history (docs/CORRELATION.md §4); a fixture value, not a margin parameter
+DEFAULT_RHO = 74 * WAD // 100  # [wad]
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Stack:
     lens: object = None  # MarginLens (what-if margin of proposed fills: a view, no wiring)
     tokens: dict = field(default_factory=dict)  # more listed tokens by name (for deposit())
     deployment: object = None  # the keel.deploy.Deployment (its address file: .addresses())
+    # ρ of each pair (feedA < feedB) that push_prices reports with the prices; None: none [wad]
+    correlations: dict | None = field(default_factory=dict)
 
     def token(self, name: str):
         return {"USDC": self.usdc, "WETH": self.weth, "WBTC": self.wbtc, **self.tokens}[name]
@@ -94,23 +100,47 @@ def deploy_stack(
 
 
 def push_prices(
-    stack: Stack, prices: Mapping[int, tuple[int, ...]], observed_at: int | None = None
+    stack: Stack,
+    prices: Mapping[int, tuple[int, ...]],
+    observed_at: int | None = None,
+    correlations: Mapping[tuple[int, int], int] | None = None,
 ):
     """Submit one signed report per feed {feedId: (price, vol)} or {feedId: (price, vol, volFloor)}
-    (without a floor: none, σ_eff = σ) observed at `observed_at` (default: the last block's time)."""
+    (without a floor: none, σ_eff = σ) observed at `observed_at` (default: the last block's time),
+    and with them a correlation report of every pair in `stack.correlations` whose feeds have been
+    reported, as the relayer keeps them fresh (a hedge's margin needs its pair's ρ: SPEC v2 §6).
+    Pairs of the feeds in `prices` join it at DEFAULT_RHO; `correlations` {(feedA, feedB): ρ wad}
+    sets values first."""
     from brownie import chain
 
     if observed_at is None:
         chain.mine()  # after a snapshot revert the next block's time can be far ahead of the last
+    keys = stack.signer_keys[: stack.quorum]
     reports = []
     for feed_id, (price, vol, *floor) in prices.items():
         state = stack.oracle.feed(feed_id)
         round_ = state[3] + 1
         # the last block's time, strictly newer than the stored report (two pushes may fall in one second)
         when = observed_at if observed_at is not None else max(chain[-1].timestamp, state[2] + 1)
-        obs = [(k, price, vol, *floor) for k in stack.signer_keys[: stack.quorum]]
+        obs = [(k, price, vol, *floor) for k in keys]
         reports.append(make_report(stack.oracle, feed_id, round_, when, obs))
-    return stack.oracle.submit(reports, {"from": stack.deployer})
+    known = getattr(stack, "correlations", None)
+    if known is None:
+        known = {}  # a partial stack (an Oracle and its keys), or a stack told to push none
+    else:  # every pair of the feeds reported together has a ρ (DEFAULT_RHO unless set)
+        for pair in itertools.combinations(sorted(prices), 2):
+            known.setdefault(pair, DEFAULT_RHO)
+    known.update(correlations or {})
+    pairs = []
+    for (a, b), rho in sorted(known.items()):
+        if not all(f in prices or stack.oracle.feed(f)[3] for f in (a, b)):
+            continue  # a feed not listed or not reported yet
+        _, seen, round_ = stack.oracle.correlation(a, b)
+        when = observed_at if observed_at is not None else max(chain[-1].timestamp, seen + 1)
+        if when > seen:  # an older observation than the stored one is never accepted
+            obs = [(k, rho) for k in keys]
+            pairs.append(make_correlation_report(stack.oracle, a, b, round_ + 1, when, obs))
+    return stack.oracle.submitWithCorrelations(reports, pairs, {"from": stack.deployer})
 
 
 def refresh_feeds(stack: Stack, feeds: Sequence[int] = (BTC, ETH)):

@@ -32,6 +32,7 @@ def read_account(engine, vault, account_id: int, block=None) -> dict:
         amount = int(_call(vault.collateralBalance, account_id, token, block=block))
         if amount:
             acc["collateral"][str(token)] = amount
+    store = None  # the engine's RiskArrayStore holds the series terms
     for feed in _call(engine.accountUnderlyings, account_id, block=block):
         feed = int(feed)
         size, entry, index_at_entry = _call(engine.perpPosition, account_id, feed, block=block)
@@ -45,7 +46,11 @@ def read_account(engine, vault, account_id: int, block=None) -> dict:
                 }
             )
         for sid in _call(engine.accountSeries, account_id, feed, block=block):
-            s = _call(engine.series, sid, block=block)
+            if store is None:
+                from keel.chain import project
+
+                store = project().RiskArrayStore.at(engine.store())
+            s = _call(store.series, sid, block=block)
             acc["options"].append(
                 {
                     "feedId": int(s[0]),
@@ -108,7 +113,6 @@ def read_market(engine, vault, oracle, accounts: Sequence[dict], feeds: Iterable
             if price:
                 settlement_prices[key] = price
     params = {
-        "correlation_credit": int(_call(engine.correlationCredit, block=block)),
         "som_rate": int(_call(engine.somRate, block=block)),
         "mm_ratio": int(_call(engine.mmRatio, block=block)),
     }
@@ -158,4 +162,5 @@ def chain_breakdown(engine, account_id: int, block=None) -> dict:
     out["joint_worst"] = int(b[7])
     out["underlyings"] = {int(u[0]): (int(u[2]), int(u[3])) for u in b[8]}
     out["scan_ranges"] = {int(u[0]): int(u[1]) for u in b[8]}
+    out["correlated_loss"] = int(b[9])
     return out

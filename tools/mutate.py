@@ -44,22 +44,34 @@ MUTATIONS = {
         "if (cash != 0) cashHaircut = Math.mulDiv(uint256(cash > 0 ? cash : -cash),",
         "the settlement haircut also applies to a debt (negative cash)",
     ),
-    "correlation-credit-default": Mutation(
-        "contracts/MarginEngine.sol",
-        "ML.finish(t, r, correlationCredit, somRate, mmRatio);",
-        "ML.finish(t, r, 0.5e18, somRate, mmRatio);",
-        "the margin ignores governance's correlation credit c (uses the default 0.5)",
+    "v1-fixed-credit": Mutation(
+        "contracts/libraries/MarginLib.sol",
+        "(r.scanRisk, r.correlatedLoss) = JointLossLib.scanRiskOf(t.pnl, feeds, oracle, t.sumLoss, r.jointLoss);",
+        "r.scanRisk = r.jointLoss + (t.sumLoss - r.jointLoss) / 2;",
+        "the scan risk ignores the correlation feed (v1's fixed credit c = 0.5)",
+    ),
+    "rho-of-wrong-pair": Mutation(
+        "contracts/libraries/JointLossLib.sol",
+        "(rho[p++],) = oracle.freshCorrelation(feeds[u], feeds[w]);",
+        "(rho[p++],) = oracle.freshCorrelation(feeds[0], feeds[w == 0 ? 1 : w]);",
+        "every pair of an account's underlyings takes the first underlying's ρ with the other",
+    ),
+    "credit-cap-90": Mutation(
+        "contracts/libraries/JointLossLib.sol",
+        "uint256 internal constant CREDIT_CAP = 0.8e18;",
+        "uint256 internal constant CREDIT_CAP = 0.9e18;",
+        "up to 90% of Σ L_u − L_J is credited (SPEC v2 §6 (c): at most 80%)",
     ),
     "som-rate-default": Mutation(
         "contracts/MarginEngine.sol",
-        "ML.finish(t, r, correlationCredit, somRate, mmRatio);",
-        "ML.finish(t, r, correlationCredit, 0.01e18, mmRatio);",
+        "ML.finish(t, r, feeds, oracle, somRate, mmRatio);",
+        "ML.finish(t, r, feeds, oracle, 0.01e18, mmRatio);",
         "the margin ignores governance's short-option minimum rate (uses the default 1%)",
     ),
     "mm-ratio-default": Mutation(
         "contracts/MarginEngine.sol",
-        "ML.finish(t, r, correlationCredit, somRate, mmRatio);",
-        "ML.finish(t, r, correlationCredit, somRate, 0.8e18);",
+        "ML.finish(t, r, feeds, oracle, somRate, mmRatio);",
+        "ML.finish(t, r, feeds, oracle, somRate, 0.8e18);",
         "the margin ignores governance's MM ratio (uses the default 0.8)",
     ),
 }

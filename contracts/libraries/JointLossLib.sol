@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IOracle} from "../../interfaces/IOracle.sol";
 
 /// @title The correlation-aware joint loss L_ρ and scan risk of SPEC v2 §6 (docs/CORRELATION.md §3, §8).
 /// @notice An external library: its public functions are deployed once and linked (DELEGATECALL),
@@ -66,6 +67,29 @@ library JointLossLib {
         sr = lossRho > floor_ ? lossRho : floor_;
         // (b) cap: never above the isolated sum
         if (sr > sumLoss) sr = sumLoss;
+    }
+
+    /// @notice `scanRisk` with ρ read from the oracle: the fresh correlation of every pair of
+    ///         `feeds` (the underlyings of `pnl`, in its order). Reverts `IOracle.StaleCorrelation`
+    ///         when a pair's ρ is stale or was never reported (SPEC §3: an operation that needs a
+    ///         feed reverts when it is stale).                                    [wad USD]
+    function scanRiskOf(
+        int256[31][] memory pnl,
+        uint256[] memory feeds,
+        IOracle oracle,
+        uint256 sumLoss,
+        uint256 jointLoss
+    ) public view returns (uint256 sr, uint256 lossRho) {
+        uint256 n = feeds.length;
+        if (n > MAX_UNDERLYINGS) revert TooManyUnderlyings(n, MAX_UNDERLYINGS);
+        int256[] memory rho = new int256[](n < 2 ? 0 : n * (n - 1) / 2);
+        uint256 p;
+        for (uint256 u; u < n; ++u) {
+            for (uint256 w = u + 1; w < n; ++w) {
+                (rho[p++],) = oracle.freshCorrelation(feeds[u], feeds[w]);
+            }
+        }
+        return scanRisk(pnl, rho, sumLoss, jointLoss);
     }
 
     /// @notice L_ρ: an upper bound of the largest loss over the ρ_s' ellipse (CORRELATION.md §3). [wad USD]

@@ -6,6 +6,7 @@ import {IVault} from "../../interfaces/IVault.sol";
 import {IMarginEngine} from "../../interfaces/IMarginEngine.sol";
 import {IRiskArrayStore} from "../../interfaces/IRiskArrayStore.sol";
 import {PortfolioMargin as PM} from "./PortfolioMargin.sol";
+import {JointLossLib} from "./JointLossLib.sol";
 
 /// @title The margin computation of SPEC §6 and the fill arithmetic of SPEC v2 §5, as the margin
 ///        engine and the margin lens (its what-if view) both run them.
@@ -32,18 +33,23 @@ library MarginLib {
         uint256 shortNotional;  // Σ over short options of |q|·S                     [wad USD]
         uint256 sumLoss;        // Σ_u L_u                                           [wad USD]
         int256[31] joint;       // Σ_u P_u(j)                                        [wad USD]
+        int256[31][] pnl;       // P_u(j) of each underlying added, in order          [wad USD]
+        uint256 added;          // underlyings added so far                          [count]
     }
 
     // --- Margin (SPEC §6) ---
 
-    /// @dev Starts a computation: cash and collateral in E, their haircuts in E − AE.
+    /// @dev Starts a computation of `underlyings` underlyings: cash and collateral in E, their
+    ///      haircuts in E − AE.
     function begin(
         IRiskArrayStore store,
         bool cache,
         int256 cash,
         uint256 cashHaircut,
-        IVault.CollateralValue[] memory coll
+        IVault.CollateralValue[] memory coll,
+        uint256 underlyings
     ) internal pure returns (Totals memory t) {
+        t.pnl = new int256[31][](underlyings);
         t.store = store;
         t.cache = cache;
         t.coll = coll;
@@ -127,8 +133,7 @@ library MarginLib {
         if (ids.length != 0) {
             int256 value;
             uint256 shortSize;
-            (value, pnl, shortSize) =
-                t.cache ? t.store.optionRiskCached(m, ids, sizes) : t.store.optionRisk(m, ids, sizes);
+            (value, pnl, shortSize) = optionRisk(t, m, ids, sizes);
             t.equity += value;
             // SOM base: short options not yet settled (a settled series carries no risk)
             t.shortNotional += shortSize * m.spot / 1e18;
@@ -140,24 +145,48 @@ library MarginLib {
             pnl[j] = v;
             joint[j] += v;
         }
+        t.pnl[t.added++] = pnl;
         (uint256 loss, uint256 worstIdx) = worst(pnl);
         line.loss = loss;
         line.worstIndex = worstIdx;
         t.sumLoss += loss;
     }
 
-    /// @dev Ends a computation: L_J, SR = L_J + (1 − c)(Σ L_u − L_J), SOM, IM = max(SR, SOM), MM.
+    /// @dev The store's Σ q·V, Σ q·ΔV_j and SOM base of positions `ids`, `sizes` in market m, cached
+    ///      for the transaction when `t.cache` (one call site: a view function converts to a
+    ///      non-payable function type).
+    function optionRisk(Totals memory t, IRiskArrayStore.Market memory m, uint256[] memory ids, int256[] memory sizes)
+        internal
+        returns (int256, int256[31] memory, uint256)
+    {
+        function(IRiskArrayStore.Market memory, uint256[] memory, int256[] memory) external returns (int256, int256[31] memory, uint256)
+            risk = t.cache ? t.store.optionRiskCached : t.store.optionRisk;
+        return risk(m, ids, sizes);
+    }
+
+    /// @dev Ends a computation: L_J, SR (SPEC v2 §6), SOM, IM = max(SR, SOM), MM. `feeds`: the
+    ///      underlyings added, in order; `oracle`: their correlations.
+    ///      SR = min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)) (JointLossLib), which is Σ L_u when
+    ///      L_J = Σ L_u (one underlying, or a book whose legs lose together): then neither L_ρ nor
+    ///      ρ is needed, and `correlatedLoss` stays 0. Above JointLossLib's 4 underlyings (reached
+    ///      only through collateral linked to further underlyings or a liquidation transfer, which
+    ///      no limit may block) no correlation credit is given: SR = Σ L_u, an upper bound of the
+    ///      loss over the ρ ellipse (docs/CORRELATION.md §8), so no margin check reverts there.
     function finish(
         Totals memory t,
         IMarginEngine.MarginBreakdown memory r,
-        uint256 correlationCredit,
+        uint256[] memory feeds,
+        IOracle oracle,
         uint256 somRate,
         uint256 mmRatio
-    ) internal pure {
+    ) internal view {
         (r.jointLoss, r.jointWorstIndex) = worst(t.joint);
         r.equity = t.equity;
         r.adjustedEquity = t.equity - t.haircuts;
-        r.scanRisk = r.jointLoss + (t.sumLoss - r.jointLoss) * (1e18 - correlationCredit) / 1e18;
+        r.scanRisk = t.sumLoss;
+        if (r.jointLoss < t.sumLoss && feeds.length <= JointLossLib.MAX_UNDERLYINGS) {
+            (r.scanRisk, r.correlatedLoss) = JointLossLib.scanRiskOf(t.pnl, feeds, oracle, t.sumLoss, r.jointLoss);
+        }
         r.shortOptionMinimum = t.shortNotional * somRate / 1e18;
         r.initialMargin = r.scanRisk > r.shortOptionMinimum ? r.scanRisk : r.shortOptionMinimum;
         r.maintenanceMargin = r.initialMargin * mmRatio / 1e18;

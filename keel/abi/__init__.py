@@ -36,6 +36,7 @@ CONTRACTS = (
     "Exchange",
     "Liquidator",
     "MarginLens",
+    "JointLossLib",
     "KeelTimelock",
     "MockERC20",
 )

@@ -1,8 +1,8 @@
 """Gas of the v2 joint loss library (`python -m keel.bench.joint_loss_gas`), for docs/CORRELATION.md §8.
 
-JointLossLib is not wired into the engine yet (it needs the oracle's correlation feed), so this
-measures the library call the engine would make, `JointLossLib.scanRisk`, from a harness that times
-it with gasleft() (the engine's side of the call included: argument encoding, the DELEGATECALL to the
+This isolates the library's part of a margin check: `JointLossLib.scanRisk` (the pure rule the
+engine's `scanRiskOf` runs once it has read ρ from the Oracle, about 2.6k–5k per pair more) called
+from a harness that times it with gasleft() (the caller's side of the call included: argument encoding, the DELEGATECALL to the
 linked library, decoding the result; the first call of a transaction also pays 2,600 for the cold
 library address, which the figures include). Inputs are the scenario P&Ls the reference model gives
 for:

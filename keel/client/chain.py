@@ -239,14 +239,21 @@ class Reader:
         self._series: dict[int, tuple] = {}
         self._tokens: list[dict] | None = None
         self._static: tuple | None = None
+        self._store: str | None = None  # the engine's RiskArrayStore (series terms), read once
 
     def c(self, which: str, name: str, *args) -> Call:
         contract_abi = {
             "engine": ENGINE_ABI,
+            "store": STORE_ABI,
             "vault": VAULT_ABI,
             "oracle": ORACLE_ABI,
             "liquidator": LIQUIDATOR_ABI,
         }[which]
+        if which == "store":
+            if self._store is None:
+                (store,) = self.batch.values([self.c("engine", "store")])
+                self._store = to_checksum_address(store)
+            return Call(self._store, _fn(contract_abi, name), tuple(args))
         return Call(getattr(self.a, which), _fn(contract_abi, name), tuple(args))
 
     # --- chain basics ---
@@ -320,7 +327,7 @@ class Reader:
                 series_of += [(i, int(s)) for s in v]
         unknown = sorted({s for _, s in series_of} - set(self._series))
         third = self.batch.values(
-            [self.c("engine", "series", s) for s in unknown]
+            [self.c("store", "series", s) for s in unknown]
             + [self.c("engine", "optionPosition", ids[i], s) for i, s in series_of],
             block,
         )
@@ -374,11 +381,7 @@ class Reader:
             cfgs = self.batch.values(
                 [self.c("vault", "assetConfig", t) for t in listed]
                 + [self.c("vault", "assetDecimals", t) for t in listed]
-                + [
-                    self.c("engine", "correlationCredit"),
-                    self.c("engine", "somRate"),
-                    self.c("engine", "mmRatio"),
-                ],
+                + [self.c("engine", "somRate"), self.c("engine", "mmRatio")],
                 block,
             )
             n = len(listed)
@@ -398,9 +401,7 @@ class Reader:
                         "refVol": int(cfg[4]),
                     }
                 )
-            params = dict(
-                zip(("correlation_credit", "som_rate", "mm_ratio"), cfgs[2 * n :], strict=True)
-            )
+            params = dict(zip(("som_rate", "mm_ratio"), cfgs[2 * n :], strict=True))
             self._static = (tokens, haircut, params)
         tokens, haircut, params = self._static
         feed_ids = {f for t in tokens for f in (t["priceFeed"], t["linkedUnderlying"])} - {0}

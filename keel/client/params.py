@@ -13,7 +13,7 @@ WAD = 10**18
 # name -> unit of each setParam parameter (the contracts' own docs); "wad": a fraction in wad,
 # "usd": wad USD, "s": seconds, "n": a count, "units": wad contracts
 ENGINE = {
-    "correlationCredit": "wad", "somRate": "wad", "mmRatio": "wad", "makerFeeRate": "wad",
+    "somRate": "wad", "mmRatio": "wad", "makerFeeRate": "wad",
     "takerFeeRate": "wad", "optionFeeCap": "wad", "fundingCapPerHour": "wad", "markHalfLife": "s",
     "maxUnderlyings": "n", "maxSeriesPerUnderlying": "n", "maxExpiriesPerUnderlying": "n",
     "defaultSeriesOiCap": "units", "bandPerp": "wad", "bandOptAbs": "wad", "bandOptRel": "wad",

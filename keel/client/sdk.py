@@ -128,6 +128,7 @@ class Margin(Figures):
 
     account: int = 0
     joint_worst: int = 0  # first scenario attaining the joint loss's minimum [0..30]
+    correlated_loss: float = 0.0  # L_ρ of SPEC v2 §6 (0 where SR needs none: L_J = Σ L_u) [USD]
     underlyings: tuple[Underlying, ...] = ()
     raw: dict = field(repr=False, default_factory=dict)  # the chain's wad integers
 
@@ -423,6 +424,7 @@ class Keel:
                  "shortOptionMinimum", "jointLoss", "jointWorstIndex")  # fmt: skip
         r = dict(zip(names, (int(x) for x in raw[:8]), strict=True))
         r["underlyings"] = [tuple(int(x) for x in u) for u in raw[8]]
+        r["correlatedLoss"] = int(raw[9])
         result, _ = self._model([int(account)])
         pnl = {int(f): result.scenario_pnl[0, i] for i, f in enumerate(result.feed_ids)}
         return Margin(
@@ -435,6 +437,7 @@ class Keel:
             short_option_minimum=usd(r["shortOptionMinimum"]),
             joint_loss=usd(r["jointLoss"]),
             joint_worst=r["jointWorstIndex"],
+            correlated_loss=usd(r["correlatedLoss"]),
             underlyings=tuple(
                 Underlying(
                     f,

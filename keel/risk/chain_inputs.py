@@ -9,9 +9,11 @@ interfaces/IOracle.sol (FeedState) and interfaces/IVault.sol (AssetConfig):
                report (`IOracle.volInputs`). As the chain does, the model values options at σ and
                takes σ_eff = max(σ, σ_floor) itself for the scan ranges and haircuts (SPEC §6 [v2];
                the chain's `IOracle.feed(f).vol` is σ_eff). Without "volFloor": σ_eff = σ.
-    The Oracle's correlations are not an input yet: the engine's scan risk is v1's (fixed credit c)
-    until the correlation-aware joint loss is on chain (docs/CORRELATION.md §8), and so is the
-    model's built here (MarketState.correlations None).
+    correlations {(feedA, feedB): ρ wad} for feedA < feedB, the Oracle's last accepted ρ of each
+               reported pair ([v2] `IOracle.correlation`). The engine's scan risk is SPEC v2 §6's,
+               so every market built here is margined by the v2 rule (MarketState.correlations set,
+               empty when no pair was reported: an account that needs a missing pair's ρ is an
+               error in the model, as `StaleCorrelation` is on chain).
     tokens     [{"token": name or address, "decimals": int, "priceFeed": feedId (0: $1),
                  "linkedUnderlying": feedId (0: none), "baseHaircut": wad, "maxHaircut": wad,
                  "refVol": wad, "price": wad (optional, default: the price feed's price)}]
@@ -76,8 +78,10 @@ def market_from_chain(
     settlement_haircut: int = 10**16,
     settlement_prices: Mapping[tuple[int, int], int] | None = None,
     params: Mapping[str, int] | None = None,
+    correlations: Mapping[tuple[int, int], int] | None = None,
 ) -> MarketState:
-    """MarketState from chain integers (see the module docstring for the shapes).
+    """MarketState from chain integers (see the module docstring for the shapes), margined by the
+    v2 rule with `correlations` (default: none reported).
 
     settlement_haircut: h0 of the settlement asset [wad]; settlement_prices: {(feedId, expiry): wad}
     for the expiries whose price is fixed (IOracle.settlementPrice ≠ 0).
@@ -120,15 +124,16 @@ def market_from_chain(
         settlement_prices={k: from_wad(v) for k, v in (settlement_prices or {}).items()},
         params=params_from_chain(params),
         vol_floors=floors,
+        correlations={(int(a), int(b)): from_wad(r) for (a, b), r in (correlations or {}).items()},
     )
 
 
 def market_from_reader(market_ints: tuple) -> MarketState:
     """MarketState from what `keel.client.chain.Reader.market` (or `keel.risk_chain.read_market`)
     returns: (feeds, tokens, settlement haircut, settlement prices, params, correlations) chain
-    ints. The correlations are not a margin input yet (module docstring)."""
-    feeds, tokens, haircut, settled, params, _correlations = market_ints
-    return market_from_chain(feeds, tokens, haircut, settled, params)
+    ints."""
+    feeds, tokens, haircut, settled, params, correlations = market_ints
+    return market_from_chain(feeds, tokens, haircut, settled, params, correlations)
 
 
 def funding_from_chain(
@@ -217,13 +222,16 @@ def agrees(reference: float, chain: float, rel: float = REL_TOL, abs_tol: float 
 
 
 _BREAKDOWN_FIGURES = ("equity", "adjusted_equity", "im", "mm", "scan_risk", "som", "joint_loss")
+# [v2] L_ρ is compared where both sides computed it (the chain reports 0 where SR needs none, and
+# the model decides "needs" within DIRECTIONAL_REL: keel.risk.correlation.needs_correlated_loss)
 
 
 def compare_breakdown(reference: AccountMargin, chain: Mapping) -> list[str]:
     """Mismatches between a reference breakdown and the chain's (empty list: INV-4 holds).
 
     chain: wad ints keyed like `AccountMargin` (equity, adjusted_equity, im, mm, scan_risk, som,
-    joint_loss, optionally joint_worst) and optionally "underlyings": {feedId: (loss wad, worst)}.
+    joint_loss, optionally joint_worst and correlated_loss) and optionally "underlyings":
+    {feedId: (loss wad, worst)}.
     Worst indices are compared only where the loss is not within tolerance of zero.
     """
     out = []
@@ -232,6 +240,10 @@ def compare_breakdown(reference: AccountMargin, chain: Mapping) -> list[str]:
             ref, got = getattr(reference, name), from_wad(chain[name])
             if not agrees(ref, got):
                 out.append(f"{name}: reference {ref!r} chain {got!r}")
+    if "correlated_loss" in chain and reference.correlated_loss:
+        ref, got = reference.correlated_loss, from_wad(chain["correlated_loss"])
+        if got and not agrees(ref, got):
+            out.append(f"correlated_loss: reference {ref!r} chain {got!r}")
     if "joint_worst" in chain and reference.joint_loss > ABS_TOL:
         if int(chain["joint_worst"]) != reference.joint_worst:
             out.append(

@@ -27,6 +27,8 @@ import numpy as np
 from .model import CREDIT_CAP
 from .scenarios import N_STANDARD
 
+MAX_UNDERLYINGS = 4  # the rule's n (JointLossLib.MAX_UNDERLYINGS): 2ⁿ·3 orthants   [count]
+DIRECTIONAL_REL = 1e-12  # L_J within this of Σ L_u counts as equal (needs_correlated_loss)
 SIDE_POINTS = 5  # m = 0, ¼, ½, ¾, 1 of the scan range on one side
 _M = np.arange(SIDE_POINTS) / (SIDE_POINTS - 1)  # [scan ranges]
 # Scenario indices of side σ (0: down, 1: up) in vol state v: 9v + 4 ∓ 4m.
@@ -113,25 +115,45 @@ def correlated_losses(
     exposed: np.ndarray,
     feed_ids: np.ndarray,
     correlations: Mapping[tuple[int, int], float],
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
-    """L_ρ of every account: pnl (N, U, 31) [USD], exposed (N, U) bool, feed_ids (U,).
+    """L_ρ of every account: pnl (N, U, 31) [USD], exposed (N, U) bool, feed_ids (U,); only for
+    the accounts where `needed` (N,) bool (default: all), 0 for the others.
 
     Each account uses the ρ of the underlyings it holds (the breakdown's list: positions or linked
     collateral), stressed and PSD-repaired on that set only, so listing or quoting an underlying
     it does not hold never changes its margin. Accounts are grouped by that set."""
     out = np.zeros(len(pnl))
+    if needed is None:
+        needed = np.ones(len(pnl), dtype=bool)
     masks, group = np.unique(exposed, axis=0, return_inverse=True)
     for g, mask in enumerate(masks):
         if not mask.any():
             continue
-        rows = np.flatnonzero(group.ravel() == g)
+        rows = np.flatnonzero((group.ravel() == g) & needed)
+        if not len(rows):
+            continue
         rho = correlation_matrix(feed_ids[mask], correlations)
         rho_s, _ = psd_shrink(stressed_correlation(rho))
         out[rows] = correlated_loss(pnl[np.ix_(rows, np.flatnonzero(mask))], rho_s)
     return out
 
 
-def scan_risk_v2(loss_u_sum, loss_j, loss_rho) -> np.ndarray:
+def needs_correlated_loss(loss_u_sum, loss_j, n_underlyings) -> np.ndarray:
+    """Where SR needs L_ρ (and so ρ), as the chain decides (MarginLib.finish): L_J < Σ L_u and at
+    most MAX_UNDERLYINGS underlyings. Elsewhere SR = Σ L_u: with L_J = Σ L_u every term of the rule
+    is Σ L_u; above MAX_UNDERLYINGS (reached only through linked collateral or a liquidation
+    transfer) no correlation credit is given, Σ L_u bounding the loss over the ellipse.
+    L_J = Σ L_u exactly on chain can differ by rounding here: `L_J < Σ L_u` is taken beyond a
+    relative 1e-12, where either branch gives SR within it of Σ L_u."""
+    loss_u_sum, loss_j = np.asarray(loss_u_sum), np.asarray(loss_j)
+    return (loss_j < loss_u_sum * (1.0 - DIRECTIONAL_REL)) & (
+        np.asarray(n_underlyings) <= MAX_UNDERLYINGS
+    )
+
+
+def scan_risk_v2(loss_u_sum, loss_j, loss_rho, needed=None) -> np.ndarray:
     """SR = min(Σ L_u, max(L_J + (1 − c_max)(Σ L_u − L_J), L_ρ)) [USD]: properties (a)–(c)."""
     floor = loss_j + (1.0 - CREDIT_CAP) * (loss_u_sum - loss_j)
-    return np.minimum(loss_u_sum, np.maximum(floor, loss_rho))
+    sr = np.minimum(loss_u_sum, np.maximum(floor, loss_rho))
+    return sr if needed is None else np.where(needed, sr, loss_u_sum)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
-from .correlation import correlated_losses, scan_risk_v2
+from .correlation import correlated_losses, needs_correlated_loss, scan_risk_v2
 from .model import MarketState, Portfolios, time_to_expiry
 from .scenarios import N_SCENARIOS, market_moves, scenario_vols, scenario_weights
 
@@ -131,6 +131,7 @@ class AccountMargin:
     joint_loss: float
     joint_worst: int
     underlyings: dict[int, tuple[float, int]]
+    correlated_loss: float | None = None  # L_ρ (v2; 0 where SR needs none); None under v1
 
     def __str__(self) -> str:
         lines = [
@@ -140,6 +141,8 @@ class AccountMargin:
             f"  SR  {self.scan_risk:>16,.2f}   SOM {self.som:>15,.2f}",
             f"  L_J {self.joint_loss:>16,.2f}   worst j = {self.joint_worst}",
         ]
+        if self.correlated_loss is not None:
+            lines.append(f"  L_ρ {self.correlated_loss:>16,.2f}")
         lines += [
             f"  L_{feed:<2} {loss:>15,.2f}   worst j = {worst}"
             for feed, (loss, worst) in self.underlyings.items()
@@ -207,6 +210,9 @@ class MarginResult:
                 for u, f in enumerate(self.feed_ids)
                 if self.exposed[a, u]
             },
+            correlated_loss=None
+            if self.correlated_loss is None
+            else float(self.correlated_loss[a]),
         )
 
     def by_id(self, account_id: int) -> AccountMargin:
@@ -277,8 +283,10 @@ def compute_margin(market: MarketState, portfolios: Portfolios) -> MarginResult:
         c = params.correlation_credit
         scan_risk = loss_j + (1.0 - c) * (loss_u.sum(axis=1) - loss_j)
     else:
-        loss_rho = correlated_losses(pnl, ex.exposed, market.feed_ids, market.correlations)
-        scan_risk = scan_risk_v2(loss_u.sum(axis=1), loss_j, loss_rho)
+        loss_sum = loss_u.sum(axis=1)
+        needed = needs_correlated_loss(loss_sum, loss_j, ex.exposed.sum(axis=1))
+        loss_rho = correlated_losses(pnl, ex.exposed, market.feed_ids, market.correlations, needed)
+        scan_risk = scan_risk_v2(loss_sum, loss_j, loss_rho, needed)
 
     # --- Short-option minimum (settled series carry no risk) ---
     opt_spot = market.spot[table.slot][table.position_series]

@@ -21,7 +21,9 @@ from tests.stateful.world import FEEDS, WAD, World
 LIQUIDATION_GAS_CAP = TX_GAS_CAP // 2  # INV-10: liquidation ops use at most half the cap [gas]
 LIQUIDATION_FNS = {"startAuction", "bid", "bidInsolvent", "endAuction"}
 MAX_INV3_PROBES = 4  # accounts probed per step (the first ones below MM)
-NEVER_PAUSED = LIQUIDATION_FNS | {"deposit", "withdraw", "settle", "fundInsurance", "submit"}
+NEVER_PAUSED = LIQUIDATION_FNS | {
+    "deposit", "withdraw", "settle", "fundInsurance", "submit", "submitWithCorrelations",
+}  # fmt: skip
 BAND_PERP = WAD * 2 // 100  # SPEC §5 [v2] bandPerp default                            [wad]
 BAND_OPT_ABS = WAD * 5 // 1000  # bandOptAbs                                           [wad]
 BAND_OPT_REL = WAD // 10  # bandOptRel                                                 [wad]
@@ -588,6 +590,7 @@ class Checker:
                 "joint_loss": b[6],
                 "joint_worst": b[7],
                 "underlyings": {int(u[0]): (int(u[2]), int(u[3])) for u in b[8]},
+                "correlated_loss": b[9],
             }
         if not accounts:
             return
@@ -597,7 +600,9 @@ class Checker:
             if snap.settlement_price.get(s.id)
         }
         feeds = {f: snap.feeds[f][:3] for f in FEEDS}
-        market = market_from_chain(feeds, self._tokens, self._settle_haircut, fixed, snap.params)
+        market = market_from_chain(
+            feeds, self._tokens, self._settle_haircut, fixed, snap.params, snap.correlations
+        )
         result = compute_margin(market, portfolios_from_chain(accounts, market))
         for k, acc in enumerate(accounts):
             self.stats["INV-4"] += 1

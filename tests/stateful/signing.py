@@ -1,4 +1,4 @@
-"""EIP-712 digests and signatures for orders and oracle observations, without eth_account's
+"""EIP-712 digests and signatures for orders, oracle observations and correlations, without eth_account's
 typed-data encoder (which costs more than the signature itself).
 
 The digests equal keel.orders.Order.digest and keel.observations.Observation.digest; a test in
@@ -23,6 +23,10 @@ ORDER_TYPEHASH = keccak(
 OBSERVATION_TYPEHASH = keccak(
     text="Observation(uint256 feedId,uint256 round,uint256 observedAt,uint256 price,uint256 vol,"
     "uint256 volFloor)"
+)
+
+CORRELATION_TYPEHASH = keccak(
+    text="Correlation(uint256 feedA,uint256 feedB,uint256 round,uint256 observedAt,int256 rho)"
 )
 
 
@@ -69,6 +73,17 @@ def observation_digest(
                 types, [OBSERVATION_TYPEHASH, feed_id, round_, observed_at, price, vol, vol_floor]
             )
         ),
+    )
+
+
+def correlation_digest(
+    separator: bytes, feed_a: int, feed_b: int, round_: int, observed_at: int, rho: int
+) -> bytes:
+    """[v2] A signer's correlation ρ [wad] of the pair feed_a < feed_b."""
+    types = ["bytes32", "uint256", "uint256", "uint256", "uint256", "int256"]
+    return _digest(
+        separator,
+        keccak(encode(types, [CORRELATION_TYPEHASH, feed_a, feed_b, round_, observed_at, rho])),
     )
 
 

@@ -8,8 +8,10 @@ sizes and settlement prices of the series, pending oracle expiries, margin param
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
+from keel.client.chain import funding_owed
 from tests.stateful.rpc import RpcError
 from tests.stateful.world import FEEDS, World
 
@@ -80,6 +82,8 @@ class Snapshot:
     pending_expiries: dict  # feed → pending expiries in the oracle queue
     params: dict  # margin parameters (INV-4)
     heartbeat: int  # [s]
+    # (feedA, feedB) → the Oracle's ρ of each reported pair [wad] (INV-4)
+    correlations: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def globals(self) -> tuple:
@@ -97,6 +101,10 @@ class Snapshot:
         )
 
 
+STALE_ERRORS = ("StalePrice", "StaleCorrelation")  # a breakdown that needs a stale feed
+PAIRS = tuple(itertools.combinations(FEEDS, 2))  # [v2] correlation pairs (feedA < feedB)
+
+
 def _plain(v):
     return tuple(v) if isinstance(v, (list, tuple)) else v
 
@@ -112,7 +120,6 @@ def read(world: World, block: str = "latest") -> Snapshot:
         (vault.fn("collateralBalance"), weth),
         (vault.fn("collateralBalance"), wbtc),
         *[(eng.fn("perpPosition"), f) for f in FEEDS],
-        *[(eng.fn("fundingOwed"), f) for f in FEEDS],
         *[(eng.fn("accountSeries"), f) for f in FEEDS],
         (liq.fn("auction"), None),
     ]
@@ -136,9 +143,9 @@ def read(world: World, block: str = "latest") -> Snapshot:
         (c["store"].fn("seriesCount"), ()),
         *[(oracle.fn("pendingExpiries"), (f,)) for f in FEEDS],
         (eng.fn("mmRatio"), ()),
-        (eng.fn("correlationCredit"), ()),
         (eng.fn("somRate"), ()),
         (oracle.fn("heartbeat"), ()),
+        *[(oracle.fn("correlation"), pair) for pair in PAIRS],
         *[(eng.fn("settledSize"), (s.id,)) for s in series],
         *[(oracle.fn("settlementPrice"), (s.feed, s.expiry)) for s in series],
         *[(eng.fn("openInterest"), (s.instrument,)) for s in series],
@@ -154,7 +161,7 @@ def read(world: World, block: str = "latest") -> Snapshot:
     # phase 2: option sizes of the series each account holds
     wanted = []
     for a in ids:
-        for sids in raw[a][8:10]:
+        for sids in raw[a][6:8]:
             wanted += [(a, int(s)) for s in sids]
     sizes = world.rpc.batch([(eng.fn("optionPosition"), (a, s)) for a, s in wanted], block)
     opts: dict = {a: {} for a in ids}
@@ -163,26 +170,6 @@ def read(world: World, block: str = "latest") -> Snapshot:
             raise q
         opts[a][s] = q
 
-    accounts = {}
-    for a in ids:
-        r = raw[a]
-        for k in range(1, n):
-            if isinstance(r[k], RpcError):
-                raise r[k]
-        bd = None if isinstance(r[0], RpcError) else tuple(r[0])
-        if isinstance(r[0], RpcError) and "StalePrice" not in str(r[0]):
-            raise r[0]
-        accounts[a] = AccountState(
-            a,
-            bd,
-            r[1],
-            r[2],
-            r[3],
-            {f: tuple(r[4 + i]) for i, f in enumerate(FEEDS)},
-            {f: r[6 + i] for i, f in enumerate(FEEDS)},
-            opts[a],
-            tuple(r[10]),
-        )
     it = iter(rest)
     bal = {t: next(it) for t in ("usdc", "weth", "wbtc")}
     insurance, index, principal = next(it), next(it), next(it)
@@ -194,10 +181,31 @@ def read(world: World, block: str = "latest") -> Snapshot:
     pending = {f: len(next(it)) for f in FEEDS}
     params = {
         "mm_ratio": next(it),
-        "correlation_credit": next(it),
         "som_rate": next(it),
     }
+    accounts = {}
+    for a in ids:
+        r = raw[a]
+        for k in range(1, n):
+            if isinstance(r[k], RpcError):
+                raise r[k]
+        bd = None if isinstance(r[0], RpcError) else tuple(r[0])
+        if isinstance(r[0], RpcError) and not any(e in str(r[0]) for e in STALE_ERRORS):
+            raise r[0]
+        accounts[a] = AccountState(
+            a,
+            bd,
+            r[1],
+            r[2],
+            r[3],
+            {f: tuple(r[4 + i]) for i, f in enumerate(FEEDS)},
+            # the engine's integer funding rule on its index now (MarginEngine._fundingOwed)
+            {f: funding_owed(r[4 + i][0], r[4 + i][2], fidx[f]) for i, f in enumerate(FEEDS)},
+            opts[a],
+            tuple(r[8]),
+        )
     heartbeat = next(it)
+    correlations = {pair: int(c[0]) for pair in PAIRS if (c := next(it))[2]}  # reported pairs
     settled = {s.id: next(it) for s in series}
     sprice = {s.id: next(it) for s in series}
     for s in series:
@@ -220,4 +228,5 @@ def read(world: World, block: str = "latest") -> Snapshot:
         pending,
         params,
         heartbeat,
+        correlations,
     )

@@ -1125,9 +1125,9 @@ def _machine(world: World, checker: Checker, run: Run, base_accounts: dict, base
 
 def test_fast_signing_matches_reference_encoders(attacker_world: World):
     """The attacker test's digests equal keel.orders / oracle.report's EIP-712 encoders."""
-    from keel.observations import Observation, oracle_domain
+    from keel.observations import CorrelationObservation, Observation, oracle_domain
     from keel.orders import Order, exchange_domain
-    from tests.stateful.signing import observation_digest, order_digest
+    from tests.stateful.signing import correlation_digest, observation_digest, order_digest
 
     w = attacker_world
     o = Order(3, OPTION_INSTRUMENT_BASE + 2, -5 * 10**17, 1_234 * WAD, 0, 2**40, 77)
@@ -1137,5 +1137,9 @@ def test_fast_signing_matches_reference_encoders(attacker_world: World):
     ob = Observation(1, 9, 1_800_000_000, 61_000 * WAD, 6 * WAD // 10)
     assert observation_digest(w.oracle_sep, 1, 9, 1_800_000_000, 61_000 * WAD, 6 * WAD // 10) == (
         ob.digest(oracle_domain(chain.id, w.c["oracle"].address))
+    )
+    co = CorrelationObservation(1, 2, 4, 1_800_000_000, -7 * WAD // 10)
+    assert correlation_digest(w.oracle_sep, 1, 2, 4, 1_800_000_000, -7 * WAD // 10) == (
+        co.digest(oracle_domain(chain.id, w.c["oracle"].address))
     )
     assert w.rpc.call(w.c["vault"].fn("isAuthorised"), w.acct("T2").id, w.eoa["X1"], RIGHT_TRADE)

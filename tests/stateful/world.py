@@ -26,6 +26,7 @@ from keel.orders import OPTION_INSTRUMENT_BASE
 from tests.stateful.rpc import AbiTables, Contract, Receipt, Rpc
 from tests.stateful.signing import (
     Signer,
+    correlation_digest,
     domain_separator,
     observation_digest,
     order_digest,
@@ -37,6 +38,7 @@ EXPIRY_TIME_OF_DAY = 8 * HOUR  # SPEC §4 [v2]: expiries at 08:00 UTC           
 USDC_UNIT = 10**6
 RIGHT_TRADE = 1
 FEEDS = (BTC, ETH)
+TRUE_RHO = 74 * WAD // 100  # the honest relayer's BTC/ETH correlation (keel.deploy_engine's) [wad]
 FEED_NAME = {BTC: "BTC", ETH: "ETH"}
 START_PRICES = {BTC: (60_000 * WAD, 60 * WAD // 100), ETH: (3_000 * WAD, 75 * WAD // 100)}
 HONEST_DISPERSION = (-10, 0, 10, 20)  # honest signers' price offsets from the truth   [bps]
@@ -164,6 +166,13 @@ class World:
         d = observation_digest(self.oracle_sep, feed, round_, at, price, vol, 1)
         sig = self.oracle_signers[signer].sign(d)
         return (price, vol, 1, sig.v, sig.r, sig.s)
+
+    def correlation(self, signer: int, pair: tuple[int, int], round_: int, at: int, rho: int):
+        """(rho, v, r, s) of one signed correlation of `pair` (feedA < feedB)."""
+        sig = self.oracle_signers[signer].sign(
+            correlation_digest(self.oracle_sep, *pair, round_, at, rho)
+        )
+        return (rho, sig.v, sig.r, sig.s)
 
     def honest_observation(
         self, signer: int, feed: int, round_: int, at: int, price: int | None = None
@@ -332,7 +341,8 @@ def list_series(world: World, feed: int, strike_pct: int, days: int, is_call: bo
 
 
 def report_truth(world: World, feeds=FEEDS, at: int | None = None) -> Receipt:
-    """The honest relayer reports `feeds` at the truth, observed at the next block's time.
+    """The honest relayer reports `feeds` at the truth, observed at the next block's time, and
+    [v2] the pair's correlation with them (TRUE_RHO: a hedge's margin needs it fresh).
 
     A round taken by someone else in between (the attacker front-running with copied
     observations) makes the first try fail `WrongRound`; the relayer then signs the next round.
@@ -347,8 +357,14 @@ def report_truth(world: World, feeds=FEEDS, at: int | None = None) -> Receipt:
             t = max(when, st[2] + 1)
             obs = [world.honest_observation(i, f, round_, t) for i in RELAYER_SIGNERS]
             reports.append((f, round_, t, obs))
+        pairs = []
+        for pair in itertools.combinations(sorted(feeds), 2):
+            _, seen, round_ = world.rpc.call(world.c["oracle"].fn("correlation"), *pair)
+            t = max(when, seen + 1)
+            obs = [world.correlation(i, pair, round_ + 1, t, TRUE_RHO) for i in RELAYER_SIGNERS]
+            pairs.append((*pair, round_ + 1, t, obs))
         world.rpc.next_block_at(at)
-        r = world.send(world.eoa["gov"], "oracle", "submit", reports)
+        r = world.send(world.eoa["gov"], "oracle", "submitWithCorrelations", reports, pairs)
         if r.ok or r.error not in ("WrongRound", "ObservationNotNewer"):
             return r
     return r

@@ -53,7 +53,7 @@ def test_the_default_config_is_the_documented_one(config):
 def test_everything_is_deployed_and_wired(deployed, config):
     d = deployed
     assert set(d.contracts) == {
-        "oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "timelock",
+        "oracle", "vault", "engine", "store", "exchange", "liquidator", "lens", "jointLoss", "timelock",
     }  # fmt: skip
     assert d.engine.store() == d.store and d.engine.exchange() == d.exchange
     assert d.engine.liquidator() == d.liquidator

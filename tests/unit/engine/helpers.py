@@ -22,6 +22,7 @@ def breakdown(stack, account_id) -> dict:
         "LJ": b[6],
         "worstJ": b[7],
         "u": {int(u[0]): {"R": u[1], "L": u[2], "worst": u[3]} for u in b[8]},
+        "Lrho": b[9],
     }
 
 

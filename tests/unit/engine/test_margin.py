@@ -1,6 +1,13 @@
 """Margin figures of small hand-checked portfolios (SPEC §6, DESIGN.md "Margin")."""
 
-from tests.fixtures.engine import BTC, ETH, fresh, option, trade
+from decimal import Context, Decimal
+from fractions import Fraction
+
+import brownie
+import pytest
+
+from keel.deploy_engine import push_prices
+from tests.fixtures.engine import BTC, ETH, fresh, option, sleep, trade
 from tests.unit.engine.helpers import WAD, breakdown, scan_range
 
 BTC_S = 60_000 * WAD
@@ -45,19 +52,77 @@ def test_equity_and_haircut_of_cash(stack, alice_pm, bob_pm):
     assert b["AE"] == cash - cash // 100
 
 
-def test_correlation_credit_two_underlyings(stack, alice_pm, bob_pm):
-    """Long BTC perp and short ETH perp: SR = L_J + (1 − c)(L_BTC + L_ETH − L_J), c = 0.5."""
+@pytest.mark.parametrize(
+    "rho_wad, rho_s",
+    [
+        (74 * WAD // 100, Fraction(555, 1000)),  # the fixture's ρ: ρ_s = max(2ρ − 1, 0.75ρ)
+        (0, Fraction(0)),
+        (-WAD // 2, Fraction(-625, 1000)),  # ρ < 0: ρ_s = 1.25ρ
+        (WAD, Fraction(1)),  # L_ρ = 4,800 < the 80% floor
+        (-WAD, Fraction(-1)),  # L_ρ = Σ L_u: no credit
+    ],
+)
+def test_pair_of_perps_is_margined_by_the_stressed_correlation(
+    stack, alice_pm, bob_pm, rho_wad, rho_s
+):
+    """SPEC v2 §6 (d): long 1 BTC and short 10 ETH perps, s = |q|·S·R = (9,600, 4,800) USD with
+    opposite signs: L_ρ = sqrt(s_B² + s_E² − 2ρ_s·s_B·s_E) (the 99% quantile of the pair's loss
+    under ρ_s), SR = min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)) with L_J = 4,800, Σ L_u = 14,400.
+    Exact values from the closed form in rationals; the chain rounds L_ρ up, by at most 2 wei."""
+    fresh(stack)
+    push_prices(stack, {}, correlations={(BTC, ETH): rho_wad})
     trade(stack, alice_pm, bob_pm, BTC, WAD, BTC_S)
     trade(stack, alice_pm, bob_pm, ETH, -10 * WAD, 3_000 * WAD)
     b = breakdown(stack, alice_pm[0])
     r = 16 * WAD // 100
-    l_btc = 60_000 * r
-    l_eth = 30_000 * r
-    # same multiple of R for both: the joint worst is j = 0 (BTC −R, ETH −R): −9600 + 4800
+    l_btc, l_eth = 60_000 * r, 30_000 * r
+    # the comonotone grid moves both by the same multiple of R: the worst is j = 0 (−9,600 + 4,800)
     assert b["u"][BTC]["L"] == l_btc and b["u"][ETH]["L"] == l_eth
     assert b["LJ"] == l_btc - l_eth and b["worstJ"] == 0
-    assert b["SR"] == b["LJ"] + (l_btc + l_eth - b["LJ"]) // 2
+    q = Fraction(l_btc) ** 2 + Fraction(l_eth) ** 2 - 2 * rho_s * l_btc * l_eth  # [wad²]
+    exact = Decimal(q.numerator) / Decimal(q.denominator)
+    exact = exact.sqrt(Context(prec=80))
+    assert exact <= b["Lrho"] <= exact + 2
+    floor = b["LJ"] + (l_btc + l_eth - b["LJ"]) // 5  # 0.2 of 9,600 USD: exact
+    assert b["SR"] == min(l_btc + l_eth, max(floor, b["Lrho"]))
     assert b["IM"] == b["SR"]
+
+
+def test_directional_pair_needs_no_correlation(stack, alice_pm, bob_pm, monkeypatch):
+    """Long BTC and long ETH lose together (L_J = Σ L_u): SR = Σ L_u whatever ρ, and the chain
+    computes no L_ρ: the account is margined even with the pair's ρ stale."""
+    trade(stack, alice_pm, bob_pm, BTC, WAD, BTC_S)
+    trade(stack, alice_pm, bob_pm, ETH, 10 * WAD, 3_000 * WAD)
+    sleep(3_601)  # past the heartbeat: prices and ρ stale
+    push_prices(stack, {BTC: stack.oracle.feed(BTC)[:2], ETH: stack.oracle.feed(ETH)[:2]})
+    pair = stack.oracle.correlation(BTC, ETH)
+    assert stack.oracle.freshCorrelation(BTC, ETH)[1] == pair[1]  # refreshed with the prices ...
+    monkeypatch.setattr(stack, "correlations", None)  # ... and from now on not any more
+    sleep(3_601)
+    fresh(stack)
+    with brownie.reverts(revert_pattern=rf"StaleCorrelation: {BTC}, {ETH}, {pair[1]}, \d+"):
+        stack.oracle.freshCorrelation(BTC, ETH)
+    b = breakdown(stack, alice_pm[0])
+    r = 16 * WAD // 100
+    assert b["LJ"] == b["SR"] == b["IM"] == (60_000 + 30_000) * r
+    assert b["Lrho"] == 0
+
+
+def test_hedge_needs_a_fresh_correlation(stack, alice_pm, bob_pm, monkeypatch):
+    """A hedge's margin needs its pair's ρ: with ρ stale, its breakdown reverts StaleCorrelation
+    (SPEC §3: an operation that needs a feed reverts when it is stale), and with ρ fresh again
+    it is back."""
+    trade(stack, alice_pm, bob_pm, BTC, WAD, BTC_S)
+    trade(stack, alice_pm, bob_pm, ETH, -10 * WAD, 3_000 * WAD)
+    seen = stack.oracle.correlation(BTC, ETH)[1]
+    monkeypatch.setattr(stack, "correlations", None)
+    sleep(3_601)
+    fresh(stack)
+    with brownie.reverts(revert_pattern=rf"StaleCorrelation: {BTC}, {ETH}, {seen}, \d+"):
+        stack.engine.marginBreakdown(alice_pm[0])
+    monkeypatch.setattr(stack, "correlations", {})
+    push_prices(stack, {}, correlations={(BTC, ETH): 74 * WAD // 100})
+    assert breakdown(stack, alice_pm[0])["Lrho"] > 0
 
 
 def test_collateral_moves_with_its_underlying(stack, alice, carol_pm, alice_pm, bob_pm):

@@ -243,11 +243,17 @@ def test_open_interest_cap(stack, alice_pm, bob_pm, deployer):
 
 @pytest.mark.parametrize(
     "name,value,lo,hi",
-    [("correlationCredit", 8 * WAD // 10 + 1, 0, 8 * WAD // 10), ("maxUnderlyings", 5, 1, 4)],
+    [("somRate", 2 * WAD // 10 + 1, 0, 2 * WAD // 10), ("maxUnderlyings", 5, 1, 4)],
 )
 def test_param_bounds(stack, deployer, name, value, lo, hi):
     with brownie.reverts(f"ParamOutOfBounds: {key(name)}, {value}, {lo}, {hi}"):
         stack.engine.setParam(key(name), value, {"from": deployer})
+
+
+def test_v1_correlation_credit_is_gone(stack, deployer):
+    """SPEC v2 §6: the correlation feed replaces v1's fixed credit c, so no parameter sets it."""
+    with brownie.reverts(f"UnknownParam: {key('correlationCredit')}"):
+        stack.engine.setParam(key("correlationCredit"), 0, {"from": deployer})
 
 
 def test_params_governance_only(stack, mallory):

@@ -57,9 +57,10 @@ def test_the_vault_haircut_uses_sigma_eff(floored):
 def test_the_chain_reader_gives_raw_values_and_the_model_takes_the_max(floored):
     stack, account = floored
     oracle = stack.oracle
-    t = oracle.feed(BTC)[2] + 1
+    _, seen, round_ = oracle.correlation(BTC, ETH)
+    t = max(oracle.feed(BTC)[2], seen) + 1
     corr = make_correlation_report(
-        oracle, BTC, ETH, 1, t, [(k, -3 * WAD // 10) for k in stack.signer_keys[:3]]
+        oracle, BTC, ETH, round_ + 1, t, [(k, -3 * WAD // 10) for k in stack.signer_keys[:3]]
     )
     oracle.submitWithCorrelations([], [corr], {"from": stack.deployer})
     ints = read_market(stack.engine, stack.vault, oracle, [], [BTC, ETH])
@@ -71,7 +72,7 @@ def test_the_chain_reader_gives_raw_values_and_the_model_takes_the_max(floored):
     assert m.vol.tolist() == [SIGMA / WAD, 0.75]
     assert m.vol_floor.tolist() == [FLOOR / WAD, 0.5]
     assert m.vol_eff.tolist() == [max(SIGMA, FLOOR) / WAD, 0.75]
-    assert m.correlations is None  # read off the chain, not a margin input yet
+    assert m.correlations == {(BTC, ETH): -0.3}  # the v2 scan risk's input, as on chain
 
 
 def test_options_are_valued_at_the_raw_sigma_not_sigma_eff(floored):

@@ -24,6 +24,7 @@ from brownie.exceptions import VirtualMachineError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keel.client.chain import funding_owed
 from keel.deploy_engine import deploy_stack, model_price, open_account, push_prices, trade
 from keel.orders import OPTION_INSTRUMENT_BASE
 from keel.risk import Fill, Option, Perp, what_if
@@ -72,7 +73,8 @@ def wi(deployer, alice, accounts):
         trade(stack, me, cp, inst[name], size * WAD, model_price(stack, inst[name]))
     chain.sleep(3_600)
     push_prices(stack, FEEDS)
-    assert stack.engine.fundingOwed(me[0], BTC) != 0
+    size, _, at_entry = stack.engine.perpPosition(me[0], BTC)
+    assert funding_owed(size, at_entry, stack.engine.fundingIndex(BTC)) != 0
     return SimpleNamespace(stack=stack, me=me, cp=cp, inst=inst)
 
 

@@ -5,8 +5,9 @@ settlement, a PnL realisation and funding accruing with time, while each cycle r
 accounts the logs named.
 
 The full re-read here calls the contracts' own views one by one (cashOf, collateralBalance,
-perpPosition, fundingOwed, optionPosition, ...) at the block the keeper processed, independent of
-the keeper's batched reader and of its formulas for cash and funding owed."""
+perpPosition, fundingIndex, optionPosition, ...) at the block the keeper processed, independent of
+the keeper's batched reader and of its formulas for cash and funding owed (funding owed is the
+engine's integer rule written out here on its fundingIndex view)."""
 
 import brownie
 import numpy as np
@@ -44,11 +45,12 @@ def full_reread(stack, acc: int, block: int) -> dict:
                     "size": size,
                     "entryPrice": entry,
                     "fundingIndexAtEntry": at_entry,
-                    "fundingOwed": int(e.fundingOwed(acc, feed, **at)),
+                    # MarginEngine: −floor(−q·(idx − idx_entry) / 1e18), against the account
+                    "fundingOwed": -((-size * (int(e.fundingIndex(feed, **at)) - at_entry)) // WAD),
                 }
             )
         for sid in e.accountSeries(acc, feed, **at):
-            f, expiry, is_call, strike = e.series(sid)
+            f, expiry, is_call, strike = stack.store.series(sid)
             out["options"].append(
                 {
                     "feedId": int(f),

@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from keel.risk import CollateralToken, MarginParams, MarketState, Portfolios, compute_margin
-from keel.risk.correlation import correlated_loss, psd_shrink, stressed_correlation
+from keel.risk.correlation import (
+    correlated_loss,
+    correlated_losses,
+    needs_correlated_loss,
+    psd_shrink,
+    stressed_correlation,
+)
 from keel.risk.ewma import EwmaCorrelation
 from keel.risk.scenarios import VOL_DOWN, VOL_NONE, VOL_UP
 
@@ -230,7 +236,12 @@ def test_properties_a_b_c_on_random_options_books(data):
             rho[i, j] = rho[j, i] = m.correlations[(int(ids[i]), int(ids[j]))]
         rho_s, _ = psd_shrink(stressed_correlation(rho))
         ml = brute_force_max_loss(res.scenario_pnl[0][held], rho_s, n_dir=300)
-        assert res.correlated_loss[0] >= ml - tol
+        # L_ρ of every book (the margin computes it only where SR needs it)
+        every = correlated_losses(res.scenario_pnl, res.exposed, m.feed_ids, m.correlations)
+        assert every[0] >= ml - tol
+    if not needs_correlated_loss(sum_l, l_j, len(held)):
+        # L_J = Σ L_u (within rounding): SR is Σ L_u, and no L_ρ is computed (as on chain)
+        assert res.correlated_loss[0] == 0.0 and sr == pytest.approx(sum_l, rel=1e-9, abs=1e-6)
 
 
 # --- (d): a linear book is margined as the 99% joint move under ρ_s requires ---
@@ -302,7 +313,9 @@ def test_property_d_linear_four_underlying_book(q, loadings):
     sd = r / Z
     var = float(delta @ (rho_s * np.outer(sd, sd)) @ delta)
     q99 = quantile(var)
-    assert res.correlated_loss[0] == pytest.approx(q99, rel=1e-9, abs=1e-6)
+    # L_ρ of the book, needed by SR or not (a book whose legs all lose together needs none)
+    every = correlated_losses(res.scenario_pnl, res.exposed, m.feed_ids, m.correlations)
+    assert every[0] == pytest.approx(q99, rel=1e-9, abs=1e-6)
 
 
 # --- v1 stays the default; an account's margin ignores underlyings it does not hold ---

@@ -165,7 +165,7 @@ def test_the_model_takes_sigma_eff_from_the_raw_medians():
     assert m.vol.tolist() == [0.4, 0.9, 0.5]
     assert m.vol_floor.tolist() == [0.65, 0.7, 0.0]
     assert m.vol_eff.tolist() == [0.65, 0.9, 0.5]
-    assert m.correlations is None  # v1's scan risk, as the engine's
+    assert m.correlations == {}  # v2's scan risk, as the engine's (no pair reported here)
 
 
 def test_a_floor_equal_to_the_vol_and_one_wei_above_it():
