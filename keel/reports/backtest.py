@@ -12,7 +12,8 @@ Loss. The book held from t to t + h (h = 1, 2 days, no trading) is revalued in f
 reference model's Black–Scholes (`keel.risk.portfolio_pnl`): spot S_{t+h}, vol σ_{t+h}, every τ
 shortened by h days; perps and linked collateral move linearly. loss_h(t) = −P&L.
 IM(t) is `compute_margin` on day t's market (with the market's σ_floor, if it has one: the report's
-default is the mean EWMA vol of the file, `keel.reports.apc`). An exception is loss_h(t) > IM(t)
+default is the mean EWMA vol of the file, `keel.reports.apc`; and, given a daily BTC/ETH ρ, with SPEC
+v2 §6's correlation-aware scan risk at the ρ known after day t's close, as the report runs it). An exception is loss_h(t) > IM(t)
 (plus $1e-6 and 1e-9·IM so that float rounding of a perfectly hedged book cannot create one).
 Severity: the largest loss/IM, the largest exceptions, and the mean shortfall (loss − IM) over the
 exception days (every window).

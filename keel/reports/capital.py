@@ -4,7 +4,8 @@ All three regimes are the reference model's (`keel.risk`), on the bench market s
   - isolated: every position and every risky collateral holding margined alone under the same SPEC §6
     scenario model (a held WETH is a long spot ETH position); the book's IM is the sum of the parts;
   - simple fixed-rate cross margin: the classic additive rule set (`SIMPLE_CROSS_RULES`);
-  - portfolio margin: SPEC §6, IM = max(SR, SOM).
+  - portfolio margin: SPEC §6, IM = max(SR, SOM), SR by the market's rule (the report's snapshot
+    market carries the BTC/ETH ρ, so SR is SPEC v2 §6's correlation-aware scan risk).
 Ratios are to isolated IM. Haircuts are not part of any IM: they lower AE alike under every regime.
 
 Goals (the issue): portfolio ≤ isolated for every book, and ≤ 35% of isolated for the books in

@@ -66,6 +66,11 @@ def num(x, fmt: str = ".3g") -> str:
     return "–" if x is None else format(x, fmt)
 
 
+def subscripts(x) -> str:
+    """esc(x) with the JSON's plain-text subscripts shown as HTML: L_ρ → L<sub>ρ</sub>."""
+    return re.sub(r"\b([A-Za-zσρ])_(\w+)", r"\1<sub>\2</sub>", esc(x))
+
+
 def table(
     header: list[str],
     rows: list[list],
@@ -204,11 +209,14 @@ def section_capital(r: dict) -> str:
     why = ""
     if misses:
         why = (
-            "<p><b>Why a capital goal is missed.</b> Portfolio IM is max(SR, SOM) with "
-            "SR = L<sub>J</sub> + (1 − c)(Σ L<sub>u</sub> − L<sub>J</sub>): the columns above show "
-            "which term sets it. A book whose IM is the short-option minimum (1% of |q|·S per short "
-            "option) or whose legs sit on different underlyings (only a share c of the "
-            "diversification benefit is credited) keeps more IM than its hedge would suggest.</p>"
+            "<p><b>Why a capital goal is missed.</b> Portfolio IM is max(SR, SOM) with SPEC v2 "
+            "§6's SR = min(Σ L<sub>u</sub>, max(L<sub>J</sub> + (1 − c<sub>max</sub>)(Σ "
+            "L<sub>u</sub> − L<sub>J</sub>), L<sub>ρ</sub>)): the columns above and the margin "
+            "breakdown show which term sets it. A book whose IM is the short-option minimum (1% of "
+            "|q|·S per short option) or whose legs sit on different underlyings (the hedge is "
+            "credited only as far as the joint moves plausible under the stressed correlation "
+            "allow, L<sub>ρ</sub>, and never more than c<sub>max</sub> of Σ L<sub>u</sub> − "
+            "L<sub>J</sub>) keeps more IM than its hedge would suggest.</p>"
         )
     return (
         "<h2>Capital efficiency</h2>"
@@ -218,7 +226,8 @@ def section_capital(r: dict) -> str:
         "<b>Simple fixed-rate cross margin</b>, the classic rule set:</p>"
         f"<ul>{rules}</ul>"
         "<p><b>Keel portfolio margin</b>: SPEC §6, IM = max(SR, SOM), with the v2 σ_floor (see "
-        "<i>Anti-procyclicality</i>; the isolated regime's scan ranges take the same σ_eff). "
+        "<i>Anti-procyclicality</i>; the isolated regime's scan ranges take the same σ_eff) and "
+        "the v2 correlation-aware scan risk at the BTC/ETH ρ now (see <i>Margin breakdown</i>). "
         "Haircuts lower adjusted equity alike under every regime and are not part of any IM.</p>"
         + table(
             [
@@ -249,10 +258,16 @@ def _zero_im_note(r: dict, name: str, ncols: int) -> list | None:
     return [(f"<span class='small'><b>{esc(name)} has IM $0</b>: {esc(reason)}</span>", ncols)]
 
 
+def _correlation_text(cor: dict) -> str:
+    """ "BTC/ETH ρ = 0.7412 (<estimator>, <date>)": the snapshot's correlation and its source."""
+    values = ", ".join(f"{esc(k)} ρ = {v:.4f}" for k, v in cor["rho"].items())
+    return f"{values} ({esc(cor['estimator'])}, {esc(cor['date'])})"
+
+
 def section_breakdown(r: dict) -> str:
     """Every SPEC §6 term of each book at the snapshot, and the scenario heatmap."""
     mb = r["margin_breakdown"]
-    c = mb["correlation_credit"]
+    cor, cap = mb["correlation"], mb["credit_cap"]
     rows, classes = [], []
     for name, b in mb["books"].items():
         losses = "<br>".join(
@@ -260,6 +275,8 @@ def section_breakdown(r: dict) -> str:
             f"R {pct(v['scan_range'])}, σ {pct(v['vol'], 0)}, σ<sub>eff</sub> {pct(v['vol_eff'], 0)}"
             for u, v in b["underlyings"].items()
         )
+        if len(b["underlyings"]) > 1:
+            losses += f"<br>Σ L<sub>u</sub> = {usd(b['sum_loss'])}"
         rows.append(
             [
                 esc(name),
@@ -269,15 +286,17 @@ def section_breakdown(r: dict) -> str:
                 f"<div class='tl'>{losses or '–'}</div>",
                 f"<div class='tl'>{usd(b['joint_loss'])} at j = {b['joint_worst']} "
                 f"({esc(b['joint_worst_label'])})</div>",
-                usd(b["credit_term"]),
+                usd(b["sr_floor"]),
+                usd(b["correlated_loss"]) if b["correlated_loss_needed"] else "– (not needed)",
                 usd(b["scan_risk"]),
+                subscripts(b["sr_set_by"]),
                 usd(b["som"]),
                 f"<b>{usd(b['im'])}</b>",
                 esc(b["im_set_by"]),
             ]
         )
         classes.append("")
-        if note := _zero_im_note(r, name, 11):
+        if note := _zero_im_note(r, name, 13):
             rows.append(note)
             classes.append("")
     return (
@@ -286,9 +305,22 @@ def section_breakdown(r: dict) -> str:
         "underlying u alone (its scenario index j and its name: a multiple of the scan range R and the "
         "vol state; ×w marks the extended moves weighted at "
         f"{pct(r['inputs']['margin_params']['extended_weight'], 0)}); L<sub>J</sub> the worst of the "
-        f"sum over underlyings; the credit term is (1 − c)(Σ L<sub>u</sub> − L<sub>J</sub>) with c = "
-        f"{c:g}; SR = L<sub>J</sub> + that term; IM = max(SR, SOM). The heatmap shows the 31 "
-        "weighted scenario P&Ls of every underlying and of their sum, the binding scenario boxed.</p>"
+        "sum over underlyings (the comonotone grid: every underlying moved by the same multiple of "
+        "its own R). SR is SPEC v2 §6's correlation-aware rule, as the chain computes it: SR = "
+        "min(Σ L<sub>u</sub>, max(SR floor, L<sub>ρ</sub>)) with SR floor = L<sub>J</sub> + (1 − "
+        f"c<sub>max</sub>)(Σ L<sub>u</sub> − L<sub>J</sub>), c<sub>max</sub> = {cap:g} (at most "
+        f"{pct(cap, 0)} of the diversification benefit credited), and L<sub>ρ</sub> the largest loss "
+        "over the joint moves plausible under the stressed correlation ρ<sub>s</sub> (an ellipse "
+        "reaching each underlying's own ±R; for linear legs L<sub>ρ</sub> = √(sᵀρ<sub>s</sub>s), "
+        f"s<sub>u</sub> = Δ<sub>u</sub>·R<sub>u</sub>). {_correlation_text(cor)}; stressed "
+        "ρ<sub>s</sub> = max(2ρ − 1, 0.75ρ) for ρ ≥ 0, max(1.25ρ, −1) for ρ &lt; 0: "
+        + ", ".join(f"{esc(k)} {v:.4f}" for k, v in cor["stressed_rho"].items())
+        + ". L<sub>ρ</sub> is "
+        "needed only where L<sub>J</sub> &lt; Σ L<sub>u</sub>: a book with one underlying has SR = "
+        "L<sub>J</sub> = L<sub>u</sub>, and one whose legs lose together (L<sub>J</sub> = Σ "
+        "L<sub>u</sub>) has SR = Σ L<sub>u</sub>, at any ρ. IM = max(SR, SOM). The heatmap shows "
+        "the 31 weighted scenario P&Ls of every underlying and of their sum, the binding scenario "
+        "boxed.</p>"
         + table(
             [
                 "book",
@@ -297,8 +329,10 @@ def section_breakdown(r: dict) -> str:
                 "AE",
                 "L<sub>u</sub> (worst scenario)",
                 "L<sub>J</sub> (worst scenario)",
-                "credit term",
+                "SR floor",
+                "L<sub>ρ</sub>",
                 "SR",
+                "SR set by",
                 "SOM",
                 "IM",
                 "IM set by",
@@ -306,7 +340,7 @@ def section_breakdown(r: dict) -> str:
             rows,
             wide=True,
             row_class=classes,
-            widths=[13, 7, 6, 7, 25, 12, 6, 6, 5, 6, 7],
+            widths=[11, 6, 5, 6, 20, 11, 6, 6, 6, 8, 4, 5, 6],
         )
         + f'<img src="{esc(mb["chart"])}" alt="scenario P&amp;L heatmap">'
     )
@@ -381,7 +415,8 @@ def section_procyclicality(r: dict) -> str:
         "<p>Metrics of each book's daily IM over the tested days (the backtest's rolling books): "
         "the largest rise of IM over 1 and over 30 days (rows of the file) as a share of the earlier "
         "IM, max over t of (IM(t + n) − IM(t)) / IM(t), with its dates; and IM's peak-to-trough "
-        "ratio, max IM / min IM. With the floor beside the same figures without it (v1).</p>"
+        "ratio, max IM / min IM. With the floor beside the same figures without it (the same "
+        "correlation-aware rule at the same daily ρ: the two differ by the floor only).</p>"
         + table(
             ["book"]
             + [f"floor: largest {n}-day rise" for n in windows]
@@ -445,7 +480,7 @@ def section_backtest(r: dict) -> str:
     for name, hs in bt["books"].items():
         for key, h in hs.items():
             tests = h["non_overlapping_phases"] or [h["all_windows"]]
-            v1 = bt["books_no_floor"][name][key]
+            nf = bt["books_no_floor"][name][key]
             summary_rows.append(
                 [
                     esc(name),
@@ -459,8 +494,8 @@ def section_backtest(r: dict) -> str:
                     usd(h["mean_shortfall_on_exception_days"]),
                     usd(h["realised_loss_q99"]),
                     num(h["mean_im_over_loss_q99"], ".2f"),
-                    _test_counts(v1) + ("" if v1["coverage_goal_met"] else " <b>(NOT met)</b>"),
-                    num(v1["max_loss_over_im"], ".2f"),
+                    _test_counts(nf) + ("" if nf["coverage_goal_met"] else " <b>(NOT met)</b>"),
+                    num(nf["max_loss_over_im"], ".2f"),
                 ]
             )
             classes.append("goalh" if key == goal_h else "")
@@ -505,7 +540,10 @@ def section_backtest(r: dict) -> str:
         "spot with the strikes' moneyness, the expiries' tenor and every leg's USD notional of the "
         "bench file (sizes and WETH scaled by S<sub>snapshot</sub>/S<sub>t</sub>), vol from the "
         "relayer's EWMA estimator (<code>keel.risk.ewma.EwmaVol</code>, λ = 0.94). IM is "
-        "<code>compute_margin</code> on that day's market; the 1-day and 2-day losses are full "
+        "<code>compute_margin</code> on that day's market, with SPEC v2 §6's correlation-aware "
+        "scan risk at the BTC/ETH ρ the relayer's estimator knows after that day's close "
+        "(<code>keel.risk.ewma.EwmaCorrelation</code>, λ = 0.94 on daily log returns; series "
+        "<code>btc_eth_rho</code> in report.json); the 1-day and 2-day losses are full "
         "revaluations at the later day's spot and EWMA vol with every τ shortened by the horizon. An "
         "exception is a loss above IM.</p>"
         "<p>Tests at 99%: the one-sided binomial test of “coverage ≥ 99%” (p-value "
@@ -520,7 +558,8 @@ def section_backtest(r: dict) -> str:
         "realised 99% loss quantile (q99), and, under each book, 1 / q<sub>99</sub>(loss/IM), the "
         "factor by which IM could be scaled and still cover 99% of days.</p>"
         + f"<p>IM with σ<sub>floor</sub> (the model v2 default, {floor_txt}); the last two columns "
-        "are the same backtest without the floor (v1). Severity: the worst loss/IM over every "
+        "are the same backtest without the floor (the same rule at the same daily ρ). Severity: "
+        "the worst loss/IM over every "
         "window, the largest exception, and the mean shortfall (loss − IM) over the exception days "
         "(every window). <b>*</b> The 2-day horizon is the margin period of risk of "
         "exchange-traded derivatives (EMIR RTS 153/2013 art. 26): <b>the coverage goal is judged "
@@ -579,12 +618,13 @@ def _kupiec_note(bt: dict) -> str:
 
 
 def section_misses(r: dict) -> str:
-    """Why a book misses the coverage goal, with the c = 0 sensitivity run (never applied)."""
+    """Why a book misses the coverage goal, with the no-credit (SR = Σ L_u) sensitivity run (never
+    applied)."""
     bt = r["backtest"]
     sens = bt["sensitivity_no_correlation_credit"]
     if not sens:
         return ""
-    c = r["inputs"]["margin_params"]["correlation_credit"]
+    credit_cap = r["inputs"]["margin_params"]["credit_cap"]
     items = []
     for name, hs in sens.items():
         cap = r["capital_efficiency"]["books"].get(name, {})
@@ -593,19 +633,20 @@ def section_misses(r: dict) -> str:
             tests = s["non_overlapping_phases"] or [s["all_windows"]]
             base = bt["books"][name][key]
             base_tests = base["non_overlapping_phases"] or [base["all_windows"]]
+            no_credit_passes = all(t["passes"] for t in tests)
             items.append(
                 f"<li><b>{esc(name)}, {esc(key)}</b>: "
                 + " / ".join(f"{t['exceptions']}/{t['n']}" for t in base_tests)
-                + f" exceptions at the SPEC's c = {c:g} (min binomial p "
+                + " exceptions under the SPEC v2 rule at the day's EWMA ρ (min binomial p "
                 + num(min(t["binomial_p_coverage_ge_99"] for t in base_tests))
                 + ")"
                 + _no_floor_counts(bt, name, key)
-                + f"; with no correlation credit (c = {s['correlation_credit']:g}) the same "
+                + "; with no correlation credit (SR = Σ L<sub>u</sub>, see below) the same "
                 "backtest gives "
                 + " / ".join(f"{t['exceptions']}/{t['n']}" for t in tests)
                 + " (min binomial p "
                 + num(min(t["binomial_p_coverage_ge_99"] for t in tests))
-                + ")."
+                + (", the goal met)." if no_credit_passes else ", still missed).")
                 + (
                     f" Over all {base['all_windows']['n']} overlapping windows the book has "
                     f"{base['all_windows']['exceptions']} exceptions "
@@ -619,31 +660,47 @@ def section_misses(r: dict) -> str:
                 + (
                     " The book spans two underlyings. The 31 scenarios move every underlying by "
                     "the same multiple of its own scan range at once, so a long/short pair loses in "
-                    "them only through the difference of the two ranges; its IM is then mostly the "
-                    "credit term (1 − c)(Σ L<sub>u</sub> − L<sub>J</sub>), which for a "
-                    "dollar-neutral pair equals the larger leg's standalone loss alone. Windows in "
-                    "which the two underlyings decouple (one jumps, the other stays or moves the "
-                    "other way; see the largest exceptions) lose more than that: the SPEC's "
-                    f"correlation credit c = {c:g} is the parameter that causes the miss."
+                    "them only through the difference of the two ranges (L<sub>J</sub>); the rule "
+                    "margins it at L<sub>ρ</sub>, the largest loss over the joint moves plausible "
+                    "under the stressed correlation ρ<sub>s</sub> of the day's ρ (for a linear pair "
+                    "√(s<sub>B</sub>² + s<sub>E</sub>² − 2ρ<sub>s</sub>s<sub>B</sub>s<sub>E</sub>), "
+                    "s = |q|·S·R), at least L<sub>J</sub> + "
+                    f"{1 - credit_cap:g}(Σ L<sub>u</sub> − L<sub>J</sub>) and at most Σ L<sub>u</sub>. "
+                    "Windows in which the two underlyings decouple further than a normal model at "
+                    "ρ<sub>s</sub> allows (one jumps, the other stays or moves the other way; see "
+                    "the largest exceptions) lose more than that. "
+                    + (
+                        "With no credit for the hedge the goal is met: the miss comes from the "
+                        "correlation credit the rule gives at the estimated ρ."
+                        if no_credit_passes
+                        else "The goal is missed even with no credit for the hedge: those "
+                        "windows lose more than the sum of the standalone scan losses, which no "
+                        "correlation can cover."
+                    )
                     if n_under > 1
-                    else " The book has one underlying, so the correlation credit does not act; "
-                    "its IM is the scenario loss at the scan range 2.576·σ·√(2/365) (floored at "
-                    "R_min), and the exceptions are moves beyond it that the EWMA vol had not yet "
-                    "priced."
+                    else " The book has one underlying, so there is no correlation credit to "
+                    "remove (SR = L<sub>J</sub> = L<sub>u</sub> under either rule); its IM is the "
+                    "scenario loss at the scan range 2.576·σ·√(2/365) (floored at R_min), and the "
+                    "exceptions are moves beyond it that the EWMA vol had not yet priced."
                 )
                 + "</li>"
             )
     return (
         "<h3>Where the coverage goal is missed, and why</h3><ul>" + "".join(items) + "</ul>"
-        "<p class='small'>The c = 0 run is a diagnosis, not a proposal: the report's figures are "
-        "all at the SPEC's defaults.</p>"
+        "<p class='small'>The no-credit run is a diagnosis, not a proposal: the report's figures "
+        "are all at the SPEC's defaults. It margins SR = Σ L<sub>u</sub>, computed as v1's rule "
+        "L<sub>J</sub> + (1 − c)(Σ L<sub>u</sub> − L<sub>J</sub>) with c = 0 and no correlation "
+        "feed, which is Σ L<sub>u</sub> for every book. The v2 rule at ρ = −1 is not the same: its "
+        "L<sub>ρ</sub> covers the standard grid's opposite moves with both underlyings in one vol "
+        "state, so it stays below Σ L<sub>u</sub> where a standalone loss comes from the extended "
+        "±2R/±3R scenarios or from different vol states.</p>"
     )
 
 
 def _no_floor_counts(bt: dict, name: str, key: str) -> str:
-    """ ", without σ_floor (v1) x/n / y/m": the same backtest's counts without the floor."""
-    v1 = bt.get("books_no_floor", {}).get(name, {}).get(key)
-    return f", without σ_floor (v1) {_test_counts(v1)}" if v1 else ""
+    """ ", without σ_floor x/n / y/m": the same backtest's counts without the floor."""
+    nf = bt.get("books_no_floor", {}).get(name, {}).get(key)
+    return f", without σ_floor {_test_counts(nf)}" if nf else ""
 
 
 def section_risk(r: dict) -> str:
@@ -730,9 +787,9 @@ def _risk_shortfalls(r: dict) -> str:
     reasons.append("historical simulation keeps the file's fat tails and vol jumps")
     if two_underlyings:
         reasons.append(
-            "for a book on both underlyings the scenario grid moves BTC and ETH together and "
-            "credits part of the diversification (c), which the historical days do not always "
-            "bear out (see the backtest section)"
+            "for a book on both underlyings IM credits the hedge as far as the joint moves "
+            "plausible under the stressed BTC/ETH correlation allow (L<sub>ρ</sub>), and the "
+            "historical days include decoupling moves beyond them (see the backtest section)"
         )
     return (
         "<p><b>IM below a 1-day risk estimate:</b> "
@@ -849,6 +906,7 @@ def section_gas(r: dict) -> str:
 def render(report: dict) -> str:
     """The full page."""
     inp = report["inputs"]
+    params, cor = inp["margin_params"], inp["correlation"]
     floor_txt = ", ".join(f"{esc(u)} {pct(v)}" for u, v in inp["vol_floor"]["vol_floor"].items())
     intro = (
         f"<h1>{esc(report['title'])}</h1>"
@@ -860,7 +918,9 @@ def render(report: dict) -> str:
         "with VaR and expected shortfall.</p>"
         f"<p class='small'>Books: {esc(', '.join(inp['books']))}. Prices: "
         f"<code>{esc(inp['prices'])}</code>. Seed {inp['seed']}. Margin parameters: SPEC defaults "
-        f"({esc(', '.join(f'{k} {v:g}' for k, v in inp['margin_params'].items()))}). "
+        f"({esc(', '.join(f'{k} {v:g}' for k, v in params.items() if k != 'scan_risk_rule'))}). "
+        f"Scan risk: {subscripts(params['scan_risk_rule'])}; at the snapshot {_correlation_text(cor)}, in "
+        "the backtest each day's ρ. "
         f"σ<sub>floor</sub>: {floor_txt} (the model v2 default, see <i>Anti-procyclicality</i>). "
         f"Vol: {esc(inp['vol_estimator'])}. Numbers: <code>report.json</code>. Regenerate: "
         f"<code>python -m keel.reports --prices {esc(inp['prices'])} --out reports</code>.</p>"

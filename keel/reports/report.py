@@ -9,8 +9,18 @@ Sections (see each module's docstring for the method):
 The JSON twin holds every number the page shows (and the daily backtest series behind the charts).
 
 Model v2 default. Every section margins with σ_eff = max(σ, σ_floor), σ_floor the mean EWMA vol of
-the price file (`apc.default_vol_floor`); the backtest and the APC metrics also run without the floor
-(the v1 model), side by side.
+the price file (`apc.default_vol_floor`), and with SPEC v2 §6's correlation-aware scan risk, the rule
+the chain computes (docs/CORRELATION.md, `keel.risk.correlation`):
+
+    SR = min(Σ L_u, max(L_J + (1 − c_max)(Σ L_u − L_J), L_ρ)),   c_max = 0.8,
+
+L_ρ at the stressed BTC/ETH correlation ρ_s of the relayer's EWMA ρ (`PriceHistory.ewma_correlation`,
+computed once): the backtest takes each day's ρ after that day's close, the sections at the bench
+snapshot (capital efficiency, margin breakdown, VaR/ES beside IM) the ρ after the file's last close,
+the relayer's estimate "now" (recorded in inputs.correlation). The backtest and the APC metrics also
+run without the floor (the same rule at the same daily ρ, so the two differ by the floor only), side
+by side. v1's fixed correlation credit c survives in one place: the sensitivity run of a book that
+misses its coverage goal (`no_correlation_credit`).
 """
 
 from __future__ import annotations
@@ -22,8 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from keel.risk import MarketState
 from keel.risk.bench_portfolios import DEFAULT_SNAPSHOT, FEED_IDS, load_bench, read_bench
 from keel.risk.compare import DEFAULT_SIMPLE_RATES
+from keel.risk.correlation import stressed_correlation
+from keel.risk.model import CREDIT_CAP
 from keel.risk.scenarios import N_SCENARIOS, scenario_label
 
 from . import plots
@@ -48,9 +61,30 @@ DEFAULT_OUT = REPO / "reports"
 DEFAULT_SEED = 20261121
 SIMULATION_FILE = "simulation.json"
 GAS_FILE = "gas.md"
-# The sensitivity run for a book that misses the coverage goal: no correlation credit (c = 0 is
-# inside the SPEC's bounds [0, 0.8]; the default is 0.5). It explains a miss; it is never applied.
-SENSITIVITY_CREDIT = 0.0
+# The correlation feed's one pair here (lower feed id, higher feed id), BTC/ETH.
+PAIR = (FEED_IDS["BTC"], FEED_IDS["ETH"])
+PAIR_NAME = "BTC/ETH"
+CORRELATION_ESTIMATOR = (
+    "keel.risk.ewma.EwmaCorrelation, λ = 0.94 on daily log returns, ρ after the file's last close"
+)
+# SPEC v2 §6's scan risk in words (the rule itself: keel.risk.correlation.scan_risk_v2).
+SCAN_RISK_RULE = (
+    f"SR = min(Σ L_u, max(L_J + (1 − c_max)(Σ L_u − L_J), L_ρ)), c_max = {CREDIT_CAP:g}; L_ρ the "
+    "largest loss over the joint moves plausible under the stressed correlation ρ_s = max(2ρ − 1, "
+    "0.75ρ) for ρ ≥ 0, max(1.25ρ, −1) for ρ < 0 (SPEC v2 §6, keel.risk.correlation)"
+)
+# The sensitivity run for a book that misses the coverage goal: no correlation credit at all,
+# SR = Σ L_u. It is run as the v1 rule with c = 0 and no correlation feed, SR = L_J + (1 − 0)(Σ L_u −
+# L_J), which is Σ L_u for every book. The v2 rule at ρ = −1 (ρ_s = −1) is not the same diagnostic:
+# its L_ρ covers the standard grid's anti-correlated moves only, all underlyings in one vol state,
+# so it can stay below Σ L_u where L_u comes from different vol states or from the extended ±2R/±3R
+# scenarios. It explains a miss; it is never applied.
+SENSITIVITY_RULE = "Σ L_u (the v1 rule with c = 0 and no correlation feed)"
+
+
+def no_correlation_credit(market: MarketState) -> MarketState:
+    """`market` margined with SR = Σ L_u: v1 with c = 0 (no correlations), L_J + (Σ L_u − L_J)."""
+    return market.with_correlations(None).with_params(correlation_credit=0.0)
 
 
 @dataclass(frozen=True)
@@ -186,13 +220,12 @@ def simulation_config(simulation: dict | None) -> dict:
 
 
 def missed_coverage_reason(sensitivity: dict[str, dict]) -> str:
-    """A short reason beside a coverage rejection, pointing at the c = 0 diagnosis."""
+    """A short reason beside a coverage rejection, pointing at the no-credit (SR = Σ L_u) diagnosis."""
     if not sensitivity:
         return ""
     return (
-        ": see 'Where the coverage goal is missed, and why' in the backtest section (the "
-        f"correlation credit at c = {SENSITIVITY_CREDIT:g} is run as a diagnosis; no parameter was "
-        "changed)"
+        ": see 'Where the coverage goal is missed, and why' in the backtest section (IM with no "
+        "correlation credit, SR = Σ L_u, is run as a diagnosis; no parameter was changed)"
     )
 
 
@@ -239,20 +272,30 @@ def build(config: ReportConfig) -> dict:
         raise ValueError(f"unknown book(s) {unknown}; known: {known_books(config.bench)}")
     prices = load_prices(config.prices)
     bench = load_bench(names, path=config.bench)
-    market_v1, ports = bench.market, bench.portfolios
+    market_no_floor, ports = bench.market, bench.portfolios
     feed_names = {v: k for k, v in FEED_IDS.items()}
+    # BTC/ETH ρ after each day's close (no look-ahead): every backtest's correlation feed.
+    corr = prices.ewma_correlation()
+    rho_now = float(corr[-1])  # the relayer's estimate after the file's last close
 
-    # --- The v1 backtest (no floor): checks the warm-up against the file first ---
-    series_v1 = run_backtest_series(
-        prices, market_v1, ports, names, DEFAULT_SNAPSHOT, config.warmup
+    # --- The backtest without σ_floor: checks the warm-up against the file first ---
+    series_no_floor = run_backtest_series(
+        prices, market_no_floor, ports, names, DEFAULT_SNAPSHOT, config.warmup, correlation=corr
     )
-    results_v1 = {
-        name: {h: evaluate(series_v1, b, h) for h in HORIZONS} for b, name in enumerate(names)
+    results_no_floor = {
+        name: {h: evaluate(series_no_floor, b, h) for h in HORIZONS} for b, name in enumerate(names)
     }
 
     # --- σ_floor (SPEC v2 §6): the model v2 default for every section below ---
     floor = default_vol_floor(prices, config.warmup)
-    market = market_v1.with_vol_floor(floor)
+    market = market_no_floor.with_vol_floor(floor)  # the backtest sets each day's ρ itself
+    snapshot_market = market.with_correlations({PAIR: rho_now})
+    correlation_json = {
+        "rho": {PAIR_NAME: rho_now},
+        "stressed_rho": {PAIR_NAME: float(stressed_correlation(rho_now))},
+        "date": prices.dates[-1].isoformat(),
+        "estimator": CORRELATION_ESTIMATOR,
+    }
     floor_json = {
         "vol_floor": {
             feed_names[int(f)]: float(v) for f, v in zip(market.feed_ids, floor, strict=True)
@@ -266,12 +309,14 @@ def build(config: ReportConfig) -> dict:
         "log returns, 365 periods a year) over the file's days after the warm-up",
     }
 
-    # --- Capital efficiency and the margin breakdown at the bench snapshot ---
-    capital = capital_efficiency(market, ports, names, feed_names)
-    breakdown = margin_breakdown(market, ports, names, feed_names)
+    # --- Capital efficiency and the margin breakdown at the bench snapshot (ρ now) ---
+    capital = capital_efficiency(snapshot_market, ports, names, feed_names)
+    breakdown = margin_breakdown(snapshot_market, ports, names, feed_names)
 
     # --- Backtest ---
-    series = run_backtest_series(prices, market, ports, names, DEFAULT_SNAPSHOT, config.warmup)
+    series = run_backtest_series(
+        prices, market, ports, names, DEFAULT_SNAPSHOT, config.warmup, correlation=corr
+    )
     results = {name: {h: evaluate(series, b, h) for h in HORIZONS} for b, name in enumerate(names)}
     sensitivity = {}
     for b, name in enumerate(names):
@@ -279,12 +324,11 @@ def build(config: ReportConfig) -> dict:
         if not missed:
             continue
         sub = ports.subset([b])
-        alt = market.with_params(correlation_credit=SENSITIVITY_CREDIT)
         alt_series = run_backtest_series(
-            prices, alt, sub, [name], DEFAULT_SNAPSHOT, config.warmup, HORIZONS
+            prices, no_correlation_credit(market), sub, [name], DEFAULT_SNAPSHOT, config.warmup
         )
         sensitivity[name] = {
-            h: evaluate(alt_series, 0, h).to_json() | {"correlation_credit": SENSITIVITY_CREDIT}
+            h: evaluate(alt_series, 0, h).to_json() | {"scan_risk": SENSITIVITY_RULE}
             for h in missed
         }
 
@@ -298,7 +342,7 @@ def build(config: ReportConfig) -> dict:
     apc_books = {
         name: {
             "with_floor": procyclicality(series.im[b], series.dates).to_json(),
-            "no_floor": procyclicality(series_v1.im[b], series.dates).to_json(),
+            "no_floor": procyclicality(series_no_floor.im[b], series.dates).to_json(),
             "zero_im_reason": breakdown[name]["zero_im_reason"],
         }
         for b, name in enumerate(names)
@@ -306,7 +350,13 @@ def build(config: ReportConfig) -> dict:
 
     # --- Risk ---
     risk_books, return_model = book_risk(
-        market, ports, names, prices, config.seed, start=config.warmup + 1, n_mc=config.mc_samples
+        snapshot_market,
+        ports,
+        names,
+        prices,
+        config.seed,
+        start=config.warmup + 1,
+        n_mc=config.mc_samples,
     )
 
     # --- Stress (filled by the chain simulation) and gas ---
@@ -326,7 +376,7 @@ def build(config: ReportConfig) -> dict:
     chart_files = {}
     for b, name in enumerate(names):
         chart_files[name] = plots.backtest_chart(
-            series, b, out / f"backtest_{name}.png", im_no_floor=series_v1.im[b]
+            series, b, out / f"backtest_{name}.png", im_no_floor=series_no_floor.im[b]
         )
         files.append(chart_files[name])
     files.append(plots.risk_chart(risk_books, out / "risk_var_es.png"))
@@ -354,6 +404,9 @@ def build(config: ReportConfig) -> dict:
         + [stress_goal(simulation, stress["source"]), cover2_goal(simulation, stress["source"])]
     )
     params = market.params
+    # v1's fixed credit c is not a parameter of the chain's rule: c_max and the rule replace it.
+    margin_params = {k: v for k, v in params.__dict__.items() if k != "correlation_credit"}
+    margin_params |= {"credit_cap": CREDIT_CAP, "scan_risk_rule": SCAN_RISK_RULE}
     report = {
         "title": "Keel risk report",
         "inputs": {
@@ -372,7 +425,8 @@ def build(config: ReportConfig) -> dict:
                     market.feed_ids, market.spot, market.vol, market.vol_eff, strict=True
                 )
             },
-            "margin_params": dict(params.__dict__),
+            "margin_params": margin_params,
+            "correlation": correlation_json,
             "vol_floor": floor_json,
             "vol_estimator": "keel.risk.ewma.EwmaVol (RiskMetrics λ = 0.94, 365 periods/yr, seed 80%)",
         },
@@ -386,7 +440,8 @@ def build(config: ReportConfig) -> dict:
         "margin_breakdown": {
             "books": breakdown,
             "scenario_labels": [scenario_label(j) for j in range(N_SCENARIOS)],
-            "correlation_credit": params.correlation_credit,
+            "correlation": correlation_json,
+            "credit_cap": CREDIT_CAP,
             "chart": "scenario_heatmap.png",
         },
         "backtest": {
@@ -399,7 +454,8 @@ def build(config: ReportConfig) -> dict:
                 name: {f"{h}d": results[name][h].to_json() for h in HORIZONS} for name in names
             },
             "books_no_floor": {
-                name: {f"{h}d": results_v1[name][h].to_json() for h in HORIZONS} for name in names
+                name: {f"{h}d": results_no_floor[name][h].to_json() for h in HORIZONS}
+                for name in names
             },
             "sensitivity_no_correlation_credit": {
                 name: {f"{h}d": v for h, v in s.items()} for name, s in sensitivity.items()
@@ -411,10 +467,11 @@ def build(config: ReportConfig) -> dict:
                 "eth": _rounded(series.spot[:, 1], 6),
                 "btc_vol": _rounded(series.vol[:, 0], 6),
                 "eth_vol": _rounded(series.vol[:, 1], 6),
+                "btc_eth_rho": _rounded(corr[config.warmup :], 6),
                 "books": {
                     name: {
                         "im": _rounded(series.im[b]),
-                        "im_no_floor": _rounded(series_v1.im[b]),
+                        "im_no_floor": _rounded(series_no_floor.im[b]),
                         **{f"loss_{h}d": _rounded(series.loss[h][b]) for h in HORIZONS},
                     }
                     for b, name in enumerate(names)
