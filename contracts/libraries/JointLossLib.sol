@@ -83,7 +83,7 @@ library JointLossLib {
         uint256 n = feeds.length;
         if (n > MAX_UNDERLYINGS) revert TooManyUnderlyings(n, MAX_UNDERLYINGS);
         int256[] memory rho = new int256[](n < 2 ? 0 : n * (n - 1) / 2);
-        uint256 p;
+        uint256 p; // the next pair's index in `rho`
         for (uint256 u; u < n; ++u) {
             for (uint256 w = u + 1; w < n; ++w) {
                 (rho[p++],) = oracle.freshCorrelation(feeds[u], feeds[w]);
