@@ -182,8 +182,10 @@ def _simulation(met: bool) -> dict:
             "steps_measured": 2, "met_every_step": met, "steps_short": 0 if met else 1,
             "largest_shortfall": 0.0 if met else 0.01,
             "max": {"t": 1.0, "requirement": 1000.0, "insurance_fund": fund,
-                    "binding_scenario": "−3R all", "scenarios": [scen]},
+                    "binding_scenario": "−3R all", "scenarios": [scen],
+                    "accounts": [3, 5], "losses_beyond_equity": [600.0, 400.0]},
         },
+        "accounts": [{"account": 3, "book": "PM-4", "kind": "book"}],
         "liquidation_timeline": {"auctions": [
             {"account": 3, "book": "PM-4", "outcome": "emptied",
              "quotes": [{"t_min": 0.0, "discount": 0.05, "bonus": 0.0},
@@ -207,7 +209,14 @@ def test_cover2_goal_table_and_liquidation_timeline(tmp_path, prices, met):
     assert goal["measured"] == (
         f"largest requirement $1,000.00 (−3R all, day 1.00) against a fund of {fund}; 2 steps"
     )
-    assert goal["detail"] == ("" if met else "short at 1 step, by up to $0.01")
+    assert goal["detail"] == (
+        ""
+        if met
+        else "short at 1 step, by up to $0.01: in −3R all account 3 (PM-4, book) $600.00 beyond its "
+        "equity; account 5 (?, ?) $400.00 beyond its equity. The fund is the run's configured "
+        "amount, not sized by this rule; the scenario (3 scan ranges) lies beyond what IM covers "
+        "by design (one scan range in full)"
+    )
     assert report["stress"]["timeline_chart"] == "liquidation_timeline.png"
     assert (out / "liquidation_timeline.png").stat().st_size > 0
     assert '<td class="l">#3 $600.00, #5 $400.00</td>' in html
