@@ -64,6 +64,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         uint256 entryPrice;     // perp entry before the fill                    [wad USD]
         int256 fundingIndexAtEntry; // perp funding index before the fill        [wad USD/unit]
         int256 cashDelta;       // cash the fill moved into the account          [wad USD]
+        bool opened;            // the fill added feedId to the account: the before state holds none of it
     }
 
     IVault public immutable vault;              // cash and collateral
@@ -383,8 +384,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         returns (Before memory b)
     {
         PerpPosition storage p = _perps[account][feedId];
-        b = Before(true, feedId, 0, p.size, p.entryPrice, p.fundingIndexAtEntry, 0);
-        if (p.size == 0) _addUnderlying(account, feedId, limits);
+        b = Before(true, feedId, 0, p.size, p.entryPrice, p.fundingIndexAtEntry, 0, false);
+        if (p.size == 0) b.opened = _addUnderlying(account, feedId, limits);
         int256 cashDelta = ML.realised(p.size, p.entryPrice, p.fundingIndexAtEntry, price, idx);
         p.size += d;
         p.entryPrice = price;
@@ -400,8 +401,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         returns (Before memory b)
     {
         int256 q = _optionSize(account, s.feedId, seriesId);
-        b = Before(true, s.feedId, seriesId, q, 0, 0, 0);
-        if (q == 0) _addUnderlying(account, s.feedId, true);
+        b = Before(true, s.feedId, seriesId, q, 0, 0, 0, false);
+        if (q == 0) b.opened = _addUnderlying(account, s.feedId, true);
         _setOption(account, s.feedId, seriesId, s.expiry, q + d, true);
         if (q + d == 0) _pruneUnderlying(account, s.feedId);
     }
@@ -453,15 +454,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         feedId = store.series(seriesId).feedId;
     }
 
-    function _addUnderlying(uint256 account, uint256 feedId, bool limits) internal {
+    /// @dev Adds `feedId` to the account's underlyings unless held; returns whether it added it.
+    function _addUnderlying(uint256 account, uint256 feedId, bool limits) internal returns (bool) {
         uint256[] storage us = _underlyings[account];
         for (uint256 k; k < us.length; ++k) {
-            if (us[k] == feedId) return;
+            if (us[k] == feedId) return false;
         }
         // SPEC §4 limit: at most maxUnderlyings underlyings per account; SPEC v2: never on a
         // liquidation transfer (attack 8: a lowered limit must not make bids revert, INV-3)
         if (limits && us.length >= maxUnderlyings) revert TooManyUnderlyings(account, us.length + 1, maxUnderlyings);
         us.push(feedId);
+        return true;
     }
 
     function _pruneUnderlying(uint256 account, uint256 feedId) internal {
@@ -638,7 +641,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
             cash -= b.cashDelta;
             cashHaircut = ML.cashHaircut(cash, vault.haircut(settlementAsset));
         }
-        uint256[] memory feeds = ML.feedsOf(_underlyings[account], coll, b.active ? b.feedId : 0);
+        uint256[] memory feeds = ML.feedsOf(_underlyings[account], coll, b.active ? b.feedId : 0, b.opened);
         ML.Totals memory t = ML.begin(store, cache, cash, cashHaircut, coll, feeds.length);
         r.underlyings = new UnderlyingRisk[](feeds.length);
         for (uint256 u; u < feeds.length; ++u) {

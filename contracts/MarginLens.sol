@@ -352,7 +352,7 @@ contract MarginLens is IMarginLens {
         for (uint256 u; u < k.n; ++u) {
             held[u] = k.sides[u].feedId;
         }
-        uint256[] memory feeds = ML.feedsOf(held, env.coll, 0);
+        uint256[] memory feeds = ML.feedsOf(held, env.coll, 0, false);
         ML.Totals memory t =
             ML.begin(env.store, false, cash, ML.cashHaircut(cash, env.cashHaircut), env.coll, feeds.length);
         r.underlyings = new IMarginEngine.UnderlyingRisk[](feeds.length);

@@ -66,21 +66,27 @@ library MarginLib {
         return cash > 0 ? (uint256(cash) * h + 1e18 - 1) / 1e18 : 0;
     }
 
-    /// @dev An account's underlyings: those with positions (`held`, in order), then `extra` unless
-    ///      held (0: none; the engine's "before" state of a fill that closed it: attack 3, SPEC v2 §5
-    ///      equity rule), then those linked to collateral held (collateral moves with its
-    ///      underlying's scenarios).
-    function feedsOf(uint256[] memory held, IVault.CollateralValue[] memory coll, uint256 extra)
+    /// @dev An account's underlyings: those with positions (`held`, in order), then those linked to
+    ///      collateral held (collateral moves with its underlying's scenarios). `extra` (0: none)
+    ///      is the underlying of a fill when this is the engine's "before" state: the fill closed
+    ///      it (`opened` false: it joins the list unless held; attack 3, SPEC v2 §5 equity rule) or
+    ///      opened it (`opened`: it leaves the list unless linked to collateral, so the before state
+    ///      is margined on the set it held, and a ρ the account did not need cannot inflate it;
+    ///      attack 11, SECURITY.md).
+    function feedsOf(uint256[] memory held, IVault.CollateralValue[] memory coll, uint256 extra, bool opened)
         internal
         pure
         returns (uint256[] memory f)
     {
         f = new uint256[](held.length + coll.length + 1);
-        uint256 n = held.length;
-        bool extraSeen = extra == 0;
-        for (uint256 k; k < n; ++k) {
-            f[k] = held[k];
-            if (held[k] == extra) extraSeen = true;
+        uint256 n;
+        bool extraSeen = extra == 0 || opened;
+        for (uint256 k; k < held.length; ++k) {
+            if (held[k] == extra) {
+                if (opened) continue;
+                extraSeen = true;
+            }
+            f[n++] = held[k];
         }
         if (!extraSeen) f[n++] = extra;
         for (uint256 c; c < coll.length; ++c) {

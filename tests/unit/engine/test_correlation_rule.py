@@ -79,3 +79,123 @@ def test_five_underlyings_get_no_credit_and_need_no_correlation(five):
     assert got["correlated_loss"] > 0 and got["scan_risk"] < sum(losses)
     assert agrees(ref.scan_risk, got["scan_risk"] / WAD)
     assert agrees(ref.correlated_loss, got["correlated_loss"] / WAD)
+
+
+HALF_CAP = 8_388_608  # INV-10: a liquidation step uses at most half of EIP-7825's cap  [gas]
+
+
+def test_five_underlyings_are_liquidated_with_every_correlation_stale(five, accounts):
+    """INV-3 above 4 underlyings: an account of 4 hedged perps and collateral linked to a fifth
+    (no credit: SR = Σ L_u) falls below MM; with every ρ stale the auction starts and a bidder
+    holding 4 other underlyings takes a fraction, so that it holds 5 afterwards, also without
+    any ρ. Figures against the reference model; each step under half the transaction cap."""
+    stack, _ = five
+    cp = (open_account(stack, accounts[2], {"USDC": 10_000_000}), accounts[2])
+    victim = (open_account(stack, accounts[3], {"USDC": 200_000}), accounts[3])
+    bidder = (open_account(stack, accounts[4], {"USDC": 2_000_000}), accounts[4])
+    cp2 = (open_account(stack, accounts[5], {"USDC": 10_000_000}), accounts[5])
+    deposit(stack, victim[0], victim[1], "FIVE", 100)  # $5,000 linked to underlying 5
+    for f, sign in ((1, 1), (2, -1), (3, 1), (4, -1)):
+        trade(stack, victim, cp, f, sign * 60_000 * WAD // SPOTS[f], SPOTS[f] * WAD)
+    for f in (2, 3, 4, F5):  # the bidder's own book: 4 underlyings, not the victim's first
+        trade(stack, bidder, cp2, f, 10_000 * WAD // SPOTS[f], SPOTS[f] * WAD)
+    # leave $1,000 above IM, then move 1 down and 2 up by 10% with ρ left to go stale
+    b = chain_breakdown(stack.engine, victim[0])
+    assert b["scan_risk"] == sum(loss for loss, _ in b["underlyings"].values())
+    spare = (b["adjusted_equity"] - b["im"]) // WAD - 1_000
+    stack.vault.withdraw(victim[0], stack.usdc, spare * 10**6, victim[1], {"from": victim[1]})
+    stack_corr, stack.correlations = stack.correlations, None
+    try:
+        chain.sleep(HEARTBEAT + 1)
+        moved = {**SPOTS, 1: SPOTS[1] * 9 // 10, 2: SPOTS[2] * 11 // 10}
+        push_prices(stack, {f: (s * WAD, VOL) for f, s in moved.items()})
+        with brownie.reverts(revert_pattern=r"StaleCorrelation: 1, 2, \d+, \d+"):
+            stack.oracle.freshCorrelation(1, 2)
+        got, ref = figures(stack, victim[0])
+        assert got["adjusted_equity"] < got["mm"] and got["equity"] > 0
+        assert agrees(ref.adjusted_equity, got["adjusted_equity"] / WAD)
+        assert agrees(ref.mm, got["mm"] / WAD)
+        tx = stack.liquidator.startAuction(victim[0], bidder[0], {"from": bidder[1]})
+        assert tx.gas_used <= HALF_CAP
+        auction_id = tx.return_value
+        fraction = stack.liquidator.maxFraction(victim[0])
+        assert 0 < fraction < WAD
+        before = {f: stack.engine.perpPosition(victim[0], f)[0] for f in (1, 2, 3, 4)}
+        tx = stack.liquidator.bid(
+            victim[0], auction_id, bidder[0], fraction, 2**256 - 1, {"from": bidder[1]}
+        )
+        assert tx.gas_used <= HALF_CAP
+    finally:
+        stack.correlations = stack_corr
+    assert sorted(stack.engine.accountUnderlyings(bidder[0])) == [1, 2, 3, 4, F5]
+    own = {f: 10_000 * WAD // SPOTS[f] for f in (2, 3, 4, F5)}
+    for f, q in before.items():  # INV-6: the fraction of each perp moved, nothing created
+        left = stack.engine.perpPosition(victim[0], f)[0]
+        assert left + stack.engine.perpPosition(bidder[0], f)[0] - own.get(f, 0) == q
+        assert abs(abs(q - left) - abs(q) * fraction // WAD) <= 1
+    got, ref = figures(stack, bidder[0])
+    losses = [loss for loss, _ in got["underlyings"].values()]
+    assert got["scan_risk"] == sum(losses) and got["correlated_loss"] == 0
+    assert agrees(ref.scan_risk, got["scan_risk"] / WAD) and ref.correlated_loss == 0.0
+    assert got["adjusted_equity"] >= got["im"]
+
+
+# --- Attack 11: the "before" state of a fill that opens an underlying (docs/SECURITY.md) ---
+
+HEDGE_RHO = {(1, 2): 9 * WAD // 10, (1, 3): 9 * WAD // 10, (2, 3): -9 * WAD // 10}
+
+
+@pytest.fixture
+def three(deployer, alice, bob):
+    """Long 1 BTC / short 20 ETH (a hedge) with ρ such that the stressed 3×3 matrix of
+    underlyings 1–3 is not PSD (ρ_s = 0.8, 0.8, −1): adding underlying 3 to the set repairs it
+    and cuts the 1–2 pair's credit."""
+    spots = {f: SPOTS[f] for f in (1, 2, 3)}
+    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
+    stack.correlations.update(HEDGE_RHO)
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
+    me = (open_account(stack, alice, {"USDC": 100_000}), alice)
+    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    trade(stack, me, cp, 1, WAD, SPOTS[1] * WAD)
+    trade(stack, me, cp, 2, -20 * WAD, SPOTS[2] * WAD)
+    return stack, me, cp
+
+
+def test_attack_11_opened_underlying_inflates_before_state(three, deployer):
+    """Attack 11: the engine built a fill's "before" state over the underlyings held after it,
+    so an underlying the fill opened was in it (with no position) and its ρ took part in the PSD
+    repair. Here that raised the before IM from $6,071.57 to $9,971.23, and under the guardian's
+    pause a short of $3,000 of underlying 3 that raised IM to $9,492 went through as "not raising
+    IM" (the same before state decides reduce-only and the risk-reducing exception of an account
+    below IM). The before state now holds what the account held (MarginLib.feedsOf, `opened`):
+    the fill reverts NewRiskPaused with the account's own IM as the before figure, as the
+    MarginLens says, and nothing moves; once the pause lifts it executes at that IM."""
+    stack, me, cp = three
+    im0 = chain_breakdown(stack.engine, me[0])["im"]
+    got, ref = figures(stack, me[0])
+    assert agrees(ref.im, im0 / WAD)
+    cash0 = stack.vault.cashOf(me[0])
+    short3 = (3, -20 * WAD, SPOTS[3] * WAD, True, False)  # IMarginLens.ProposedFill, maker side
+    stack.engine.setPaused(True, {"from": deployer})
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as engine_err:
+        trade(stack, me, cp, 3, -20 * WAD, SPOTS[3] * WAD)
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as lens_err:
+        stack.lens.whatIf(me[0], [short3])
+    msg = engine_err.value.revert_msg
+    assert msg == lens_err.value.revert_msg
+    prefix = f"NewRiskPaused: {me[0]}, {im0}, "
+    assert msg.startswith(prefix), msg
+    im1 = int(msg[len(prefix) :])
+    assert im1 > im0 * 3 // 2  # the repair costs the hedge half its IM again
+    assert stack.engine.perpPosition(me[0], 3)[0] == 0 and stack.vault.cashOf(me[0]) == cash0
+    # resumed, the same fill executes at the IM the revert named (the reference model agrees)
+    stack.engine.setPaused(False, {"from": deployer})
+    trade(stack, me, cp, 3, -20 * WAD, SPOTS[3] * WAD)
+    got, ref = figures(stack, me[0])
+    assert got["im"] == im1 and agrees(ref.im, im1 / WAD)
+    # paused again, closing underlying 3 lowers IM back to the hedge's: it goes through (the
+    # before state of a close still holds the closed underlying: attack 3)
+    stack.engine.setPaused(True, {"from": deployer})
+    trade(stack, me, cp, 3, 20 * WAD, SPOTS[3] * WAD)
+    assert stack.engine.perpPosition(me[0], 3)[0] == 0
+    assert chain_breakdown(stack.engine, me[0])["im"] == im0
