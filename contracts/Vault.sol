@@ -159,10 +159,17 @@ contract Vault is IVault, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function deposit(uint256 accountId, address token, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        _owner(accountId);
+        address owner_ = _owner(accountId);
         Asset storage a = assets[token];
         if (!a.listed) revert UnknownAsset(token);
         if (!a.enabled) revert AssetDisabled(token);
+        // Attack 12: collateral linked to an underlying adds that underlying to the account's
+        // margin (SPEC v2 §6: its ρ, or no credit above 4 underlyings), so it changes the
+        // account's risk: only the owner or an operator with the trade right may add it
+        if (
+            a.linkedUnderlying != 0 && msg.sender != owner_
+                && operators[accountId][owner_][msg.sender] & RIGHT_TRADE == 0
+        ) revert NotAuthorised(accountId, msg.sender, RIGHT_TRADE);
         uint256 total = a.deposits;
         uint256 cap = a.cap;
         // the cap bounds net deposits; written so that no amount can overflow

@@ -149,8 +149,10 @@ interface IVault {
 
     // --- Collateral ---
 
-    /// @notice Deposits `amount` of an enabled `token` into `accountId` (anyone may deposit).
-    ///         The settlement asset credits cash; other tokens credit the collateral balance.
+    /// @notice Deposits `amount` of an enabled `token` into `accountId`. Anyone may deposit the
+    ///         settlement asset (it credits cash) or collateral linked to no underlying; collateral
+    ///         linked to an underlying changes the account's risk (SPEC v2 §6), so only the owner
+    ///         or an operator with RIGHT_TRADE may deposit it (else `NotAuthorised`).
     function deposit(uint256 accountId, address token, uint256 amount) external;
 
     /// @notice Withdraws `amount` of `token` from `accountId` to `to` (owner or withdraw operator);

@@ -199,3 +199,51 @@ def test_attack_11_opened_underlying_inflates_before_state(three, deployer):
     trade(stack, me, cp, 3, 20 * WAD, SPOTS[3] * WAD)
     assert stack.engine.perpPosition(me[0], 3)[0] == 0
     assert chain_breakdown(stack.engine, me[0])["im"] == im0
+
+
+# --- Attack 12: a stranger's dust of linked collateral (docs/SECURITY.md) ---
+
+
+def test_attack_12_stranger_dust_cannot_liquidate_a_hedge(deployer, alice, bob, accounts):
+    """Attack 12 (found by the review of attack 11's fix): anyone could deposit any token into any
+    account. 1 wei of WETH (worth $0) brings ETH into a BTC / underlying-3 hedge's correlation
+    set; ETH's ρ enters the PSD repair (ρ_s = 0.8, 0.8, −1 is not PSD) and IM went from $6,071.57
+    to $9,971.23, MM with it, so a stranger pushed a healthy account $500 above IM below MM and
+    started its auction for the keeper fee. Now only the owner or a trade operator deposits linked
+    collateral (Vault.deposit, NotAuthorised) and nothing moves; the owner's own 1 wei still costs
+    the repair (the measure, as the reference model computes it: SECURITY.md, attack 12)."""
+    spots = {f: SPOTS[f] for f in (1, 2, 3)}
+    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
+    stack.correlations.update(
+        {(1, 3): 9 * WAD // 10, (1, 2): 9 * WAD // 10, (2, 3): -9 * WAD // 10}
+    )
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
+    me = (open_account(stack, alice, {"USDC": 100_000}), alice)
+    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    trade(stack, me, cp, 1, WAD, SPOTS[1] * WAD)  # long 1 BTC
+    trade(stack, me, cp, 3, -400 * WAD, SPOTS[3] * WAD)  # short $60,000 of underlying 3
+    for _ in range(4):  # AE to $500 above IM (cash is haircut: a few rounds)
+        b = chain_breakdown(stack.engine, me[0])
+        spare = (b["adjusted_equity"] - b["im"]) // WAD - 500
+        if spare > 0:
+            stack.vault.withdraw(me[0], stack.usdc, spare * 10**6, me[1], {"from": me[1]})
+    b = chain_breakdown(stack.engine, me[0])
+    assert b["im"] < b["adjusted_equity"] < b["im"] + 501 * WAD
+    thief = accounts[5]
+    thief_acct = open_account(stack, thief, {"USDC": 10})
+    weth = stack.weth
+    weth.mint(thief, 1, {"from": thief})
+    weth.approve(stack.vault, 1, {"from": thief})
+    with brownie.reverts(f"NotAuthorised: {me[0]}, {thief.address.lower()}, 1"):
+        stack.vault.deposit(me[0], weth, 1, {"from": thief})
+    assert weth.balanceOf(thief) == 1 and stack.vault.collateralBalance(me[0], weth) == 0
+    assert chain_breakdown(stack.engine, me[0]) == b
+    with brownie.reverts(f"NotBelowMaintenanceMargin: {me[0]}, {b['adjusted_equity']}, {b['mm']}"):
+        stack.liquidator.startAuction(me[0], thief_acct, {"from": thief})
+    # the owner's own wei: ETH joins the set and the repair costs the hedge (chain = model)
+    weth.mint(me[1], 1, {"from": me[1]})
+    weth.approve(stack.vault, 1, {"from": me[1]})
+    stack.vault.deposit(me[0], weth, 1, {"from": me[1]})
+    got, ref = figures(stack, me[0])
+    assert sorted(got["underlyings"]) == [1, 2, 3]
+    assert got["im"] > b["im"] * 3 // 2 and agrees(ref.im, got["im"] / WAD)

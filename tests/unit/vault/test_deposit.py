@@ -1,11 +1,21 @@
-"""Deposits (SPEC §2): anyone, into an existing account, up to the cap, no fee-on-transfer.
+"""Deposits (SPEC §2): into an existing account, up to the cap, no fee-on-transfer; collateral
+linked to an underlying only by the owner or a trade operator (attack 12), cash and unlinked
+collateral by anyone.
 
 Every test taking `token` runs once per token kind (2, 6, 8, 18, 24 decimals and no-return).
 """
 
 from brownie import MockERC20
 
-from keel.deploy_vault import UINT128_MAX, WAD, AssetConfig, list_asset, volatile_config
+from keel.deploy_vault import (
+    RIGHT_TRADE,
+    RIGHT_WITHDRAW,
+    UINT128_MAX,
+    WAD,
+    AssetConfig,
+    list_asset,
+    volatile_config,
+)
 from tests.fixtures.vault import ETH, fund
 from tests.unit.vault.helpers import reverts
 
@@ -41,11 +51,44 @@ def test_repeat_deposit_accumulates(vault, token, alice, alice_account):
     assert vault.accountAssets(alice_account) == [token]
 
 
-def test_anyone_may_deposit_into_any_account(vault, token, alice_account, mallory):
-    fund(token, mallory, vault, 7)
-    vault.deposit(alice_account, token, 7, {"from": mallory})
-    assert vault.collateralBalance(alice_account, token) == 7
-    assert token.balanceOf(mallory) == 0
+def test_attack_12_third_party_linked_collateral(vault, token, alice, alice_account, mallory):
+    """Attack 12: anyone could deposit any token into any account. Collateral linked to an
+    underlying brings that underlying's ρ into the account's correlation rule (its PSD repair, or
+    above 4 underlyings no credit), so 1 wei of WETH from a stranger raised a healthy BTC/ETH-style
+    hedge's MM from $4,857 to $7,977 and the stranger started its auction (engine-level figures:
+    tests/unit/engine/test_correlation_rule.py). Collateral that moves with an underlying changes
+    the account's risk: only its owner or an operator with the trade right adds it. Nothing moves."""
+    fund(token, mallory, vault, 1)
+    with reverts("NotAuthorised", alice_account, mallory, RIGHT_TRADE):
+        vault.deposit(alice_account, token, 1, {"from": mallory})
+    assert vault.collateralBalance(alice_account, token) == 0
+    assert vault.accountAssets(alice_account) == []
+    assert token.balanceOf(mallory) == 1 and vault.totalDeposits(token) == 0
+    # a withdraw-only operator may not either; a trade operator may, and so may the owner
+    vault.setOperator(alice_account, mallory, RIGHT_WITHDRAW, {"from": alice})
+    with reverts("NotAuthorised", alice_account, mallory, RIGHT_TRADE):
+        vault.deposit(alice_account, token, 1, {"from": mallory})
+    vault.setOperator(alice_account, mallory, RIGHT_TRADE, {"from": alice})
+    vault.deposit(alice_account, token, 1, {"from": mallory})
+    fund(token, alice, vault, 2)
+    vault.deposit(alice_account, token, 2, {"from": alice})
+    assert vault.collateralBalance(alice_account, token) == 3
+
+
+def test_anyone_may_deposit_cash_or_unlinked_collateral(
+    vault, usdc, deployer, alice_account, mallory
+):
+    """The settlement asset and collateral linked to no underlying add equity and no scenario
+    exposure: anyone may deposit them into any account (a friend topping up a margin call)."""
+    fund(usdc, mallory, vault, 7)
+    vault.deposit(alice_account, usdc, 7, {"from": mallory})
+    assert vault.cashOf(alice_account) == 7 * 10**12
+    stable = MockERC20.deploy("Stable", "STB", 18, {"from": deployer})
+    list_asset(vault, stable, AssetConfig())  # fixed $1, linked to none
+    fund(stable, mallory, vault, 5)
+    vault.deposit(alice_account, stable, 5, {"from": mallory})
+    assert vault.collateralBalance(alice_account, stable) == 5
+    assert stable.balanceOf(mallory) == 0
 
 
 def test_settlement_deposit_credits_cash_in_wad(vault, usdc, alice, alice_account):
