@@ -163,11 +163,12 @@ contract Vault is IVault, Ownable2Step, ReentrancyGuardTransient {
         Asset storage a = assets[token];
         if (!a.listed) revert UnknownAsset(token);
         if (!a.enabled) revert AssetDisabled(token);
-        // Attack 12: collateral linked to an underlying adds that underlying to the account's
-        // margin (SPEC v2 §6: its ρ, or no credit above 4 underlyings), so it changes the
-        // account's risk: only the owner or an operator with the trade right may add it
+        // Attack 12: collateral changes the account's risk (a linked token adds its underlying
+        // to the margin, SPEC v2 §6: its ρ, no credit above 4 underlyings; a priced one makes
+        // every margin check need its feed; each takes one of the account's asset slots): only
+        // the owner or an operator with the trade right adds it. Cash, anyone.
         if (
-            a.linkedUnderlying != 0 && msg.sender != owner_
+            token != SETTLEMENT && msg.sender != owner_
                 && operators[accountId][owner_][msg.sender] & RIGHT_TRADE == 0
         ) revert NotAuthorised(accountId, msg.sender, RIGHT_TRADE);
         uint256 total = a.deposits;

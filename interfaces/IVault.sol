@@ -150,9 +150,9 @@ interface IVault {
     // --- Collateral ---
 
     /// @notice Deposits `amount` of an enabled `token` into `accountId`. Anyone may deposit the
-    ///         settlement asset (it credits cash) or collateral linked to no underlying; collateral
-    ///         linked to an underlying changes the account's risk (SPEC v2 §6), so only the owner
-    ///         or an operator with RIGHT_TRADE may deposit it (else `NotAuthorised`).
+    ///         settlement asset (it credits cash); other collateral changes the account's risk
+    ///         (SPEC v2 §6), so only the owner or an operator with RIGHT_TRADE may deposit it
+    ///         (else `NotAuthorised`).
     function deposit(uint256 accountId, address token, uint256 amount) external;
 
     /// @notice Withdraws `amount` of `token` from `accountId` to `to` (owner or withdraw operator);

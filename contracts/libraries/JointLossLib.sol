@@ -69,10 +69,17 @@ library JointLossLib {
         if (sr > sumLoss) sr = sumLoss;
     }
 
-    /// @notice `scanRisk` with ρ read from the oracle: the fresh correlation of every pair of
-    ///         `feeds` (the underlyings of `pnl`, in its order). Reverts `IOracle.StaleCorrelation`
-    ///         when a pair's ρ is stale or was never reported (SPEC §3: an operation that needs a
-    ///         feed reverts when it is stale).                                    [wad USD]
+    /// @notice `scanRisk` with ρ read from the oracle: the fresh correlation of every pair of the
+    ///         account's correlation set, the underlyings of `feeds` (the rows of `pnl`, in its
+    ///         order) whose P_u is not 0 in every scenario. Above MAX_UNDERLYINGS of them no
+    ///         credit: (Σ L_u, 0). Reverts `IOracle.StaleCorrelation` when a pair's ρ is stale or
+    ///         was never reported (SPEC §3: an operation that needs a feed reverts when it is
+    ///         stale).                                                            [wad USD]
+    /// @dev SPEC v2 §6, decided (attack 13, SECURITY.md): an underlying the account's P&L does not
+    ///      move with (an expired series awaiting its settle call) contributes nothing to any
+    ///      joint move, so it leaves the set. Otherwise its mere presence would change the other
+    ///      pairs' credit through the PSD repair and the 4-underlying limit, and a stranger's
+    ///      `settle` could raise a healthy account's IM.
     function scanRiskOf(
         int256[31][] memory pnl,
         uint256[] memory feeds,
@@ -80,8 +87,17 @@ library JointLossLib {
         uint256 sumLoss,
         uint256 jointLoss
     ) public view returns (uint256 sr, uint256 lossRho) {
-        uint256 n = feeds.length;
-        if (n > MAX_UNDERLYINGS) revert TooManyUnderlyings(n, MAX_UNDERLYINGS);
+        uint256 n; // the correlation set, compacted to the front of `pnl` and `feeds`
+        for (uint256 u; u < feeds.length; ++u) {
+            if (_isZero(pnl[u])) continue;
+            pnl[n] = pnl[u];
+            feeds[n++] = feeds[u];
+        }
+        if (n > MAX_UNDERLYINGS) return (sumLoss, 0);
+        assembly {
+            mstore(pnl, n)
+            mstore(feeds, n)
+        }
         int256[] memory rho = new int256[](n < 2 ? 0 : n * (n - 1) / 2);
         uint256 p; // the next pair's index in `rho`
         for (uint256 u; u < n; ++u) {
@@ -90,6 +106,14 @@ library JointLossLib {
             }
         }
         return scanRisk(pnl, rho, sumLoss, jointLoss);
+    }
+
+    /// @dev Whether all 31 scenario P&Ls of one underlying are 0.
+    function _isZero(int256[31] memory pu) private pure returns (bool) {
+        for (uint256 j; j < 31; ++j) {
+            if (pu[j] != 0) return false;
+        }
+        return true;
     }
 
     /// @notice L_ρ: an upper bound of the largest loss over the ρ_s' ellipse (CORRELATION.md §3). [wad USD]

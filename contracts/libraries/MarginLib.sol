@@ -174,7 +174,8 @@ library MarginLib {
     ///      underlyings added, in order; `oracle`: their correlations.
     ///      SR = min(Σ L_u, max(L_J + 0.2(Σ L_u − L_J), L_ρ)) (JointLossLib), which is Σ L_u when
     ///      L_J = Σ L_u (one underlying, or a book whose legs lose together): then neither L_ρ nor
-    ///      ρ is needed, and `correlatedLoss` stays 0. Above JointLossLib's 4 underlyings (reached
+    ///      ρ is needed, and `correlatedLoss` stays 0. The rule's set is the underlyings whose
+    ///      P_u is not 0 in every scenario (JointLossLib.scanRiskOf); above 4 of them (reached
     ///      only through collateral linked to further underlyings or a liquidation transfer, which
     ///      no limit may block) no correlation credit is given: SR = Σ L_u, an upper bound of the
     ///      loss over the ρ ellipse (docs/CORRELATION.md §8), so no margin check reverts there.
@@ -190,7 +191,7 @@ library MarginLib {
         r.equity = t.equity;
         r.adjustedEquity = t.equity - t.haircuts;
         r.scanRisk = t.sumLoss;
-        if (r.jointLoss < t.sumLoss && feeds.length <= JointLossLib.MAX_UNDERLYINGS) {
+        if (r.jointLoss < t.sumLoss) {
             (r.scanRisk, r.correlatedLoss) = JointLossLib.scanRiskOf(t.pnl, feeds, oracle, t.sumLoss, r.jointLoss);
         }
         r.shortOptionMinimum = t.shortNotional * somRate / 1e18;

@@ -20,7 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from keel.risk import MarketState, Portfolios, account_greeks, compute_margin
-from keel.risk.correlation import MAX_UNDERLYINGS, needs_correlated_loss, scan_risk_v2
+from keel.risk.correlation import (
+    MAX_UNDERLYINGS,
+    correlation_set,
+    needs_correlated_loss,
+    scan_risk_v2,
+)
 from keel.risk.model import CREDIT_CAP
 from keel.risk.scenarios import scan_range, scenario_label
 
@@ -90,7 +95,7 @@ def margin_breakdown(
         )
     res = compute_margin(market, portfolios)
     sum_loss = res.underlying_loss.sum(axis=1)  # (N,) Σ L_u                       [USD]
-    n_under = res.exposed.sum(axis=1)
+    n_under = correlation_set(res.exposed, res.scenario_pnl).sum(axis=1)
     needed = needs_correlated_loss(sum_loss, res.joint_loss, n_under)
     # The rule without L_ρ is its floor L_J + (1 − c_max)(Σ L_u − L_J) (≤ Σ L_u as L_J ≤ Σ L_u).
     sr_floor = scan_risk_v2(sum_loss, res.joint_loss, 0.0)  # (N,)                   [USD]

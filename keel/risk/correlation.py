@@ -29,6 +29,7 @@ from .scenarios import N_STANDARD
 
 MAX_UNDERLYINGS = 4  # the rule's n (JointLossLib.MAX_UNDERLYINGS): 2ⁿ·3 orthants   [count]
 DIRECTIONAL_REL = 1e-12  # L_J within this of Σ L_u counts as equal (needs_correlated_loss)
+ZERO_PNL_USD = 1e-18  # one wei of USD: a P_u(j) below it is 0 on chain (correlation_set)  [USD]
 SIDE_POINTS = 5  # m = 0, ¼, ½, ¾, 1 of the scan range on one side
 _M = np.arange(SIDE_POINTS) / (SIDE_POINTS - 1)  # [scan ranges]
 # Scenario indices of side σ (0: down, 1: up) in vol state v: 9v + 4 ∓ 4m.
@@ -139,9 +140,19 @@ def correlated_losses(
     return out
 
 
+def correlation_set(exposed: np.ndarray, pnl: np.ndarray) -> np.ndarray:
+    """(N, U) bool: the underlyings the rule correlates, as the chain takes them
+    (JointLossLib.scanRiskOf): those an account is exposed to whose scenario P&L P_u (N, U, 31)
+    [USD] is not 0 in every scenario (to the chain's resolution, ZERO_PNL_USD). An underlying the
+    P&L does not move with (an expired series awaiting its settle call) adds nothing to a joint
+    move; left in, it would change the other pairs' credit through the PSD repair and the
+    4-underlying limit (attack 13, docs/SECURITY.md)."""
+    return exposed & (np.abs(pnl) >= ZERO_PNL_USD).any(axis=2)
+
+
 def needs_correlated_loss(loss_u_sum, loss_j, n_underlyings) -> np.ndarray:
-    """Where SR needs L_ρ (and so ρ), as the chain decides (MarginLib.finish): L_J < Σ L_u and at
-    most MAX_UNDERLYINGS underlyings. Elsewhere SR = Σ L_u: with L_J = Σ L_u every term of the rule
+    """Where SR needs L_ρ (and so ρ), as the chain decides (MarginLib.finish, JointLossLib.scanRiskOf):
+    L_J < Σ L_u and at most MAX_UNDERLYINGS underlyings in the `correlation_set`. Elsewhere SR = Σ L_u: with L_J = Σ L_u every term of the rule
     is Σ L_u; above MAX_UNDERLYINGS (reached only through linked collateral or a liquidation
     transfer) no correlation credit is given, Σ L_u bounding the loss over the ellipse.
     L_J = Σ L_u exactly on chain can differ by rounding here: `L_J < Σ L_u` is taken beyond a

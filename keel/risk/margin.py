@@ -23,7 +23,12 @@ import numpy as np
 from scipy import sparse
 
 from .black_scholes import Greeks, bs_greeks, bs_price, intrinsic
-from .correlation import correlated_losses, needs_correlated_loss, scan_risk_v2
+from .correlation import (
+    correlated_losses,
+    correlation_set,
+    needs_correlated_loss,
+    scan_risk_v2,
+)
 from .model import MarketState, Portfolios, time_to_expiry
 from .scenarios import N_SCENARIOS, market_moves, scenario_vols, scenario_weights
 
@@ -284,8 +289,9 @@ def compute_margin(market: MarketState, portfolios: Portfolios) -> MarginResult:
         scan_risk = loss_j + (1.0 - c) * (loss_u.sum(axis=1) - loss_j)
     else:
         loss_sum = loss_u.sum(axis=1)
-        needed = needs_correlated_loss(loss_sum, loss_j, ex.exposed.sum(axis=1))
-        loss_rho = correlated_losses(pnl, ex.exposed, market.feed_ids, market.correlations, needed)
+        corr_set = correlation_set(ex.exposed, pnl)
+        needed = needs_correlated_loss(loss_sum, loss_j, corr_set.sum(axis=1))
+        loss_rho = correlated_losses(pnl, corr_set, market.feed_ids, market.correlations, needed)
         scan_risk = scan_risk_v2(loss_sum, loss_j, loss_rho, needed)
 
     # --- Short-option minimum (settled series carry no risk) ---

@@ -12,7 +12,15 @@ import brownie
 import pytest
 from brownie import chain
 
-from keel.deploy_engine import WAD, deploy_stack, deposit, open_account, push_prices, trade
+from keel.deploy_engine import (
+    WAD,
+    deploy_stack,
+    deposit,
+    model_price,
+    open_account,
+    push_prices,
+    trade,
+)
 from keel.deploy_vault import list_asset, volatile_config
 from keel.risk.chain_inputs import agrees
 from keel.risk.margin import compute_margin
@@ -247,3 +255,49 @@ def test_attack_12_stranger_dust_cannot_liquidate_a_hedge(deployer, alice, bob, 
     got, ref = figures(stack, me[0])
     assert sorted(got["underlyings"]) == [1, 2, 3]
     assert got["im"] > b["im"] * 3 // 2 and agrees(ref.im, got["im"] / WAD)
+
+
+# --- Attack 13: a stranger's settle of a series the P&L no longer moves with (docs/SECURITY.md) ---
+
+
+def test_attack_13_stranger_settle_cannot_raise_im(deployer, alice, bob, accounts):
+    """Attack 13 (found by the second review): an expired series whose settlement price is fixed
+    has P_u = 0 in every scenario, but its underlying stayed in the account's correlation set
+    until someone (anyone) called settle. With ρ₂₃ = −0.9 the PSD repair of {1, 2, 3} was what
+    credited a long ETH / short underlying-3 pair; a stranger's settle of the expired BTC call
+    took BTC out of the set, and IM rose from $17,042.25 to $19,200 (+12.7%): an account $500
+    above IM went below it, its withdrawals stopped, and with a price move it was the stranger's
+    to auction. Now an underlying whose P_u is 0 everywhere leaves the set
+    (JointLossLib.scanRiskOf; keel.risk.correlation.correlation_set): the settle moves no figure,
+    which the reference model computes too."""
+    from tests.fixtures.engine import option
+    from tests.fixtures.liquidation import key
+
+    spots = {f: SPOTS[f] for f in (1, 2, 3)}
+    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
+    stack.correlations.update(HEDGE_RHO)
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
+    # funding off: E does not drift with block time between the two reads
+    stack.engine.setParam(key("fundingCapPerHour"), 0, {"from": deployer})
+    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    me = (open_account(stack, alice, {"USDC": 200_000}), alice)
+    call = option(stack, 1, 90_000 * WAD, 1 / 24)  # BTC call expiring in an hour
+    trade(stack, me, cp, 2, 20 * WAD, SPOTS[2] * WAD)
+    trade(stack, me, cp, 3, -400 * WAD, SPOTS[3] * WAD)
+    trade(stack, me, cp, call, WAD, model_price(stack, call))
+    while_live = chain_breakdown(stack.engine, me[0])
+    assert sorted(while_live["underlyings"]) == [1, 2, 3]
+    chain.sleep(3_700)
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
+    series_id = call - (1 << 128)
+    assert stack.oracle.settlementPrice(1, stack.store.series(series_id)[1]) == SPOTS[1] * WAD
+    before, ref = figures(stack, me[0])
+    assert before["underlyings"][1][0] == 0  # BTC's loss: the expired call moves with nothing
+    assert before["correlated_loss"] > 0 and agrees(ref.im, before["im"] / WAD)
+    thief = accounts[5]
+    stack.engine.settle(me[0], series_id, {"from": thief})
+    after, ref = figures(stack, me[0])
+    assert sorted(after["underlyings"]) == [2, 3]  # pruned
+    for k in ("equity", "adjusted_equity", "im", "mm", "scan_risk", "correlated_loss"):
+        assert after[k] == before[k], k
+    assert agrees(ref.im, after["im"] / WAD)

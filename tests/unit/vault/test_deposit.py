@@ -1,6 +1,5 @@
-"""Deposits (SPEC §2): into an existing account, up to the cap, no fee-on-transfer; collateral
-linked to an underlying only by the owner or a trade operator (attack 12), cash and unlinked
-collateral by anyone.
+"""Deposits (SPEC §2): into an existing account, up to the cap, no fee-on-transfer; cash by
+anyone, other collateral only by the owner or a trade operator (attack 12).
 
 Every test taking `token` runs once per token kind (2, 6, 8, 18, 24 decimals and no-return).
 """
@@ -75,20 +74,23 @@ def test_attack_12_third_party_linked_collateral(vault, token, alice, alice_acco
     assert vault.collateralBalance(alice_account, token) == 3
 
 
-def test_anyone_may_deposit_cash_or_unlinked_collateral(
+def test_anyone_may_deposit_cash_but_no_other_collateral(
     vault, usdc, deployer, alice_account, mallory
 ):
-    """The settlement asset and collateral linked to no underlying add equity and no scenario
-    exposure: anyone may deposit them into any account (a friend topping up a margin call)."""
+    """Cash adds equity and no scenario exposure: anyone may deposit it into any account (a friend
+    topping up a margin call). Collateral linked to no underlying still takes one of the
+    account's asset slots and, when priced, makes its margin need that feed (a stranger could
+    fill the slots or tie the account to a feed it never chose): owner or trade operator only."""
     fund(usdc, mallory, vault, 7)
     vault.deposit(alice_account, usdc, 7, {"from": mallory})
     assert vault.cashOf(alice_account) == 7 * 10**12
     stable = MockERC20.deploy("Stable", "STB", 18, {"from": deployer})
     list_asset(vault, stable, AssetConfig())  # fixed $1, linked to none
     fund(stable, mallory, vault, 5)
-    vault.deposit(alice_account, stable, 5, {"from": mallory})
-    assert vault.collateralBalance(alice_account, stable) == 5
-    assert stable.balanceOf(mallory) == 0
+    with reverts("NotAuthorised", alice_account, mallory, RIGHT_TRADE):
+        vault.deposit(alice_account, stable, 5, {"from": mallory})
+    assert vault.collateralBalance(alice_account, stable) == 0
+    assert stable.balanceOf(mallory) == 5 and vault.accountAssets(alice_account) == []
 
 
 def test_settlement_deposit_credits_cash_in_wad(vault, usdc, alice, alice_account):
