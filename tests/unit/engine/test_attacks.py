@@ -47,6 +47,33 @@ def test_attack_7_trade_only_operator_drains(stack, alice, alice_pm, mallory):
     trade(stack, alice_pm, thief, BTC, 10 * WAD, hi)
 
 
+def test_attack_11_a_perp_opened_beside_options_keeps_their_equity(
+    stack, alice, alice_pm, bob_pm, mallory
+):
+    """Attack 11's fix, bent the other way: if the "before" state dropped an underlying the
+    account held through options when a fill opens its perp (`Before.opened` wrongly true), the
+    options' value would leave E_before and the equity rule would let a trade-only operator move
+    it out through the price. alice holds a BTC call and no BTC perp; mallory (trade right only)
+    commits alice to buy 10 BTC perps at the top of the band from her own account: EquityLoss
+    names alice's whole equity, the call included, as the before figure; nothing moves."""
+    from keel.deploy_engine import open_account
+
+    call = option(stack, BTC, 62_000 * WAD, 20)
+    trade(stack, alice_pm, bob_pm, call, WAD, model_price(stack, call))
+    assert stack.engine.perpPosition(alice_pm[0], BTC)[0] == 0
+    stack.vault.setOperator(alice_pm[0], mallory, RIGHT_TRADE, {"from": alice})
+    thief = (open_account(stack, mallory, {"USDC": 100_000}), mallory)
+    e_alice = breakdown(stack, alice_pm[0])["E"]
+    hi = S + S * 2 // 100
+    maker_fee = S * 10 * 2 // 10_000
+    with reverts(
+        "EquityLoss", alice_pm[0], e_alice, e_alice - 10 * (hi - S) - maker_fee, maker_fee
+    ):
+        trade(stack, (alice_pm[0], mallory), thief, BTC, 10 * WAD, hi)
+    assert breakdown(stack, alice_pm[0])["E"] == e_alice
+    assert stack.engine.perpPosition(alice_pm[0], BTC)[0] == 0
+
+
 def test_attack_8_lowered_limit_traps_accounts(stack, deployer, alice_pm, bob_pm, carol, mallory):
     """Attack 8: governance lowered maxUnderlyings below what an account held; every bid on it
     then reverted in the bidder's TooManyUnderlyings (INV-3 broken). SPEC v2 §4: limits bind only
