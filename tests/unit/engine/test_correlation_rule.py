@@ -209,6 +209,52 @@ def test_attack_11_opened_underlying_inflates_before_state(three, deployer):
     assert chain_breakdown(stack.engine, me[0])["im"] == im0
 
 
+def test_attack_11_b_opened_underlying_already_held_through_collateral(
+    deployer, alice, bob, accounts
+):
+    """Attack 11, bent the other way: the fill opens a perp on underlying 2 while the account
+    already holds underlying 2 through its own WETH (linked collateral). `opened` takes 2 out of
+    the positions' list, and the collateral loop of MarginLib.feedsOf must put it back: the
+    before state is the account as it was, with WETH's scenario P&L and ETH's ρ in the repair.
+    Under the pause a long ETH perp (more ETH risk) reverts NewRiskPaused naming the account's
+    own IM, as the lens does; a short ETH perp that hedges the WETH lowers IM and goes through.
+    Were 2 dropped from the before state, the first would name another figure and the second,
+    measured against a before state without the WETH's risk, would be refused."""
+    spots = {f: SPOTS[f] for f in (1, 2, 3)}
+    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
+    stack.correlations.update(HEDGE_RHO)
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
+    me = (open_account(stack, alice, {"USDC": 100_000}), alice)
+    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    deposit(stack, me[0], me[1], "WETH", 10)  # $30,000 of ETH, linked to underlying 2
+    trade(stack, me, cp, 1, WAD, SPOTS[1] * WAD)  # long 1 BTC
+    trade(stack, me, cp, 3, -400 * WAD, SPOTS[3] * WAD)  # short $60,000 of underlying 3
+    assert sorted(stack.engine.accountUnderlyings(me[0])) == [1, 3]
+    got, ref = figures(stack, me[0])
+    im0 = got["im"]
+    assert sorted(got["underlyings"]) == [1, 2, 3] and agrees(ref.im, im0 / WAD)
+    # a counterparty that will buy back a short (its side lowers its IM under the pause too)
+    buyer = (open_account(stack, accounts[3], {"USDC": 1_000_000}), accounts[3])
+    trade(stack, buyer, cp, 2, -10 * WAD, SPOTS[2] * WAD)
+    stack.engine.setPaused(True, {"from": deployer})
+    long2 = (2, 10 * WAD, SPOTS[2] * WAD, True, False)  # IMarginLens.ProposedFill, maker side
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as engine_err:
+        trade(stack, me, cp, 2, 10 * WAD, SPOTS[2] * WAD)
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as lens_err:
+        stack.lens.whatIf(me[0], [long2])
+    msg = engine_err.value.revert_msg
+    assert msg == lens_err.value.revert_msg
+    prefix = f"NewRiskPaused: {me[0]}, {im0}, "
+    assert msg.startswith(prefix), msg
+    assert int(msg[len(prefix) :]) > im0
+    assert stack.engine.perpPosition(me[0], 2)[0] == 0
+    # the hedge of the WETH: IM falls, so the pause lets it through (chain = model)
+    trade(stack, me, buyer, 2, -10 * WAD, SPOTS[2] * WAD)
+    assert stack.engine.perpPosition(me[0], 2)[0] == -10 * WAD
+    got, ref = figures(stack, me[0])
+    assert got["im"] < im0 and agrees(ref.im, got["im"] / WAD)
+
+
 # --- Attack 12: a stranger's dust of linked collateral (docs/SECURITY.md) ---
 
 
@@ -301,6 +347,60 @@ def test_attack_13_stranger_settle_cannot_raise_im(deployer, alice, bob, account
     for k in ("equity", "adjusted_equity", "im", "mm", "scan_risk", "correlated_loss"):
         assert after[k] == before[k], k
     assert agrees(ref.im, after["im"] / WAD)
+
+
+def test_a_fixed_expiry_brings_five_underlyings_back_under_the_rule(deployer, alice, bob):
+    """Attack 13's fix, reordered in time: the set counts the underlyings whose P_u is not 0, so
+    an account of 5 (a BTC call, a hedge on 3 more and collateral linked to a fifth) has no credit and needs no ρ while the
+    call lives, and once the call's price is fixed (before anyone settles it) it is a 4-underlying
+    hedge: credited, and like every hedge it needs its pairs' ρ fresh (StaleCorrelation while they
+    are stale). A settle afterwards changes no figure. Chain = reference model throughout."""
+    from tests.fixtures.engine import option
+    from tests.fixtures.liquidation import key
+
+    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in SPOTS.items()})
+    token = brownie.project.get_loaded_projects()[0].MockERC20.deploy(
+        "Five", "FIVE", 18, {"from": deployer}
+    )
+    list_asset(stack.vault, token, volatile_config(F5))
+    stack.tokens["FIVE"] = token
+    stack.engine.setParam(key("fundingCapPerHour"), 0, {"from": deployer})
+    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    me = (open_account(stack, alice, {"USDC": 5_000_000}), alice)
+    call = option(stack, 1, 90_000 * WAD, 1 / 24)  # BTC call expiring in an hour
+    trade(stack, me, cp, call, WAD, model_price(stack, call))
+    for f, sign in ((2, 1), (3, -1), (4, 1)):  # a hedged book on underlyings 2–4
+        trade(stack, me, cp, f, sign * 60_000 * WAD // SPOTS[f], SPOTS[f] * WAD)
+    deposit(stack, me[0], me[1], "FIVE", 100)  # $5,000 of collateral linked to underlying 5
+    live, ref = figures(stack, me[0])
+    assert sorted(live["underlyings"]) == [1, 2, 3, 4, F5]
+    assert live["scan_risk"] == sum(loss for loss, _ in live["underlyings"].values())
+    assert live["correlated_loss"] == 0 and agrees(ref.scan_risk, live["scan_risk"] / WAD)
+    chain.sleep(3_700)
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in SPOTS.items()})
+    series_id = call - (1 << 128)
+    assert stack.oracle.settlementPrice(1, stack.store.series(series_id)[1]) == SPOTS[1] * WAD
+    fixed, ref = figures(stack, me[0])
+    assert fixed["underlyings"][1][0] == 0  # the call moves with nothing: out of the set
+    losses = sum(loss for loss, _ in fixed["underlyings"].values())
+    assert fixed["correlated_loss"] > 0 and fixed["scan_risk"] < losses  # credited
+    assert agrees(ref.scan_risk, fixed["scan_risk"] / WAD) and agrees(ref.im, fixed["im"] / WAD)
+    # the hedge now needs its ρ: with every correlation stale, its margin waits for them
+    stack_corr, stack.correlations = stack.correlations, None
+    try:
+        chain.sleep(HEARTBEAT + 1)
+        push_prices(stack, {f: (s * WAD, VOL) for f, s in SPOTS.items()})
+        with brownie.reverts(revert_pattern=r"StaleCorrelation: 2, 3, \d+, \d+"):
+            stack.engine.marginBreakdown(me[0])
+    finally:
+        stack.correlations = stack_corr
+    push_prices(stack, {f: (s * WAD, VOL) for f, s in SPOTS.items()})
+    again = chain_breakdown(stack.engine, me[0])
+    stack.engine.settle(me[0], series_id, {"from": bob})
+    after = chain_breakdown(stack.engine, me[0])
+    assert sorted(after["underlyings"]) == [2, 3, 4, F5]
+    for k in ("equity", "adjusted_equity", "im", "mm", "scan_risk", "correlated_loss"):
+        assert after[k] == again[k], k
 
 
 # --- Open: the measure is not monotone in exposure (docs/SECURITY.md, "not closed") ---

@@ -74,6 +74,28 @@ def test_attack_12_third_party_linked_collateral(vault, token, alice, alice_acco
     assert vault.collateralBalance(alice_account, token) == 3
 
 
+def test_transfer_voids_the_old_owners_deposit_rights(
+    vault, token, alice, bob, carol, alice_account
+):
+    """Attack 12, reordered: the right to add collateral is keyed by the account's current owner.
+    After transferAccount neither the old owner nor the trade operator it named may add linked
+    collateral (it would move the new owner's margin); the new owner may, and its own operator."""
+    vault.setOperator(alice_account, carol, RIGHT_TRADE, {"from": alice})
+    vault.transferAccount(alice_account, bob, {"from": alice})
+    for old in (alice, carol):
+        fund(token, old, vault, 1)
+        with reverts("NotAuthorised", alice_account, old.address, RIGHT_TRADE):
+            vault.deposit(alice_account, token, 1, {"from": old})
+        assert token.balanceOf(old) == 1
+    assert vault.collateralBalance(alice_account, token) == 0
+    assert vault.accountAssets(alice_account) == []
+    fund(token, bob, vault, 2)
+    vault.deposit(alice_account, token, 2, {"from": bob})
+    vault.setOperator(alice_account, carol, RIGHT_TRADE, {"from": bob})
+    vault.deposit(alice_account, token, 1, {"from": carol})
+    assert vault.collateralBalance(alice_account, token) == 3
+
+
 def test_anyone_may_deposit_cash_but_no_other_collateral(
     vault, usdc, deployer, alice_account, mallory
 ):
