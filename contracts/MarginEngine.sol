@@ -297,7 +297,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         int256 q = _optionSize(accountId, s.feedId, seriesId);
         if (q == 0) revert NoPosition(accountId, OPTION_INSTRUMENT_BASE + seriesId);
         int256 cash = PM.mulWadFloor(q, PM.intrinsic(s.isCall, int256(price), int256(uint256(s.strike))));
-        _setOption(accountId, s.feedId, seriesId, s.expiry, 0, false);
+        _addOption(accountId, s.feedId, seriesId, s.expiry, -q, false);
         if (q > 0) _longOi[OPTION_INSTRUMENT_BASE + seriesId] -= uint256(q);
         settledSize[seriesId] += q;
         _pruneUnderlying(accountId, s.feedId);
@@ -400,10 +400,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         internal
         returns (Before memory b)
     {
-        int256 q = _optionSize(account, s.feedId, seriesId);
+        int256 q = _addOption(account, s.feedId, seriesId, s.expiry, d, true);
         b = Before(true, s.feedId, seriesId, q, 0, 0, 0, false);
         if (q == 0) b.opened = _addUnderlying(account, s.feedId, true);
-        _setOption(account, s.feedId, seriesId, s.expiry, q + d, true);
         if (q + d == 0) _pruneUnderlying(account, s.feedId);
     }
 
@@ -479,25 +478,28 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         }
     }
 
-    /// @dev Sets an account's size in a series of underlying `feedId` expiring at `expiry`.
+    /// @dev Adds d to an account's size in a series of underlying `feedId` expiring at `expiry`
+    ///      (one scan of its slots); returns the size before. A slot left at 0 is removed.
     ///      `limits`: the SPEC §4 limits bind a new series (fills), or not (liquidation transfers).
-    function _setOption(uint256 account, uint256 feedId, uint256 seriesId, uint256 expiry, int256 size, bool limits)
+    function _addOption(uint256 account, uint256 feedId, uint256 seriesId, uint256 expiry, int256 d, bool limits)
         internal
+        returns (int256 q)
     {
         OptionSlot[] storage slots = _options[account][feedId];
         uint256 n = slots.length;
         uint256 at = _find(slots, seriesId);
         if (at != 0) {
-            if (size != 0) {
-                slots[at - 1].size = int152(size);
-                return;
+            q = slots[at - 1].size;
+            if (q + d != 0) {
+                slots[at - 1].size = int152(q + d);
+                return q;
             }
             // remove: swap with the last slot
             slots[at - 1] = slots[n - 1];
             slots.pop();
-            return;
+            return q;
         }
-        if (size == 0) return;
+        if (d == 0) return 0;
         // SPEC §4 limits: at most maxSeriesPerUnderlying series and maxExpiriesPerUnderlying expiries
         // (SPEC v2: they bind what an account opens by trading, never a liquidation transfer)
         if (limits) {
@@ -509,18 +511,26 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
                 revert TooManyExpiries(account, feedId, e, maxExpiriesPerUnderlying);
             }
         }
-        slots.push(OptionSlot(uint64(seriesId), uint40(expiry), int152(size)));
+        slots.push(OptionSlot(uint64(seriesId), uint40(expiry), int152(d)));
     }
 
     /// @dev Index + 1 of a series among an account's slots of one underlying (0: none). The slots
     ///      are few (≤ maxSeriesPerUnderlying by trading) and every margin check reads them anyway:
     ///      a scan costs less than an index written per position.
-    function _find(OptionSlot[] storage slots, uint256 seriesId) internal view returns (uint256) {
-        uint256 n = slots.length;
-        for (uint256 k; k < n; ++k) {
-            if (slots[k].seriesId == seriesId) return k + 1;
+    function _find(OptionSlot[] storage slots, uint256 seriesId) internal view returns (uint256 at) {
+        // one word per slot, seriesId in its low 64 bits (OptionSlot's first member): the scan
+        // reads the words in place, without the per-element bounds check and slot hashing
+        assembly ("memory-safe") {
+            let n := sload(slots.slot)
+            mstore(0, slots.slot)
+            let base := keccak256(0, 0x20)
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                if eq(and(sload(add(base, k)), 0xffffffffffffffff), seriesId) {
+                    at := add(k, 1)
+                    break
+                }
+            }
         }
-        return 0;
     }
 
     /// @dev Distinct expiries among the slots and `expiry`, and whether a slot already has `expiry`.
@@ -672,26 +682,40 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         returns (uint256[] memory ids, int256[] memory sizes)
     {
         OptionSlot[] storage slots = _options[account][feedId];
-        uint256 n = slots.length;
-        bool over = b.active && b.seriesId != 0 && b.feedId == feedId;
+        // the series the "before" state overrides (0, which no series has, when there is none)
+        uint256 overId = b.active && b.feedId == feedId ? b.seriesId : 0;
+        int256 overSize = b.size;
+        uint256 n;
+        uint256 base;
+        assembly ("memory-safe") {
+            n := sload(slots.slot)
+            mstore(0, slots.slot)
+            base := keccak256(0, 0x20)
+        }
         ids = new uint256[](n + 1);
         sizes = new int256[](n + 1);
         uint256 out;
         bool found;
-        for (uint256 k; k < n; ++k) {
-            OptionSlot memory s = slots[k];
-            int256 q = s.size;
-            if (over && s.seriesId == b.seriesId) {
-                q = b.size;
-                found = true;
+        // one word per slot: seriesId in bits 0..63, expiry 64..103, the int152 size 104..255
+        assembly ("memory-safe") {
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let w := sload(add(base, k))
+                let id := and(w, 0xffffffffffffffff)
+                let q := sar(104, w)
+                if eq(id, overId) {
+                    q := overSize
+                    found := 1
+                }
+                if q {
+                    out := add(out, 1)
+                    mstore(add(ids, shl(5, out)), id)
+                    mstore(add(sizes, shl(5, out)), q)
+                }
             }
-            if (q == 0) continue;
-            ids[out] = s.seriesId;
-            sizes[out++] = q;
         }
-        if (over && !found && b.size != 0) {
-            ids[out] = b.seriesId;
-            sizes[out++] = b.size;
+        if (overId != 0 && !found && overSize != 0) {
+            ids[out] = overId;
+            sizes[out++] = overSize;
         }
         assembly {
             mstore(ids, out)
@@ -793,21 +817,24 @@ contract MarginEngine is IMarginEngine, Ownable2Step {
         _moveOpenInterest(feedId, q, qTo, moved);
     }
 
-    /// @dev Moves fraction f of every option position of `from` on one underlying.
+    /// @dev Moves fraction f of every option position of `from` on one underlying, with one scan
+    ///      of `to`'s slots per series. `from`'s slots are read from the last: with f < 1 the part
+    ///      moved is smaller than q (|q·f| < |q|), so the slot keeps q − moved in place; with f = 1
+    ///      every slot moves whole and the one read is the last left, so it is popped.
     function _transferOptions(uint256 from, uint256 to, uint256 feedId, uint256 f) internal {
-        OptionSlot[] memory slots = _options[from][feedId]; // a copy: removal reorders the slots
-        for (uint256 k; k < slots.length; ++k) {
-            int256 q = slots[k].size;
+        OptionSlot[] storage src = _options[from][feedId];
+        for (uint256 k = src.length; k != 0; --k) {
+            OptionSlot memory s = src[k - 1];
+            int256 q = s.size;
             int256 moved = _part(q, f);
             if (moved == 0) continue;
-            uint256 id = slots[k].seriesId;
-            uint256 expiry = slots[k].expiry;
-            int256 qTo = _optionSize(to, feedId, id);
-            if (qTo == 0) _addUnderlying(to, feedId, false); // SPEC v2 §4: limits never block a liquidation
-            _setOption(from, feedId, id, expiry, q - moved, false);
-            _setOption(to, feedId, id, expiry, qTo + moved, false);
-            if (qTo + moved == 0) _pruneUnderlying(to, feedId);
-            _moveOpenInterest(OPTION_INSTRUMENT_BASE + id, q, qTo, moved);
+            if (f == uint256(WAD)) src.pop();
+            else src[k - 1].size = int152(q - moved);
+            // SPEC v2 §4: limits never block a liquidation
+            int256 qTo = _addOption(to, feedId, s.seriesId, s.expiry, moved, false);
+            if (qTo == 0) _addUnderlying(to, feedId, false);
+            else if (qTo + moved == 0) _pruneUnderlying(to, feedId);
+            _moveOpenInterest(OPTION_INSTRUMENT_BASE + s.seriesId, q, qTo, moved);
         }
     }
 

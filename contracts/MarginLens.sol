@@ -14,7 +14,7 @@ import {CashMath} from "./libraries/CashMath.sol";
 /// @dev A true view, holding nothing. It reads the account through the engine's and the Vault's
 ///      public views into a memory `Book`, applies each fill to the book as the engine applies it
 ///      to storage (the functions below mirror MarginEngine's `_fillPerp`, `_fillOption`,
-///      `_addUnderlying`, `_pruneUnderlying`, `_setOption`, `_expiriesWith` step by step, the
+///      `_addUnderlying`, `_pruneUnderlying`, `_addOption`, `_expiriesWith` step by step, the
 ///      Vault's cash words through the shared CashMath), and values books with the shared
 ///      MarginLib composition. So the breakdown is the engine's, exactly: tests/unit/engine/
 ///      test_what_if.py executes the same fills and compares field by field.
@@ -257,7 +257,7 @@ contract MarginLens is IMarginLens {
         }
     }
 
-    /// @dev MarginEngine._setOption with limits: sets q of a series in its underlying's slots.
+    /// @dev MarginEngine._addOption with limits: sets q of a series in its underlying's slots.
     function _setOption(Book memory k, Env memory env, Side memory s, uint256 seriesId, uint256 expiry, int256 size)
         internal
         pure

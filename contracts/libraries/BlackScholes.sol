@@ -43,6 +43,9 @@ library BlackScholes {
     uint256 internal constant MAX_TAU = type(uint64).max;
     /// bound on a spot move x_j [wad] (+10,000%): far beyond the +3R <= +150% the margin grid uses
     int256 internal constant MAX_MOVE = 100e18;
+    /// scenario j -> its spot point i and vol state v: byte j (from the most significant) is
+    /// i | v << 4; j = 9v + i for j < 27, then j = 27..30 at spot points 9..12 with v = 1
+    uint256 internal constant SCENARIO_POINTS = 0x000102030405060708101112131415161718202122232425262728191a1b1c00;
 
     // --- Errors ---
     /// @dev Spot or strike is zero or above MAX_INPUT.
@@ -150,42 +153,51 @@ library BlackScholes {
         pure
         returns (uint256[31] memory values)
     {
+        uint256 out;
+        assembly ("memory-safe") {
+            out := values
+        }
+        scenarioValuesAt(g, strike, isCall, out);
+    }
+
+    /// @dev `scenarioValues` written to the 31 words of memory at `out` (the caller's array, so
+    ///      that a risk array is built in place without a second one).
+    function scenarioValuesAt(Grid memory g, uint256 strike, bool isCall, uint256 out) internal pure {
         _checkPrices(1, strike);
         int256 lnK = WadMath.lnWad(int256(strike));
         // j < 31 below, so every index and offset is tiny
         unchecked {
             for (uint256 j; j < SCENARIOS; ++j) {
                 uint256 sj;
-                int256 lnSK;
                 uint256 tv;
+                int256 d1;
                 assembly ("memory-safe") {
-                    // scenario j -> spot point i and vol state v (DESIGN "Margin"): j = 9v + i for
-                    // j < 27, then spot points 9..12 with sigma_up (v = 1)
-                    let i := mod(j, 9)
-                    let v := div(j, 9)
-                    if gt(j, 26) {
-                        i := sub(j, 18)
-                        v := 1
+                    // scenario j -> spot point i and vol state v (DESIGN "Margin"): byte j of
+                    // SCENARIO_POINTS is i | v << 4 (j = 9v + i for j < 27, then spot points 9..12
+                    // with sigma_up); a memory Grid holds pointers to its three static arrays, and
+                    // i < 13, v < 3, so the reads need no bounds checks
+                    let iv := byte(j, SCENARIO_POINTS)
+                    let i := shl(5, and(iv, 15))
+                    sj := mload(add(mload(g), i))
+                    tv := mload(add(mload(add(g, 0x40)), shl(5, shr(4, iv))))
+                    // d1 = ln(S_j / K) / v + v / 2 as _d1 computes it (ln S_j and ln K are within
+                    // +-2^128 * 1e18 of 0, so is their difference); only used when v > 0
+                    if tv {
+                        let lnSK := sub(mload(add(mload(add(g, 0x20)), i)), lnK)
+                        d1 := add(sdiv(mul(lnSK, 1000000000000000000), tv), shr(1, tv))
                     }
-                    // a memory Grid holds pointers to its three static arrays; i < 13 and v < 3,
-                    // so the reads need no bounds checks
-                    sj := mload(add(mload(g), shl(5, i)))
-                    // ln S_j and ln K are both within +-2^128 * 1e18 of 0, so the difference is too
-                    lnSK := sub(mload(add(mload(add(g, 0x20)), shl(5, i))), lnK)
-                    tv := mload(add(mload(add(g, 0x40)), shl(5, v)))
                 }
-                // the core of _price, inlined: only the value asked for, no call and no tuple
+                // the core of _price, inlined: only the value asked for, no tuple
                 uint256 value;
                 if (tv == 0) {
                     value = isCall ? (sj > strike ? sj - strike : 0) : (strike > sj ? strike - sj : 0);
                 } else {
-                    int256 d1 = _d1(lnSK, tv);
                     uint256 n1 = NormalCDF.cdf36(d1);
                     uint256 n2 = NormalCDF.cdf36(d1 - int256(tv));
                     value = isCall ? _call(n1, n2, sj, strike) : _put(n1, n2, sj, strike);
                 }
                 assembly ("memory-safe") {
-                    mstore(add(values, shl(5, j)), value) // j < 31: inside the array
+                    mstore(add(out, shl(5, j)), value) // j < 31: inside the caller's 31 words
                 }
             }
         }

@@ -6,6 +6,7 @@ The store is exercised alone here (the deployer stands in for the engine), again
 from types import SimpleNamespace
 
 import pytest
+from brownie import chain
 from eth_account import Account
 
 from keel.deploy_engine import FEED_BOUNDS, dev_signer_keys, push_prices
@@ -120,3 +121,43 @@ def test_array_round_trips_packed_or_in_full(env, strike):
     env.store.refreshRiskArrays([sid], {"from": env.deployer})
     assert env.store.storedRiskArray(sid) == (market[3], computed)
     assert env.store.riskArray(sid, market) == computed
+
+
+def test_transient_cache_returns_what_it_computed(env, RiskArrayStore, StoreCacheProbe):
+    """INV-10's transient cache (one computation of a stale series per transaction): the second
+    valuation in a transaction reads what the first computed, packed as int128 halves when every
+    value fits and in full words when one does not (the put struck above 2^127 wad), and gives
+    exactly the in-memory view's figures: value, every scenario's P&L and the short size."""
+    probe = StoreCacheProbe.deploy({"from": env.deployer})
+    store = RiskArrayStore.deploy(probe, env.oracle, {"from": env.deployer})
+    probe.setStore(store, {"from": env.deployer})
+    expiry = env.oracle.feed(BTC)[2] + 14 * 86_400
+    ids = []
+    for strike, is_call in (
+        (61_000 * WAD, True),
+        (58_000 * WAD, False),
+        (2**127 - 2**100, False),
+        (2**127 + 2**120, False),
+    ):
+        ids.append(probe.addSeries((BTC, expiry, is_call, strike), {"from": env.deployer}).return_value)
+    market = (BTC, S, VOL, env.oracle.feed(BTC)[2])
+    for sid, size in zip(ids, (3 * WAD, -2 * WAD, WAD, -WAD), strict=True):
+        view = store.optionRisk(market, [sid], [size])
+        first, second = probe.twice.call(market, [sid], [size], {"from": env.deployer})
+        assert tuple(first[:3]) == tuple(view) == tuple(second[:3])
+        assert second[3] * 4 < first[3]  # the second read the cache (31 N(d) pairs skipped)
+    view = store.optionRisk(market, ids, [WAD, -WAD, 2 * WAD, -3 * WAD])
+    first, second = probe.twice.call(market, ids, [WAD, -WAD, 2 * WAD, -3 * WAD])
+    assert tuple(first[:3]) == tuple(view) == tuple(second[:3])
+    # the flags word rides in the last half: a short in a settled series is out of the SOM base
+    soon = env.oracle.feed(BTC)[2] + 3_600
+    settled = probe.addSeries((BTC, soon, False, 61_000 * WAD), {"from": env.deployer}).return_value
+    env.oracle.registerExpiry(BTC, soon, {"from": env.deployer})  # governance (the deployer)
+    chain.sleep(3_700)
+    push_prices(env, {BTC: (S, VOL)})
+    assert env.oracle.settlementPrice(BTC, soon) == S
+    market = (BTC, S, VOL, env.oracle.feed(BTC)[2])
+    view = store.optionRisk(market, [settled, ids[0]], [-WAD, -WAD])
+    assert view[2] == WAD  # only the live short counts
+    first, second = probe.twice.call(market, [settled, ids[0]], [-WAD, -WAD])
+    assert tuple(first[:3]) == tuple(view) == tuple(second[:3])

@@ -1,11 +1,14 @@
 """Generates contracts/libraries/NormalCDF.sol: piecewise polynomials for the normal tail Q(x).
 
-Method. Q(x) = 1 - N(x) = erfc(x / sqrt 2) / 2 on [0, 9) is split into 18 intervals of width 1/2.
-On each interval a polynomial in t = x - centre (|t| <= 1/4) is fitted with mpmath's Chebyshev
+Method. Q(x) = 1 - N(x) = erfc(x / sqrt 2) / 2 on [0, 9) is split into 36 intervals of width 1/4.
+On each interval a polynomial in t = x - centre (|t| <= 1/8) is fitted with mpmath's Chebyshev
 fit at 60 digits, at the lowest degree whose fit error is below FIT_TOL. Coefficients are rounded
 to integers at scale 1e36 and evaluated on chain by Horner's rule with t in binary fixed point
 (Q64, rounding < 5.5e-20) and the accumulator at scale 1e36: a step is add(sar(64, mul(r, t)), c).
-For x >= 9, Q = 0 (true Q(9) = 1.1e-19).
+For x >= 9, Q = 0 (true Q(9) = 1.1e-19). The branch tree that picks the interval splits first at
+x = 3 (CENTRAL intervals): Black-Scholes' d1 and d2 of the margin grid are nearly all below 3, where
+the tree is 5 levels deep (6 beyond). Width 1/4 rather than 1/2 takes the degree from 13 to 11 there
+(two Horner steps, ~50 gas, per N(d): ~0.2M gas on a stale maximal account's bid; docs/DESIGN.md).
 
 This script then re-evaluates the chain's exact integer arithmetic at many points per interval
 against mpmath and prints the measured maximum absolute error; the docstring of NormalCDF.sol
@@ -21,9 +24,10 @@ import mpmath as mp
 
 mp.mp.dps = 60
 
-WIDTH_NUM = 1  # interval width = 1/2, written as a fraction so the centres are exact in wad
-WIDTH_DEN = 2
-INTERVALS = 18  # [0, 9)
+WIDTH_NUM = 1  # interval width = 1/4, written as a fraction so the centres are exact in wad
+WIDTH_DEN = 4
+INTERVALS = 36  # [0, 9)
+CENTRAL = 12  # intervals below x = 3: the tree's first split
 FIT_TOL = mp.mpf("1e-19")
 SCALE = 10**36
 WAD = 10**18
@@ -109,12 +113,14 @@ def horner_yul(c: list[int], indent: str) -> str:
 
 
 def tree_yul(lo: int, hi: int, coeffs: list[list[int]], indent: str) -> str:
-    """A binary tree of branches on the interval index i selecting the polynomial."""
+    """A binary tree of branches on the interval index i selecting the polynomial: split first at
+    CENTRAL (the range nearly every d falls in gets the shallower half), then in halves."""
     if hi - lo == 1:
-        return f"{indent}// interval [{lo}/2, {lo + 1}/2), degree {len(coeffs[lo]) - 1}\n" + (
-            horner_yul(coeffs[lo], indent)
+        return (
+            f"{indent}// interval [{lo * WIDTH_NUM}/{WIDTH_DEN}, {(lo + 1) * WIDTH_NUM}/{WIDTH_DEN}),"
+            f" degree {len(coeffs[lo]) - 1}\n" + horner_yul(coeffs[lo], indent)
         )
-    mid = (lo + hi) // 2
+    mid = CENTRAL if lo < CENTRAL < hi else (lo + hi) // 2
     inner = indent + "    "
     return (
         f"{indent}switch lt(i, {mid})\n"
@@ -130,8 +136,8 @@ pragma solidity ^0.8.28;
 /// @title NormalCDF
 /// @notice The standard normal CDF N(x) in wad, accurate to 1e-18 absolute.
 /// @dev Method: piecewise polynomials for the upper tail Q(x) = 1 - N(x) = erfc(x/sqrt2)/2.
-///      [0, 9) is cut into 18 intervals of width 1/2; on each, a Chebyshev fit (mpmath, 60 digits)
-///      in t = x - centre, |t| <= 1/4, of the lowest degree (at most {maxdeg}) with fit error below
+///      [0, 9) is cut into 36 intervals of width 1/4; on each, a Chebyshev fit (mpmath, 60 digits)
+///      in t = x - centre, |t| <= 1/8, of the lowest degree (at most {maxdeg}) with fit error below
 ///      1e-19. Coefficients are integers at scale 1e36; Horner's rule runs with t in binary fixed
 ///      point Q64 (a shift instead of a division per step) and the accumulator at scale 1e36;
 ///      the accumulator carries the sign of the next coefficient so that all literals are positive.
@@ -140,8 +146,9 @@ pragma solidity ^0.8.28;
 ///      Error bound: the generator re-runs this exact integer arithmetic at 2,000 points per
 ///      interval against mpmath: max |Q_chain - Q_exact| = {err:.2e} (the cut-off at 9), so
 ///      |cdf36(x) / 1e36 - N(x)| <= {err:.1e} and |cdf(x) - N(x)| < 0.5e-18 + {err:.1e} for every x.
-///      No exp and no division by a variable: a branch tree of 5 levels and at most {maxdeg}
-///      Horner steps (~20 gas each), all in one assembly block (~650 gas with the call).
+///      No exp and no division by a variable: a branch tree split first at x = 3 (5 levels below,
+///      where nearly every d of the margin grid falls; 6 above) and at most {maxdeg} Horner steps
+///      (~26 gas each), all in one assembly block.
 library NormalCDF {{
     /// @dev N(x) at scale 1e36 (not rounded to wad) for x in wad; N(-x) = 1e36 - N(x) exactly.
     function cdf36(int256 x) internal pure returns (uint256 n) {{
@@ -152,7 +159,7 @@ library NormalCDF {{
             if slt(x, 0) {{ a := sub(0, x) }}
             let r := 0 // Q(a) at scale 1e36
             if lt(a, {xmax}) {{
-                // interval index i = floor(a / 0.5) and t = a - centre of interval i, |t| <= 0.25
+                // interval index i = floor(a / 0.25) and t = a - centre of interval i, |t| <= 0.125
                 let i := div(a, {width})
                 // t in Q64: t = (a - centre) 2^64 / 1e18, |t| < 2^62 (rounding < 5.5e-20)
                 let t := sdiv(shl(64, sub(a, add(mul(i, {width}), {halfwidth}))), WAD)
