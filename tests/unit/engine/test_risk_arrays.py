@@ -139,7 +139,9 @@ def test_transient_cache_returns_what_it_computed(env, RiskArrayStore, StoreCach
         (2**127 - 2**100, False),
         (2**127 + 2**120, False),
     ):
-        ids.append(probe.addSeries((BTC, expiry, is_call, strike), {"from": env.deployer}).return_value)
+        ids.append(
+            probe.addSeries((BTC, expiry, is_call, strike), {"from": env.deployer}).return_value
+        )
     market = (BTC, S, VOL, env.oracle.feed(BTC)[2])
     for sid, size in zip(ids, (3 * WAD, -2 * WAD, WAD, -WAD), strict=True):
         view = store.optionRisk(market, [sid], [size])
