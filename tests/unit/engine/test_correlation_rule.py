@@ -153,17 +153,23 @@ def test_five_underlyings_are_liquidated_with_every_correlation_stale(five, acco
 HEDGE_RHO = {(1, 2): 9 * WAD // 10, (1, 3): 9 * WAD // 10, (2, 3): -9 * WAD // 10}
 
 
-@pytest.fixture
-def three(deployer, alice, bob):
-    """Long 1 BTC / short 20 ETH (a hedge) with ρ such that the stressed 3×3 matrix of
-    underlyings 1–3 is not PSD (ρ_s = 0.8, 0.8, −1): adding underlying 3 to the set repairs it
-    and cuts the 1–2 pair's credit."""
+def _hedge_rho_stack(deployer, alice, bob):
+    """Underlyings 1–3 with HEDGE_RHO, and two accounts: $100k (alice's) and $50M (bob's)."""
     spots = {f: SPOTS[f] for f in (1, 2, 3)}
     stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
     stack.correlations.update(HEDGE_RHO)
     push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
     me = (open_account(stack, alice, {"USDC": 100_000}), alice)
     cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    return stack, me, cp
+
+
+@pytest.fixture
+def three(deployer, alice, bob):
+    """Long 1 BTC / short 20 ETH (a hedge) with ρ such that the stressed 3×3 matrix of
+    underlyings 1–3 is not PSD (ρ_s = 0.8, 0.8, −1): adding underlying 3 to the set repairs it
+    and cuts the 1–2 pair's credit."""
+    stack, me, cp = _hedge_rho_stack(deployer, alice, bob)
     trade(stack, me, cp, 1, WAD, SPOTS[1] * WAD)
     trade(stack, me, cp, 2, -20 * WAD, SPOTS[2] * WAD)
     return stack, me, cp
@@ -220,12 +226,7 @@ def test_attack_11_b_opened_underlying_already_held_through_collateral(
     own IM, as the lens does; a short ETH perp that hedges the WETH lowers IM and goes through.
     Were 2 dropped from the before state, the first would name another figure and the second,
     measured against a before state without the WETH's risk, would be refused."""
-    spots = {f: SPOTS[f] for f in (1, 2, 3)}
-    stack = deploy_stack(deployer, feeds={f: (s * WAD, VOL) for f, s in spots.items()})
-    stack.correlations.update(HEDGE_RHO)
-    push_prices(stack, {f: (s * WAD, VOL) for f, s in spots.items()})
-    me = (open_account(stack, alice, {"USDC": 100_000}), alice)
-    cp = (open_account(stack, bob, {"USDC": 50_000_000}), bob)
+    stack, me, cp = _hedge_rho_stack(deployer, alice, bob)
     deposit(stack, me[0], me[1], "WETH", 10)  # $30,000 of ETH, linked to underlying 2
     trade(stack, me, cp, 1, WAD, SPOTS[1] * WAD)  # long 1 BTC
     trade(stack, me, cp, 3, -400 * WAD, SPOTS[3] * WAD)  # short $60,000 of underlying 3
